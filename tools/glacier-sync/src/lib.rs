@@ -6,4 +6,5 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod cost;
 pub mod mtcompat;
