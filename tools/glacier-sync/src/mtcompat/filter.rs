@@ -136,14 +136,14 @@ impl Filter {
     pub fn add_filter_option(&mut self, rules: &str) -> Result<(), FilterError> {
         let mut words = rules.split_whitespace();
         while let Some(word) = words.next() {
-            let (action, pattern) = match word.split_at(1) {
-                ("+", p) => (Action::Include, p),
-                ("-", p) => (Action::Exclude, p),
-                _ => {
-                    return Err(FilterError::MissingSign {
-                        word: word.to_owned(),
-                    });
-                }
+            let (action, pattern) = if let Some(p) = word.strip_prefix('+') {
+                (Action::Include, p)
+            } else if let Some(p) = word.strip_prefix('-') {
+                (Action::Exclude, p)
+            } else {
+                return Err(FilterError::MissingSign {
+                    word: word.to_owned(),
+                });
             };
             // `+ PATTERN` with a space is accepted too.
             let pattern = if pattern.is_empty() {
@@ -356,6 +356,9 @@ mod tests {
             err.to_string(),
             "filter rule '*.jpg' must start with '+' (include) or '-' (exclude)"
         );
+        // A word that starts with a multi-byte character (found by fuzzing).
+        let err = f.add_filter_option("é*").unwrap_err();
+        assert!(matches!(err, FilterError::MissingSign { .. }));
         let err = f.add_filter_option("+").unwrap_err();
         assert!(matches!(err, FilterError::EmptyPattern { .. }));
         assert!(Rule::new(Action::Include, "/").is_err());
