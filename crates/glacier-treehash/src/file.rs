@@ -208,7 +208,20 @@ fn hash_chunk(file: &File, offset: u64, len: u64, buf: &mut [u8]) -> io::Result<
     let mut done = 0;
     while done < len {
         let want = (len - done).min(buf.len() as u64) as usize;
-        read_exact_at(file, &mut buf[..want], offset + done)?;
+        read_exact_at(file, &mut buf[..want], offset + done).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file ends before byte {}, inside the range being hashed \
+                         (did it shrink while being read?)",
+                        offset + done + want as u64
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         sha.update(&buf[..want]);
         done += want as u64;
     }
@@ -308,6 +321,7 @@ mod tests {
         for threads in [1, 2] {
             let err = tree_hash_file_range(&f, 0, 40 << 20, threads).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+            assert!(err.to_string().contains("did it shrink"), "{err}");
         }
     }
 }
