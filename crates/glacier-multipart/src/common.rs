@@ -182,7 +182,12 @@ pub(crate) fn check_complete(
                 p.range.start, p.range.end
             )));
         }
-        hashes.push(p.tree_hash);
+        hashes.push(p.tree_hash.ok_or_else(|| {
+            incomplete(format!(
+                "part {}-{} has no tree hash",
+                p.range.start, p.range.end
+            ))
+        })?);
         pos = want_end;
     }
     if pos != total {

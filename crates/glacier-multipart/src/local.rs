@@ -219,7 +219,7 @@ impl LocalStore {
                 let hash = TreeHash::from_hex(it.next()?).ok()?;
                 Some(PartInfo {
                     range: start..end,
-                    tree_hash: hash,
+                    tree_hash: Some(hash),
                 })
             })();
             match parsed {

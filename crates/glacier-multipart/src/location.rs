@@ -20,7 +20,7 @@ use crate::{ArchiveStore, Error, LocalStore, MemoryStore, Result};
 /// let dir = tempfile::tempdir()?;
 /// let store = glacier_multipart::open_store(&format!("file://{}?job_delay=0", dir.path().display()))?;
 /// assert!(store.location().starts_with("file:///"));
-/// # Ok::<(), glacier_multipart::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
     let invalid = |reason: String| Error::InvalidLocation {

@@ -53,6 +53,7 @@ pub struct MemoryStore {
 struct State {
     vaults: BTreeMap<String, Vault>,
     job_delay: Duration,
+    limits: Option<StoreLimits>,
     stats: MemoryStats,
 }
 
@@ -113,6 +114,14 @@ impl MemoryStore {
     #[must_use]
     pub fn with_job_delay(self, delay: Duration) -> Self {
         self.state().job_delay = delay;
+        self
+    }
+
+    /// Enforces other size rules than Glacier's (to test S3's, or a tiny
+    /// part count).
+    #[must_use]
+    pub fn with_limits(self, limits: StoreLimits) -> Self {
+        self.state().limits = Some(limits);
         self
     }
 
@@ -223,7 +232,7 @@ impl ArchiveStore for MemoryStore {
     }
 
     fn limits(&self) -> StoreLimits {
-        StoreLimits::GLACIER
+        self.state().limits.unwrap_or(StoreLimits::GLACIER)
     }
 
     fn create_vault(&self, vault: &str) -> Result<()> {
@@ -399,7 +408,7 @@ impl ArchiveStore for MemoryStore {
             (
                 PartInfo {
                     range: range.clone(),
-                    tree_hash,
+                    tree_hash: Some(tree_hash),
                 },
                 data.to_vec(),
             ),

@@ -202,9 +202,11 @@ pub struct UploadParts {
 pub struct PartInfo {
     /// Its byte range in the archive, end exclusive.
     pub range: Range<u64>,
-    /// Its tree hash.
-    #[serde(with = "crate::serde_util::hash")]
-    pub tree_hash: TreeHash,
+    /// Its tree hash, when the store keeps one (Glacier does; S3 keeps
+    /// SHA-256 checksums only, and the engine then relies on its resume
+    /// state or sends the part again).
+    #[serde(with = "crate::serde_util::hash_opt")]
+    pub tree_hash: Option<TreeHash>,
 }
 
 /// How fast (and how dear) a retrieval is.

@@ -1,6 +1,7 @@
 //! The upload engine: part size, parallel parts in bounded memory, retries,
 //! resume.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::ops::Range;
@@ -416,7 +417,7 @@ impl Uploader {
         // Read one byte more than a part to know whether one request will do.
         let mut first = Vec::new();
         source.fill(&mut first, part_size as usize + 1)?;
-        if first.len() as u64 <= part_size {
+        if first.len() as u64 <= part_size.min(limits.max_single_upload) {
             return self.single(vault, description, &first, progress);
         }
         source.ahead = first;
@@ -548,12 +549,27 @@ impl Uploader {
         };
         let part_size = header.part_size;
         let count = size.div_ceil(part_size);
+        // Hashes this process recorded; a torn last line is ignored.
+        let mut recorded: HashMap<u64, TreeHash> = HashMap::new();
+        for line in text.lines().skip(1) {
+            let mut it = line.split(' ');
+            if it.next() != Some("part") {
+                continue;
+            }
+            let index = it.next().and_then(|v| v.parse::<u64>().ok());
+            let hash = it.next().and_then(|v| TreeHash::from_hex(v).ok());
+            if let (Some(index), Some(hash)) = (index, hash) {
+                recorded.insert(index, hash);
+            }
+        }
         let mut hashes = vec![None; count as usize];
         for p in listed.parts {
             let index = p.range.start / part_size;
             let expected = index * part_size..((index + 1) * part_size).min(size);
             if p.range == expected && index < count {
-                hashes[index as usize] = Some(p.tree_hash);
+                // The store's hash if it keeps one, else ours; a part whose
+                // hash neither knows is sent again.
+                hashes[index as usize] = p.tree_hash.or_else(|| recorded.get(&index).copied());
             }
         }
         Ok(Some((header, hashes)))
