@@ -8,6 +8,8 @@
 //!   [`is_retryable`](Error::is_retryable).
 //! - Stores: [`LocalStore`], a directory (the embedded default: no cloud
 //!   account needed), and [`MemoryStore`], with fault injection for tests.
+//!   With the default-on `glacier` feature, [`GlacierStore`] talks to
+//!   Amazon Glacier vaults (`aws-sdk-glacier` on a private tokio runtime).
 //!   [`open_store`] picks one from a location string.
 //! - The engine: [`Uploader`] (automatic part size, N parts in flight with
 //!   bounded memory, retries with backoff, the archive's tree hash combined
@@ -52,6 +54,8 @@
 mod common;
 mod download;
 mod error;
+#[cfg(feature = "glacier")]
+mod glacier;
 mod inventory;
 mod local;
 mod location;
@@ -64,6 +68,8 @@ mod upload;
 
 pub use download::{DownloadInfo, DownloadOptions, Downloader};
 pub use error::{Error, Result};
+#[cfg(feature = "glacier")]
+pub use glacier::{GlacierOptions, GlacierStore};
 pub use inventory::{Inventory, InventoryParseError};
 pub use local::LocalStore;
 pub use location::open_store;

@@ -13,8 +13,9 @@ use crate::{ArchiveStore, Error, LocalStore, MemoryStore, Result};
 ///   long, like Glacier's hours;
 /// - `memory:`: a fresh, empty [`MemoryStore`].
 ///
-/// Cloud stores (`glacier://REGION`, `s3://BUCKET`) come with their cargo
-/// features.
+/// - `glacier://REGION` (feature `glacier`): Amazon Glacier vaults, with
+///   `?endpoint=URL` (another endpoint), `&profile=NAME`, `&account=ID`;
+///   `glacier://` alone takes the region from the standard chain.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
@@ -29,6 +30,10 @@ pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
     };
     if location == "memory:" || location == "memory" {
         return Ok(Arc::new(MemoryStore::new()));
+    }
+    #[cfg(feature = "glacier")]
+    if let Some(rest) = location.strip_prefix("glacier://") {
+        return open_glacier(location, rest);
     }
     let (path, query) = if let Some(rest) = location.strip_prefix("file://") {
         if !rest.starts_with('/') {
@@ -71,4 +76,27 @@ pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
         }
     }
     Ok(Arc::new(store))
+}
+
+#[cfg(feature = "glacier")]
+fn open_glacier(location: &str, rest: &str) -> Result<Arc<dyn ArchiveStore>> {
+    let (region, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut options = crate::GlacierOptions {
+        region: (!region.is_empty()).then(|| region.to_owned()),
+        ..crate::GlacierOptions::default()
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("endpoint", v)) => options.endpoint_url = Some(v.to_owned()),
+            Some(("profile", v)) => options.profile = Some(v.to_owned()),
+            Some(("account", v)) => options.account_id = Some(v.to_owned()),
+            _ => {
+                return Err(Error::InvalidLocation {
+                    location: location.to_owned(),
+                    reason: format!("unknown option {pair:?} (known: endpoint, profile, account)"),
+                });
+            }
+        }
+    }
+    Ok(Arc::new(crate::GlacierStore::connect(&options)?))
 }
