@@ -213,6 +213,8 @@ impl PartSource for StreamSource<'_> {
         if !self.ahead.is_empty() {
             let take = self.ahead.len().min(part_size as usize);
             buf.extend(self.ahead.drain(..take));
+            // Give back the read-ahead buffer: memory stays at the pool's.
+            self.ahead.shrink_to_fit();
         }
         self.fill(buf, part_size as usize)?;
         if buf.is_empty() {
@@ -382,10 +384,12 @@ impl Uploader {
                 upload_id: header.upload_id.clone(),
                 reason: e.to_string(),
             })?;
-        let archive = self.options.retry.run("complete upload", progress, || {
+        let mut archive = self.options.retry.run("complete upload", progress, || {
             self.store
                 .complete_multipart_upload(vault, &header.upload_id, size, total_hash)
         })?;
+        // Not every store repeats the description when completing.
+        archive.description.clone_from(&header.description);
         if let Some(sp) = &state_path {
             drop(state);
             let _ = fs::remove_file(sp);
@@ -475,10 +479,12 @@ impl Uploader {
                     upload_id: upload_id.clone(),
                     reason: e.to_string(),
                 })?;
-            self.options.retry.run("complete upload", progress, || {
+            let mut archive = self.options.retry.run("complete upload", progress, || {
                 self.store
                     .complete_multipart_upload(vault, &upload_id, total, total_hash)
-            })
+            })?;
+            description.clone_into(&mut archive.description);
+            Ok(archive)
         });
         if finish.is_err() {
             let _ = self.store.abort_multipart_upload(vault, &upload_id);
