@@ -1,7 +1,7 @@
 //! The download engine: a job's output in verified, tree-hash aligned
 //! segments, several at once, resumable, renamed into place when whole.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::ops::Range;
@@ -151,13 +151,13 @@ impl Downloader {
         let todo: Vec<(u64, Range<u64>)> = segments
             .iter()
             .enumerate()
-            .filter(|(_, r)| !done.contains_key(&r.start) || done[&r.start] != r.end)
+            .filter(|(_, r)| !covered(&done, r))
             .map(|(i, r)| (i as u64, r.clone()))
             .collect();
         let resumed = (segments.len() - todo.len()) as u64;
         let resumed_bytes: u64 = segments
             .iter()
-            .filter(|r| done.get(&r.start) == Some(&r.end))
+            .filter(|r| covered(&done, r))
             .map(|r| r.end - r.start)
             .sum();
         progress.start(Some(size), Some(segments.len() as u64), resumed_bytes);
@@ -301,6 +301,22 @@ impl Downloader {
     }
 }
 
+/// Whether the finished ranges (start -> end) cover all of `r`; an earlier
+/// run may have used another segment size.
+fn covered(done: &BTreeMap<u64, u64>, r: &Range<u64>) -> bool {
+    let mut pos = r.start;
+    for (&start, &end) in done.range(..r.end) {
+        if start > pos {
+            return false;
+        }
+        pos = pos.max(end);
+        if pos >= r.end {
+            return true;
+        }
+    }
+    pos >= r.end
+}
+
 fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
@@ -326,12 +342,12 @@ fn load_state(
     state_path: &Path,
     partial: &Path,
     header: &DownloadHeader,
-) -> Result<HashMap<u64, u64>> {
+) -> Result<BTreeMap<u64, u64>> {
     let text = match fs::read_to_string(state_path) {
         Ok(t) => t,
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let _ = fs::remove_file(partial);
-            return Ok(HashMap::new());
+            return Ok(BTreeMap::new());
         }
         Err(e) => return Err(Error::io("reading download state", state_path, e)),
     };
@@ -344,9 +360,9 @@ fn load_state(
     if !same || !partial_ok {
         let _ = fs::remove_file(partial);
         let _ = fs::remove_file(state_path);
-        return Ok(HashMap::new());
+        return Ok(BTreeMap::new());
     }
-    let mut done = HashMap::new();
+    let mut done = BTreeMap::new();
     for line in lines {
         // A torn last line (killed mid-write) is simply not counted.
         let mut it = line.split(' ');

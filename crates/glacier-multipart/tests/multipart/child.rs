@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glacier_multipart::{
-    ArchiveStore, Downloader, JobRequest, LocalStore, NoProgress, RetryPolicy, UploadOptions,
-    Uploader,
+    ArchiveStore, DownloadOptions, Downloader, JobRequest, LocalStore, NoProgress, RetryPolicy,
+    UploadOptions, Uploader,
 };
 use glacier_treehash::tree_hash;
 
@@ -35,17 +35,30 @@ pub(crate) fn spawn_child(vars: &[(&str, &str)]) -> Child {
 /// Not a test on its own: does nothing unless started by `spawn_child`.
 /// `GM_CHILD=upload` uploads `GM_FILE` to vault `v` of the local store at
 /// `GM_STORE` with resume state in `GM_STATE`, each part delayed by
-/// `GM_DELAY_MS`, and writes the archive id to `GM_FILE.id`.
+/// `GM_DELAY_MS`, and writes the archive id to `GM_FILE.id`;
+/// `GM_CHILD=download` downloads job `GM_JOB` of vault `v` to `GM_DEST` in
+/// 1 MiB segments, each read delayed by `GM_DELAY_MS`.
 #[test]
 fn child_helper() {
     let Ok(mode) = std::env::var("GM_CHILD") else {
         return;
     };
-    assert_eq!(mode, "upload");
     let var = |k: &str| std::env::var(k).unwrap();
     let delay = Duration::from_millis(var("GM_DELAY_MS").parse().unwrap());
     let local: Arc<dyn ArchiveStore> = Arc::new(LocalStore::open(var("GM_STORE")).unwrap());
     let store = Counting::slow(local, delay);
+    if mode == "download" {
+        let options = DownloadOptions {
+            segment_size: MIB,
+            concurrency: 2,
+            retry: RetryPolicy::quick(3),
+        };
+        Downloader::new(store, options)
+            .download_job("v", &var("GM_JOB"), Path::new(&var("GM_DEST")), &NoProgress)
+            .unwrap();
+        return;
+    }
+    assert_eq!(mode, "upload");
     let file = PathBuf::from(var("GM_FILE"));
     let options = UploadOptions {
         part_size: MIB,
@@ -145,7 +158,7 @@ fn a_killed_upload_resumes_sending_only_the_missing_parts() {
         .initiate_job("v", &JobRequest::archive(&a.archive_id))
         .unwrap();
     let out = dir.path().join("back.bin");
-    Downloader::new(store, glacier_multipart::DownloadOptions::default())
+    Downloader::new(store, DownloadOptions::default())
         .download_job("v", &job, &out, &NoProgress)
         .unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), body);
@@ -190,4 +203,72 @@ fn several_processes_share_one_vault() {
         assert_eq!(out.data, body);
         assert_eq!(out.tree_hash, Some(tree_hash(&body)));
     }
+}
+
+#[test]
+fn a_killed_download_resumes_fetching_only_the_missing_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let local = LocalStore::open(&root).unwrap();
+    local.create_vault("v").unwrap();
+    let segments = 24;
+    let body = data(segments * MIB - 77, 24);
+    let a = local
+        .upload_archive("v", "", &body, tree_hash(&body))
+        .unwrap();
+    let job = local
+        .initiate_job("v", &JobRequest::archive(&a.archive_id))
+        .unwrap();
+    let dest = dir.path().join("restored.bin");
+    let state = dir.path().join("restored.bin.partial.state");
+    let done_lines = || {
+        std::fs::read_to_string(&state)
+            .map_or(0, |t| t.lines().filter(|l| l.starts_with("seg ")).count())
+    };
+    let mut child = spawn_child(&[
+        ("GM_CHILD", "download"),
+        ("GM_STORE", root.to_str().unwrap()),
+        ("GM_JOB", &job),
+        ("GM_DEST", dest.to_str().unwrap()),
+        ("GM_DELAY_MS", "100"),
+    ]);
+    let started = Instant::now();
+    while done_lines() < 6 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the child fetched nothing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !dest.exists(),
+        "nothing is renamed into place before the end"
+    );
+    let done = done_lines() as u64;
+    assert!((6..segments).contains(&done), "{done} segments done");
+
+    let counting = Counting::new(Arc::new(local));
+    let options = DownloadOptions {
+        segment_size: MIB,
+        concurrency: 3,
+        retry: RetryPolicy::quick(3),
+    };
+    let info = Downloader::new(counting.clone(), options)
+        .download_job("v", &job, &dest, &NoProgress)
+        .unwrap();
+    assert_eq!(info.segments_resumed, done);
+    assert_eq!(info.segments_fetched, segments - done);
+    assert_eq!(
+        counting.outputs.load(std::sync::atomic::Ordering::SeqCst),
+        segments - done,
+        "only the missing segments travel"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    assert!(!state.exists());
 }

@@ -185,3 +185,30 @@ fn a_job_still_running_is_reported() {
         .unwrap_err();
     assert!(matches!(err, Error::JobNotReady { .. }), "{err}");
 }
+
+#[test]
+fn a_resume_with_another_segment_size_reuses_what_is_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Arc::new(MemoryStore::new());
+    mem.create_vault("v").unwrap();
+    let body = data(8 * MIB, 8);
+    let a = mem
+        .upload_archive("v", "", &body, tree_hash(&body))
+        .unwrap();
+    let job = mem
+        .initiate_job("v", &JobRequest::archive(&a.archive_id))
+        .unwrap();
+    let dest = dir.path().join("out");
+    // 1 MiB segments, one at a time: 0-4 MiB done when 4-5 MiB keeps failing.
+    mem.corrupt_output(Some(4 * MIB), 2);
+    Downloader::new(mem.clone(), opts(MIB, 1, 2))
+        .download_job("v", &job, &dest, &NoProgress)
+        .unwrap_err();
+    // Resumed with 4 MiB segments: 0-4 MiB is covered, 4-8 MiB is fetched.
+    let counting = Counting::new(mem.clone());
+    let info = Downloader::new(counting.clone(), opts(4 * MIB, 2, 2))
+        .download_job("v", &job, &dest, &NoProgress)
+        .unwrap();
+    assert_eq!((info.segments_resumed, info.segments_fetched), (1, 1));
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+}

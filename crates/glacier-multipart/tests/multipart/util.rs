@@ -31,7 +31,8 @@ pub(crate) fn quick() -> RetryPolicy {
     RetryPolicy::quick(4)
 }
 
-/// Wraps a store, counts part uploads and can slow them down.
+/// Wraps a store, counts part uploads and job-output reads and can slow
+/// both down.
 #[derive(Debug)]
 pub(crate) struct Counting {
     pub(crate) inner: Arc<dyn ArchiveStore>,
@@ -142,6 +143,7 @@ impl ArchiveStore for Counting {
         id: &str,
         range: Option<Range<u64>>,
     ) -> Result<JobOutput> {
+        std::thread::sleep(self.delay);
         self.outputs.fetch_add(1, Ordering::SeqCst);
         self.inner.get_job_output(vault, id, range)
     }
