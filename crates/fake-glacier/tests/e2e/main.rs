@@ -321,3 +321,38 @@ fn an_interrupted_upload_resumes_over_http_with_only_missing_parts() {
     assert_eq!(fake.stats().part_requests - before, 4, "parts 6-9 only");
     assert_eq!(a.tree_hash, tree_hash(&body));
 }
+
+#[test]
+fn every_part_boundary_round_trips_over_http() {
+    let fake = FakeGlacier::start(&FakeOptions::default()).unwrap();
+    let store = connect(&fake);
+    store.create_vault("v").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let part = MIB;
+    for size in [
+        1,
+        part - 1,
+        part,
+        part + 1,
+        2 * part - 1,
+        2 * part,
+        2 * part + 1,
+        3 * part + 7,
+    ] {
+        let body = data(size, size);
+        let path = dir.path().join(format!("f{size}"));
+        std::fs::write(&path, &body).unwrap();
+        let before = fake.stats().part_requests;
+        let a = Uploader::new(Arc::clone(&store), upload_options(2, 2))
+            .upload_file("v", &path, "", &NoProgress)
+            .unwrap();
+        assert_eq!(a.tree_hash, tree_hash(&body), "size {size}");
+        assert_eq!(
+            *fake.store().archive_data("v", &a.archive_id).unwrap(),
+            body
+        );
+        let parts = fake.stats().part_requests - before;
+        let want = if size <= part { 0 } else { size.div_ceil(part) };
+        assert_eq!(parts, want, "size {size}");
+    }
+}
