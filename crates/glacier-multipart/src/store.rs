@@ -24,10 +24,11 @@ use crate::Result;
 /// away on their own say so with [`Error::is_retryable`](crate::Error::is_retryable);
 /// retrying is the caller's job (the engine does it), not the store's.
 pub trait ArchiveStore: Send + Sync + fmt::Debug {
-    /// Where this store is, as a string [`open_store`](crate::open_store)
-    /// understands (`file:///srv/vaults`, `memory:`, `glacier://us-east-1`).
-    /// Resume state records it so that a resumed upload goes to the same
-    /// store.
+    /// Where this store is: for persistent stores a string
+    /// [`open_store`](crate::open_store) understands (`file:///srv/vaults`,
+    /// `glacier://us-east-1`); a [`MemoryStore`](crate::MemoryStore) names
+    /// itself `memory:ADDRESS`, unique within the process. Resume state
+    /// records it so that a resumed upload goes to the same store.
     fn location(&self) -> String;
 
     /// The size rules of this store.
