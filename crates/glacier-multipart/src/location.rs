@@ -1,0 +1,102 @@
+//! Choosing a store from a location string.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{ArchiveStore, Error, LocalStore, MemoryStore, Result};
+
+/// Opens the store a location string names:
+///
+/// - `file:///srv/vaults` or a plain path (`/srv/vaults`, `./vaults`): a
+///   [`LocalStore`] there; `?job_delay=SECONDS` makes its jobs take that
+///   long, like Glacier's hours;
+/// - `memory:`: a fresh, empty [`MemoryStore`].
+///
+/// - `glacier://REGION` (feature `glacier`): Amazon Glacier vaults, with
+///   `?endpoint=URL` (another endpoint), `&profile=NAME`, `&account=ID`;
+///   `glacier://` alone takes the region from the standard chain.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let store = glacier_multipart::open_store(&format!("file://{}?job_delay=0", dir.path().display()))?;
+/// assert!(store.location().starts_with("file:///"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
+    let invalid = |reason: String| Error::InvalidLocation {
+        location: location.to_owned(),
+        reason,
+    };
+    if location == "memory:" || location == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    #[cfg(feature = "glacier")]
+    if let Some(rest) = location.strip_prefix("glacier://") {
+        return open_glacier(location, rest);
+    }
+    let (path, query) = if let Some(rest) = location.strip_prefix("file://") {
+        if !rest.starts_with('/') {
+            return Err(invalid(
+                "a file:// location needs an absolute path: file:///DIR".into(),
+            ));
+        }
+        match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        }
+    } else if let Some((scheme, _)) = location.split_once("://") {
+        return Err(invalid(format!(
+            "unknown or not compiled-in store kind {scheme:?} (known: file://, a path, memory:)"
+        )));
+    } else {
+        (location, None)
+    };
+    if path.is_empty() {
+        return Err(invalid("empty path".into()));
+    }
+    let mut store = LocalStore::open(Path::new(path))?;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("job_delay", v)) => {
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                    .ok_or_else(|| invalid(format!("job_delay={v} is not a number of seconds")))?;
+                store = store.with_job_delay(Duration::from_secs_f64(secs));
+            }
+            Some(("sync", "0" | "false")) => store = store.with_sync(false),
+            Some(("sync", "1" | "true")) => store = store.with_sync(true),
+            _ => {
+                return Err(invalid(format!(
+                    "unknown option {pair:?} (known: job_delay, sync)"
+                )));
+            }
+        }
+    }
+    Ok(Arc::new(store))
+}
+
+#[cfg(feature = "glacier")]
+fn open_glacier(location: &str, rest: &str) -> Result<Arc<dyn ArchiveStore>> {
+    let (region, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut options = crate::GlacierOptions {
+        region: (!region.is_empty()).then(|| region.to_owned()),
+        ..crate::GlacierOptions::default()
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("endpoint", v)) => options.endpoint_url = Some(v.to_owned()),
+            Some(("profile", v)) => options.profile = Some(v.to_owned()),
+            Some(("account", v)) => options.account_id = Some(v.to_owned()),
+            _ => {
+                return Err(Error::InvalidLocation {
+                    location: location.to_owned(),
+                    reason: format!("unknown option {pair:?} (known: endpoint, profile, account)"),
+                });
+            }
+        }
+    }
+    Ok(Arc::new(crate::GlacierStore::connect(&options)?))
+}
