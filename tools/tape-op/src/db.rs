@@ -355,11 +355,14 @@ impl Db {
             .optional()?)
     }
 
-    /// The best backup to restore a target from.
+    /// The best backup to restore a target from: confirmed, else recorded,
+    /// else one that failed verification (restore verifies again and names
+    /// what does not match).
     pub(crate) fn backup_for_restore(&self, target_id: i64) -> Result<Option<Backup>> {
         let q = format!(
-            "{} WHERE b.target_id = ?1 AND b.status IN ('confirmed', 'recorded')
-             ORDER BY b.status = 'confirmed' DESC, b.id DESC LIMIT 1",
+            "{} WHERE b.target_id = ?1 AND b.status IN ('confirmed', 'recorded', 'failed')
+               AND EXISTS (SELECT 1 FROM parts p WHERE p.backup_id = b.id AND p.complete)
+             ORDER BY b.status = 'confirmed' DESC, b.status = 'recorded' DESC, b.id DESC LIMIT 1",
             Self::BACKUP_COLS
         );
         Ok(self
