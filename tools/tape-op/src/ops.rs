@@ -70,7 +70,7 @@ fn parse_num<T: std::str::FromStr>(
         .transpose()
 }
 
-pub(crate) fn run(cli: Cli) -> Result<()> {
+fn context(cli: &Cli) -> Result<Ctx> {
     let conf = read_conf(&cli.config)?;
     let database = cli
         .database
@@ -106,7 +106,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             );
         });
     }
-    let cx = Ctx {
+    Ok(Ctx {
         db: Db::open(&database)?,
         device: cli
             .device
@@ -125,7 +125,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             .unwrap_or_else(|| PathBuf::from("tape.stop")),
         yes: cli.yes,
         stop,
-    };
+    })
+}
+
+pub(crate) fn run(cli: Cli) -> Result<()> {
+    let cx = context(&cli)?;
     let cmd = match cli.command {
         Some(c) => c,
         None if cx.db.online_tape()?.is_some() => Cmd::Status { tape: None },
@@ -1036,75 +1040,87 @@ fn scan(cx: &Ctx, tape_name: &str) -> Result<()> {
             n += 1;
             continue;
         }
-        let file_number = n;
-        let part_no = header.part;
-        let mut opener_used = false;
-        let opener = |p: u32| -> Result<Option<Box<dyn TapeDevice>>, TapeError> {
-            if p != part_no || opener_used {
-                return Ok(None);
-            }
-            opener_used = true;
-            let mut d = open_for(cx, tape_name).map_err(|e| TapeError::Invalid {
-                device: tape_name.into(),
-                reason: format!("{e:#}"),
-            })?;
-            target::position_to_file(d.as_mut(), file_number)?;
-            Ok(Some(d))
-        };
-        let (files, complete) = if part_no == 0 {
-            let mut s = TargetStream::new(&header.target, Box::new(opener))?;
-            match target::read_entries(&mut s, &header.target, None) {
-                Ok(f) => (f, true),
-                Err(target::ReadError::Stream { .. }) => (Vec::new(), false),
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            (Vec::new(), true)
-        };
-        let tid = match cx.db.target_id(&header.target)? {
-            Some(id) => id,
-            None => cx.db.add_target(&header.target, false, &files)?,
-        };
-        let existing: Option<i64> = cx.db.conn.query_row(
-            "SELECT id FROM backups WHERE target_id = ?1 AND status IN ('partial', 'recorded', 'confirmed') ORDER BY id DESC LIMIT 1",
-            [tid],
-            |r| r.get(0),
-        ).ok();
-        let bid = match (existing, part_no) {
-            (Some(b), p) if p > 0 => b,
-            _ => {
-                cx.db.conn.execute(
-                    "INSERT INTO backups (target_id, tape_id, status, created) VALUES (?1, ?2, 'assigned', ?3)",
-                    rusqlite::params![tid, tape.id, crate::db::now()],
-                )?;
-                cx.db.conn.last_insert_rowid()
-            }
-        };
-        let end = header.stream_offset + files.iter().map(|f| f.size).sum::<u64>();
-        cx.db.add_part(
-            bid,
-            part_no,
-            tape.id,
-            n,
-            (header.stream_offset, end),
-            header.block_size,
-            complete,
-        )?;
-        cx.db
-            .set_backup_status(bid, if complete { "recorded" } else { "partial" })?;
-        println!(
-            "file {n}: {} part {part_no}{}",
-            header.target,
-            if complete {
-                ""
-            } else {
-                " (continues on another tape)"
-            }
-        );
+        record_scanned(cx, &tape, n, &header)?;
         added += 1;
         n += 1;
     }
     println!("tape {tape_name}: {added} tape files added to the catalogue, {known} already known");
+    Ok(())
+}
+
+/// Adds catalogue rows for the part `header` at file `n` of `tape`.
+fn record_scanned(
+    cx: &Ctx,
+    tape: &crate::db::Tape,
+    n: u64,
+    header: &target::PartHeader,
+) -> Result<()> {
+    let tape_name = tape.name.as_str();
+    let file_number = n;
+    let part_no = header.part;
+    let mut opener_used = false;
+    let opener = |p: u32| -> Result<Option<Box<dyn TapeDevice>>, TapeError> {
+        if p != part_no || opener_used {
+            return Ok(None);
+        }
+        opener_used = true;
+        let mut d = open_for(cx, tape_name).map_err(|e| TapeError::Invalid {
+            device: tape_name.into(),
+            reason: format!("{e:#}"),
+        })?;
+        target::position_to_file(d.as_mut(), file_number)?;
+        Ok(Some(d))
+    };
+    let (files, complete) = if part_no == 0 {
+        let mut s = TargetStream::new(&header.target, Box::new(opener))?;
+        match target::read_entries(&mut s, &header.target, None) {
+            Ok(f) => (f, true),
+            Err(target::ReadError::Stream { .. }) => (Vec::new(), false),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        (Vec::new(), true)
+    };
+    let tid = match cx.db.target_id(&header.target)? {
+        Some(id) => id,
+        None => cx.db.add_target(&header.target, false, &files)?,
+    };
+    let existing: Option<i64> = cx.db.conn.query_row(
+        "SELECT id FROM backups WHERE target_id = ?1 AND status IN ('partial', 'recorded', 'confirmed') ORDER BY id DESC LIMIT 1",
+        [tid],
+        |r| r.get(0),
+    ).ok();
+    let bid = match (existing, part_no) {
+        (Some(b), p) if p > 0 => b,
+        _ => {
+            cx.db.conn.execute(
+            "INSERT INTO backups (target_id, tape_id, status, created) VALUES (?1, ?2, 'assigned', ?3)",
+            rusqlite::params![tid, tape.id, crate::db::now()],
+        )?;
+            cx.db.conn.last_insert_rowid()
+        }
+    };
+    let end = header.stream_offset + files.iter().map(|f| f.size).sum::<u64>();
+    cx.db.add_part(
+        bid,
+        part_no,
+        tape.id,
+        n,
+        (header.stream_offset, end),
+        header.block_size,
+        complete,
+    )?;
+    cx.db
+        .set_backup_status(bid, if complete { "recorded" } else { "partial" })?;
+    println!(
+        "file {n}: {} part {part_no}{}",
+        header.target,
+        if complete {
+            ""
+        } else {
+            " (continues on another tape)"
+        }
+    );
     Ok(())
 }
 
