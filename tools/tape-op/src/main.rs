@@ -162,11 +162,9 @@ pub(crate) enum Cmd {
         #[arg(value_parser = ["archive", "confirm"])]
         what: String,
     },
-    /// Run the conformance suite on a drive (destroys the tape's contents).
+    /// Run the conformance suite on the drive given by --device (destroys
+    /// the tape's contents).
     Selftest {
-        /// Device to test (default: tape_device).
-        #[arg(long)]
-        device_path: Option<PathBuf>,
         /// Also fill the tape to its end (hours on a real tape).
         #[arg(long)]
         fill: bool,

@@ -186,7 +186,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 other => other,
             }
         }
-        Cmd::Selftest { device_path, fill } => selftest(&cx, device_path, fill),
+        Cmd::Selftest { fill } => selftest(&cx, fill),
     }
 }
 
@@ -1126,15 +1126,13 @@ fn record_scanned(
 
 // ------------------------------------------------------------------ selftest
 
-fn selftest(cx: &Ctx, device: Option<PathBuf>, fill: bool) -> Result<()> {
-    let path = device
-        .or_else(|| {
-            cx.device
-                .as_ref()
-                .filter(|d| !d.contains("{tape}"))
-                .map(PathBuf::from)
-        })
-        .context("name the drive to test with --device-path")?;
+fn selftest(cx: &Ctx, fill: bool) -> Result<()> {
+    let path = cx
+        .device
+        .as_ref()
+        .filter(|d| !d.contains("{tape}"))
+        .map(PathBuf::from)
+        .context("name the drive to test with --device DEV")?;
     confirm_action(
         cx,
         &format!(

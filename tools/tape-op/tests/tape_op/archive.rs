@@ -181,8 +181,8 @@ fn stop_file_stops_between_steps() {
 #[test]
 fn selftest_on_a_file_tape() {
     let env = Env::new("");
-    env.ok(&["selftest", "--device-path", "st.tap"], 1); // not on a terminal: needs --yes
-    let out = env.ok(&["selftest", "--device-path", "st.tap", "--yes"], 0);
+    env.ok(&["selftest", "--device", "st.tap"], 1); // not on a terminal: needs --yes
+    let out = env.ok(&["selftest", "--device", "st.tap", "--yes"], 0);
     assert!(
         out.contains("ok  space-back-files-and-records") && out.contains("self-test passed"),
         "{out}"
