@@ -3,6 +3,7 @@
 
 mod conformance;
 mod label;
+mod props;
 mod simh;
 mod target;
 
