@@ -257,6 +257,8 @@ enum HashMsg {
 
 /// MD5 and SHA-256 computed on two threads, file after file.
 struct Hashers {
+    /// Chunks handed to the hash threads, reused once both let go of them.
+    in_flight: std::cell::RefCell<VecDeque<Arc<Vec<u8>>>>,
     md5_tx: SyncSender<HashMsg>,
     sha_tx: SyncSender<HashMsg>,
     md5: thread::JoinHandle<Vec<[u8; 16]>>,
@@ -287,10 +289,32 @@ impl Hashers {
         let (md5_tx, md5_rx) = sync_channel(16);
         let (sha_tx, sha_rx) = sync_channel(16);
         Self {
+            in_flight: std::cell::RefCell::new(VecDeque::new()),
             md5_tx,
             sha_tx,
             md5: thread::spawn(move || hash_thread::<md5::Md5, 16>(md5_rx)),
             sha: thread::spawn(move || hash_thread::<sha2::Sha256, 32>(sha_rx)),
+        }
+    }
+    /// An empty buffer for the next chunk: a recycled one when the hash
+    /// threads are done with the oldest chunk in flight.
+    fn buffer(&self, want: usize) -> Vec<u8> {
+        let mut q = self.in_flight.borrow_mut();
+        if q.front().is_some_and(|a| Arc::strong_count(a) == 1)
+            && let Some(a) = q.pop_front()
+            && let Ok(mut v) = Arc::try_unwrap(a)
+        {
+            v.clear();
+            v.reserve(want);
+            return v;
+        }
+        Vec::with_capacity(want)
+    }
+    fn keep(&self, chunk: &Arc<Vec<u8>>) {
+        let mut q = self.in_flight.borrow_mut();
+        q.push_back(Arc::clone(chunk));
+        if q.len() > 64 {
+            q.pop_front();
         }
     }
     fn send(&self, m: impl Fn() -> HashMsg) {
@@ -341,18 +365,16 @@ impl Read for TeeReader<'_> {
                 return Ok(0);
             }
             let want = CHUNK.min(usize::try_from(self.left).unwrap_or(CHUNK));
-            let mut v = vec![0u8; want];
-            let mut got = 0;
-            while got < want {
-                let n = self.inner.read(&mut v[got..])?;
-                if n == 0 {
-                    return Err(self.changed("shrank"));
-                }
-                got += n;
+            // read_to_end fills the spare capacity without zeroing it first.
+            let mut v = self.hashers.buffer(want);
+            (&mut self.inner).take(want as u64).read_to_end(&mut v)?;
+            if v.len() < want {
+                return Err(self.changed("shrank"));
             }
             self.left -= want as u64;
             self.chunk = Arc::new(v);
             self.at = 0;
+            self.hashers.keep(&self.chunk);
             let c = &self.chunk;
             self.hashers.send(|| HashMsg::Data(Arc::clone(c)));
         }
@@ -564,6 +586,8 @@ impl PartHeader {
 
 struct RingState {
     q: VecDeque<Vec<u8>>,
+    /// Written blocks, kept for reuse.
+    free: Vec<Vec<u8>>,
     bytes: usize,
     done: bool,
     stopped: bool,
@@ -601,6 +625,19 @@ impl Ring {
         s.q.push_back(block);
         self.cv.notify_all();
         Ok(())
+    }
+    fn recycle(&self, mut block: Vec<u8>) {
+        let mut s = self.lock();
+        if s.free.len() < 8 {
+            block.clear();
+            s.free.push(block);
+        }
+    }
+    fn fresh(&self, capacity: usize) -> Vec<u8> {
+        self.lock()
+            .free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity))
     }
     fn finish(&self) {
         self.lock().done = true;
@@ -664,7 +701,8 @@ impl Write for Sink<'_> {
             self.block.extend_from_slice(&buf[..take]);
             buf = &buf[take..];
             if self.block.len() == self.block_size {
-                let full = std::mem::replace(&mut self.block, Vec::with_capacity(self.block_size));
+                let fresh = self.ring.fresh(self.block_size);
+                let full = std::mem::replace(&mut self.block, fresh);
                 self.ring.push(full)?;
             }
         }
@@ -762,6 +800,7 @@ fn tape_thread(
                 Err(e) => return Err(ring_stop(ring, Some(e))),
             }
         }
+        ring.recycle(block);
     }
     // Past early warning st lets this through: there is room for trailers.
     dev.write_filemarks(1, true)
@@ -827,6 +866,7 @@ pub fn write_target(
     let ring = Ring {
         s: Mutex::new(RingState {
             q: VecDeque::new(),
+            free: Vec::new(),
             bytes: 0,
             done: false,
             stopped: false,
