@@ -24,8 +24,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use md5::Digest as _;
-
 use crate::device::TapeDevice;
 use crate::error::TapeError;
 
@@ -1161,8 +1159,9 @@ pub struct Extract<'a> {
     pub only: Option<&'a [Vec<u8>]>,
 }
 
-/// Reads a target's tar stream: every regular file's size, MD5 and SHA-256,
-/// and with `extract` its files written under a directory. Member names
+/// Reads a target's tar stream: every regular file's size, MD5 and SHA-256
+/// (computed on two other threads), and with `extract` its files written
+/// under a directory. Member names
 /// that are absolute or contain `..` are refused.
 pub fn read_entries(
     stream: &mut dyn Read,
@@ -1170,7 +1169,10 @@ pub fn read_entries(
     extract: Option<Extract<'_>>,
 ) -> Result<Vec<FileRecord>, ReadError> {
     let mut archive = tar::Archive::new(stream);
-    let mut out = Vec::new();
+    // MD5 and SHA-256 on two threads, as when writing, so that verifying
+    // keeps up with the drive.
+    let hashers = Hashers::start();
+    let mut metas = Vec::new();
     let mut last = String::from("the start of the stream");
     let stream_err = |at: &str, source| ReadError::Stream {
         target: target.into(),
@@ -1178,7 +1180,6 @@ pub fn read_entries(
         source,
     };
     let entries = archive.entries().map_err(|e| stream_err(&last, e))?;
-    let mut buf = vec![0u8; CHUNK];
     for entry in entries {
         let mut entry = entry.map_err(|e| stream_err(&format!("the member after {last}"), e))?;
         let name = entry.path_bytes().into_owned();
@@ -1229,23 +1230,25 @@ pub fn read_entries(
             }
             None => None,
         };
-        let mut md5 = md5::Md5::new();
-        let mut sha = sha2::Sha256::new();
         let mut size = 0u64;
         loop {
-            let n = entry.read(&mut buf).map_err(|e| stream_err(&shown, e))?;
-            if n == 0 {
+            let mut chunk = hashers.buffer(CHUNK);
+            (&mut entry)
+                .take(CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .map_err(|e| stream_err(&shown, e))?;
+            if chunk.is_empty() {
                 break;
             }
-            md5.update(&buf[..n]);
-            sha.update(&buf[..n]);
-            size += n as u64;
+            size += chunk.len() as u64;
+            let chunk = Arc::new(chunk);
+            hashers.keep(&chunk);
+            hashers.send(|| HashMsg::Data(Arc::clone(&chunk)));
             if let (Some(f), Some(d)) = (file.as_mut(), dest.as_ref()) {
-                f.write_all(&buf[..n])
-                    .map_err(|source| ReadError::Extract {
-                        path: d.clone(),
-                        source,
-                    })?;
+                f.write_all(&chunk).map_err(|source| ReadError::Extract {
+                    path: d.clone(),
+                    source,
+                })?;
             }
         }
         if let (Some(f), Some(d)) = (file, dest) {
@@ -1253,14 +1256,16 @@ pub fn read_entries(
             f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
                 .map_err(|source| ReadError::Extract { path: d, source })?;
         }
-        out.push(FileRecord {
+        hashers.send(|| HashMsg::End);
+        metas.push(FileMeta {
             name,
             size,
-            md5: md5.finalize().into(),
-            sha256: sha.finalize().into(),
+            mode: 0,
+            mtime: 0,
         });
     }
-    Ok(out)
+    let (md5, sha) = hashers.finish();
+    Ok(zip_records(metas, &md5, &sha))
 }
 
 /// A difference between the catalogue and what was read.

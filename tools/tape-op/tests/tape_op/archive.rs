@@ -188,3 +188,40 @@ fn selftest_on_a_file_tape() {
         "{out}"
     );
 }
+
+#[test]
+fn ctrl_c_finishes_the_current_step_then_exits_41() {
+    use std::io::BufRead;
+    let env = Env::new("block_size = 65536\nbuffer_size = 1048576\n");
+    for i in 0..3 {
+        make_tree(&env.path(&format!("d{i}")), 20 + i, 30_000_000);
+    }
+    env.ok(&["import", "--dirs", "d0", "d1", "d2"], 0);
+    env.ok(&["open-tape", "T1", "--online"], 0);
+    env.ok(&["assign"], 0);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tape-op"))
+        .args(["batch", "archive"])
+        .current_dir(env.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("archiving"), "{first}");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(41), "{rest:?} {stderr}");
+    assert!(stderr.contains("stop requested"), "{stderr}");
+    // The step under way was finished cleanly and can be verified.
+    let detail = env.ok(&["tape-detail"], 0);
+    assert!(detail.contains("recorded"), "{detail}");
+    env.ok(&["confirm", "--all"], 0);
+    env.ok(&["batch", "archive"], 0);
+}
