@@ -29,12 +29,13 @@ pub enum TapeError {
     /// The read buffer is smaller than the block on tape (st: `ENOMEM`); the
     /// tape has moved past the block.
     #[error(
-        "{device}: the {block_len}-byte block at file {file}, block {block} does not fit the {buffer}-byte read buffer"
+        "{device}: the block at file {file}, block {block} ({block_len} bytes) does not fit the {buffer}-byte read buffer"
     )]
     BufferTooSmall {
         device: String,
         buffer: usize,
-        block_len: usize,
+        /// The block's length, `?` when the driver does not say (st).
+        block_len: Position,
         file: Position,
         block: Position,
     },

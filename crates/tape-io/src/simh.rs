@@ -399,7 +399,7 @@ impl TapeDevice for FileTape {
                     return Err(TapeError::BufferTooSmall {
                         device: self.name.clone(),
                         buffer: buf.len(),
-                        block_len: n,
+                        block_len: Position(Some(n as u64)),
                         file,
                         block,
                     });

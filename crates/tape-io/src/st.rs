@@ -183,7 +183,7 @@ impl TapeDevice for StTape {
                 Err(TapeError::BufferTooSmall {
                     device: self.name.clone(),
                     buffer: buf.len(),
-                    block_len: 0,
+                    block_len: Position(None),
                     file,
                     block,
                 })

@@ -1350,3 +1350,47 @@ pub fn dump_tape_file(
         total += n as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn ring_starts_draining_when_mostly_full_and_after_running_empty() {
+        let ring = Ring {
+            s: Mutex::new(RingState {
+                q: VecDeque::new(),
+                free: Vec::new(),
+                bytes: 0,
+                done: false,
+                stopped: false,
+            }),
+            cv: Condvar::new(),
+            capacity: 10,
+            start: 8,
+        };
+        let pushed = AtomicUsize::new(0);
+        let seen = thread::scope(|s| {
+            let consumer = s.spawn(|| {
+                let mut draining = false;
+                let mut seen = Vec::new();
+                while let Some(b) = ring.pop(&mut draining) {
+                    seen.push((b[0], pushed.load(Ordering::SeqCst)));
+                }
+                seen
+            });
+            for i in 0..20u8 {
+                pushed.fetch_add(1, Ordering::SeqCst);
+                ring.push(vec![i]).unwrap();
+                thread::sleep(std::time::Duration::from_millis(2));
+            }
+            ring.finish();
+            consumer.join().unwrap()
+        });
+        assert_eq!(seen.len(), 20);
+        assert!(seen.iter().map(|s| s.0).eq(0..20));
+        // Nothing was written before 8 blocks (80 %) were buffered.
+        assert!(seen[0].1 >= 8, "{seen:?}");
+    }
+}

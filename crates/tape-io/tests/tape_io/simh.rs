@@ -92,7 +92,7 @@ fn short_buffer_is_rejected_and_block_skipped() {
         matches!(
             e,
             TapeError::BufferTooSmall {
-                block_len: 1000,
+                block_len: tape_io::Position(Some(1000)),
                 buffer: 999,
                 ..
             }
