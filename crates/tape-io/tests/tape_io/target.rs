@@ -287,3 +287,31 @@ fn a_file_that_changes_while_archived_is_an_error() {
     let e = target::write_target(&mut t, "l", &mut Lying, None, &small_opts()).unwrap_err();
     assert!(e.to_string().contains("shrinking: file shrank"), "{e}");
 }
+
+#[test]
+fn members_escaping_the_target_are_refused() {
+    for evil in [&b"../outside"[..], b"/etc/passwd", b"a/../../b"] {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..evil.len()].copy_from_slice(evil);
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut stream = h.as_bytes().to_vec();
+        stream.extend_from_slice(b"abc");
+        stream.resize(512 * 4, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("out");
+        let e = target::read_entries(
+            &mut &stream[..],
+            "t",
+            Some(Extract {
+                to: &to,
+                only: None,
+            }),
+        )
+        .unwrap_err();
+        assert!(matches!(e, target::ReadError::UnsafePath { .. }), "{e}");
+        assert!(!dir.path().join("outside").exists());
+    }
+}
