@@ -1,0 +1,201 @@
+//! `tape-op`: archive directories to tape, verify them and get them back.
+//! See the README for commands, configuration and exit codes.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+// a tool talks to its user
+// Help texts and docs name tape.conf keys (database_file) as users type them.
+#![allow(clippy::doc_markdown)]
+
+mod db;
+mod ops;
+mod source;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes (the first three as ACT's tapeop).
+pub(crate) mod exit {
+    /// Nothing to do (a single `archive` or `confirm`).
+    pub(crate) const NOTHING_TO_DO: u8 = 40;
+    /// A stop was requested (stop file or Ctrl-C); the current step finished.
+    pub(crate) const STOPPED: u8 = 41;
+    /// An archive step failed.
+    pub(crate) const ARCHIVE_FAILED: u8 = 42;
+    /// The tape is full; the target goes on on the next tape.
+    pub(crate) const TAPE_FULL: u8 = 43;
+    /// Data read back does not match the catalogue.
+    pub(crate) const VERIFY_FAILED: u8 = 44;
+}
+
+/// A failure with its exit code.
+#[derive(Debug)]
+pub(crate) struct Exit(pub(crate) u8, pub(crate) String);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for Exit {}
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Archive directories to tape, verify them and get them back"
+)]
+pub(crate) struct Cli {
+    /// Configuration file (ini, keys under [default]).
+    #[arg(long, short = 'c', default_value = "tape.conf", global = true)]
+    config: PathBuf,
+    /// SQLite catalogue (config: database_file).
+    #[arg(long, global = true)]
+    database: Option<PathBuf>,
+    /// Tape device: /dev/nstN, or a .tap file; `{tape}` is replaced by the
+    /// tape's name (a directory of file-backed tapes) (config: tape_device).
+    #[arg(long, global = true)]
+    device: Option<String>,
+    /// Command reaching the remote host, e.g. `ssh user@host -i key`
+    /// (config: ssh_command).
+    #[arg(long, global = true)]
+    ssh_command: Option<String>,
+    /// Block size in bytes (config: block_size; default 1 MiB).
+    #[arg(long, global = true)]
+    block_size: Option<usize>,
+    /// RAM buffer in bytes (config: buffer_size; default 256 MiB).
+    #[arg(long, global = true)]
+    buffer_size: Option<usize>,
+    /// Capacity of file-backed tapes in bytes (config: file_tape_capacity).
+    #[arg(long, global = true)]
+    file_tape_capacity: Option<u64>,
+    /// Stop file: when it exists, batch work stops after the current step
+    /// (config: stop_file; default tape.stop).
+    #[arg(long, global = true)]
+    stop_file: Option<PathBuf>,
+    /// Answer yes to every question (needed for destructive steps when not
+    /// on a terminal).
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    /// More messages (-vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Cmd {
+    /// List tapes.
+    Tapes,
+    /// Summary of a tape (default: the online one).
+    Status { tape: Option<String> },
+    /// Register a new tape.
+    #[command(alias = "open_tape")]
+    OpenTape {
+        name: String,
+        #[arg(long)]
+        serial: Option<String>,
+        /// Make it the online tape.
+        #[arg(long)]
+        online: bool,
+    },
+    /// Make a registered tape the online one.
+    #[command(alias = "activate_tape")]
+    ActivateTape { name: String },
+    /// Close a tape: offline, and its assigned but unwritten targets released.
+    #[command(alias = "close_tape")]
+    CloseTape { tape: Option<String> },
+    /// Add targets: directories, or files listing one directory per line
+    /// (remote directories when ssh_command is set).
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Treat every argument as a directory, never as a list file.
+        #[arg(long)]
+        dirs: bool,
+    },
+    /// Assign unassigned targets to a tape (default: the online one).
+    Assign { tape: Option<String> },
+    /// Write the next assigned target to the online tape.
+    Archive {
+        /// Go on until no work is left.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Read a backup back and verify every file's checksums.
+    Confirm {
+        /// File number on the online tape, or `next`.
+        which: Option<String>,
+        /// Every recorded backup on the online tape.
+        #[arg(long)]
+        all: bool,
+        /// Confirm again an already confirmed backup.
+        #[arg(long)]
+        retry: bool,
+        /// Verify only; change nothing in the catalogue.
+        #[arg(long)]
+        no_db_update: bool,
+    },
+    /// Where files or targets matching a glob are.
+    #[command(alias = "where_is")]
+    WhereIs { pattern: String },
+    /// Every tape file of a tape.
+    #[command(alias = "tape_detail")]
+    TapeDetail { tape: Option<String> },
+    /// The backup at a file number of the online tape.
+    #[command(alias = "backup_info")]
+    BackupInfo { file_number: u64 },
+    /// Write md5sum/sha256sum manifests of every target to a directory.
+    #[command(alias = "dump_manifest")]
+    DumpManifest { dir: PathBuf },
+    /// Restore a target, or files matching a glob, verifying checksums.
+    Restore {
+        what: String,
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Rebuild catalogue rows from a tape's own contents.
+    Scan { tape: String },
+    /// Repeat archive or confirm until no work is left (exit 0).
+    Batch {
+        #[arg(value_parser = ["archive", "confirm"])]
+        what: String,
+    },
+    /// Run the conformance suite on the drive given by --device (destroys
+    /// the tape's contents).
+    Selftest {
+        /// Also fill the tape to its end (hours on a real tape).
+        #[arg(long)]
+        fill: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match ops::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(Exit(code, msg)) = e.downcast_ref::<Exit>() {
+                eprintln!("tape-op: {msg}");
+                ExitCode::from(*code)
+            } else {
+                eprintln!("tape-op: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
