@@ -63,7 +63,9 @@ pub enum DescriptionError {
         max: usize,
     },
     /// The modification time is outside years 0000 to 9999.
-    #[error("mtime {mtime} of {relname:?} is outside the years 0000 to 9999 the description can hold")]
+    #[error(
+        "mtime {mtime} of {relname:?} is outside the years 0000 to 9999 the description can hold"
+    )]
     MtimeOutOfRange {
         /// The name.
         relname: RelName,
@@ -246,8 +248,8 @@ mod tests {
             "mt3 abc",
             "mt2 !!!",
             "hello world",
-            "mt2 e30",                                          // {}
-            "mt2 eyJmaWxlbmFtZSI6WzFdLCJtdGltZSI6IngifQ",      // nested
+            "mt2 e30",                                    // {}
+            "mt2 eyJmaWxlbmFtZSI6WzFdLCJtdGltZSI6IngifQ", // nested
         ] {
             assert_eq!(decode_description(d), Description::Unknown, "{d:?}");
         }

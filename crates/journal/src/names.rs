@@ -33,7 +33,9 @@ pub enum NameError {
         component: &'static str,
     },
     /// The name holds a TAB, CR or LF.
-    #[error("relative name {name:?} holds a forbidden character {character:?} (TAB, CR and LF are not allowed)")]
+    #[error(
+        "relative name {name:?} holds a forbidden character {character:?} (TAB, CR and LF are not allowed)"
+    )]
     ForbiddenChar {
         /// The rejected name.
         name: String,

@@ -90,7 +90,9 @@ pub enum ParseError {
         version: char,
     },
     /// The line is in no known format.
-    #[error("not a journal record (expected 'B<TAB>', 'A<TAB>' or a version-0 line starting with a time)")]
+    #[error(
+        "not a journal record (expected 'B<TAB>', 'A<TAB>' or a version-0 line starting with a time)"
+    )]
     UnknownFormat,
     /// The record type is not `CREATED`, `DELETED` or `RETRIEVE_JOB`.
     #[error("unknown record type {found:?} (expected CREATED, DELETED or RETRIEVE_JOB)")]

@@ -30,8 +30,7 @@ impl Archive {
     /// (TIME when there is none), ties going to the higher TIME.
     pub fn version_key(&self) -> (i128, u64) {
         (
-            self.mtime
-                .map_or_else(|| i128::from(self.time), i128::from),
+            self.mtime.map_or_else(|| i128::from(self.time), i128::from),
             self.time,
         )
     }
@@ -249,11 +248,13 @@ impl State {
 
     /// The versions of file `relname`, if it has a live archive.
     pub fn file(&self, relname: &str) -> Option<FileVersions<'_>> {
-        self.files.get_key_value(relname).map(|(name, v)| FileVersions {
-            relname: name,
-            ids: v.as_slice(),
-            archives: &self.archives,
-        })
+        self.files
+            .get_key_value(relname)
+            .map(|(name, v)| FileVersions {
+                relname: name,
+                ids: v.as_slice(),
+                archives: &self.archives,
+            })
     }
 
     /// The latest version of file `relname` (see [`Archive::version_key`]).

@@ -94,10 +94,7 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<i64> {
     {
         return None;
     }
-    Some(
-        days_from_civil(year, month, day) * 86_400
-            + i64::from(hour * 3600 + minute * 60 + second),
-    )
+    Some(days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second))
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -151,7 +148,10 @@ mod tests {
         assert_eq!(parse_iso8601("20130229T000000Z"), None);
         assert_eq!(parse_iso8601("20121216T240000Z"), None);
         assert_eq!(parse_iso8601("20121216T110000"), None);
-        assert_eq!(parse_iso8601(" 2012-12-16 t 11:00:00,123 z "), Some(1_355_655_600));
+        assert_eq!(
+            parse_iso8601(" 2012-12-16 t 11:00:00,123 z "),
+            Some(1_355_655_600)
+        );
     }
 
     #[test]

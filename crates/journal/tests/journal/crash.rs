@@ -1,0 +1,209 @@
+//! Crash safety: torn last lines, corrupted middle lines.
+
+use std::fs;
+use std::io::Write as _;
+
+use journal::{
+    ApplyError, JournalError, JournalWriter, LineError, MAX_LINE_LEN, ParseError, ReadOptions,
+    read_journal,
+};
+
+use crate::{created, deleted, retrieve};
+
+fn journal_with(records: usize) -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.log");
+    let mut w = JournalWriter::open(&path).unwrap();
+    for i in 0..records {
+        w.append(&created(
+            i as u64,
+            &format!("id-{i}"),
+            Some(7),
+            &format!("f/{i}"),
+        ))
+        .unwrap();
+    }
+    drop(w);
+    let bytes = fs::read(&path).unwrap();
+    (dir, path, bytes)
+}
+
+#[test]
+fn torn_last_line_is_set_aside_and_appending_continues() {
+    let (_dir, path, complete) = journal_with(3);
+    // A crash in the middle of the fourth append; the cut name would parse.
+    let fourth = created(3, "id-3", Some(7), "f/3-long-name").to_line();
+    let torn = &fourth.as_bytes()[..fourth.len() - 5];
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(torn)
+        .unwrap();
+
+    // A reader keeps every complete record and reports the torn tail.
+    let replay = read_journal(&path, ReadOptions::default()).unwrap();
+    assert_eq!(replay.records, 3);
+    let tail = replay.torn_tail.clone().unwrap();
+    assert_eq!(tail.offset, complete.len() as u64);
+    assert_eq!(tail.len, torn.len() as u64);
+    assert_eq!(tail.sidecar, None);
+    assert!(replay.state.archive("id-3").is_none());
+
+    // A writer sets it aside and continues on a fresh line.
+    let (mut w, replay) = JournalWriter::open_and_read(&path, ReadOptions::default()).unwrap();
+    let tail = w.torn_tail().unwrap().clone();
+    assert_eq!(tail.offset, complete.len() as u64);
+    let sidecar = tail.sidecar.clone().unwrap();
+    assert_eq!(
+        sidecar.file_name().unwrap().to_str().unwrap(),
+        format!("journal.log.torn-{}", complete.len())
+    );
+    assert_eq!(fs::read(&sidecar).unwrap(), torn);
+    assert_eq!(replay.torn_tail, Some(tail));
+    assert_eq!(replay.records, 3);
+    assert_eq!(fs::read(&path).unwrap(), complete);
+
+    w.append(&created(9, "id-9", None, "after/crash")).unwrap();
+    drop(w);
+    let replay = read_journal(&path, ReadOptions::default()).unwrap();
+    assert_eq!(replay.records, 4);
+    assert!(replay.torn_tail.is_none());
+    assert!(replay.state.archive("id-9").is_some());
+}
+
+#[test]
+fn torn_only_line_and_torn_long_line() {
+    // A journal whose only line is torn.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    fs::write(&path, "B\t1\tCREA").unwrap();
+    let w = JournalWriter::open(&path).unwrap();
+    assert_eq!(w.torn_tail().unwrap().offset, 0);
+    assert!(w.is_empty());
+    drop(w);
+    assert_eq!(fs::read(&path).unwrap(), b"");
+
+    // A torn tail longer than the backward-scan block.
+    let (_dir, path, complete) = journal_with(2);
+    let junk = vec![b'x'; 200_000];
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&junk)
+        .unwrap();
+    let w = JournalWriter::open(&path).unwrap();
+    let tail = w.torn_tail().unwrap();
+    assert_eq!(
+        (tail.offset, tail.len),
+        (complete.len() as u64, junk.len() as u64)
+    );
+    assert_eq!(fs::read(tail.sidecar.as_ref().unwrap()).unwrap(), junk);
+}
+
+#[test]
+fn corrupted_middle_line_is_an_error_naming_line_and_reason() {
+    let (_dir, path, complete) = journal_with(4);
+    let text = String::from_utf8(complete).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let bad = lines[2].replace("\t7\t", "\tseven\t");
+    lines[2] = &bad;
+    let corrupted = lines.join("\n") + "\n";
+    fs::write(&path, &corrupted).unwrap();
+    let offset = corrupted.find(&bad).unwrap() as u64;
+
+    let err = read_journal(&path, ReadOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    match err {
+        JournalError::InvalidLine {
+            line,
+            offset: at,
+            reason,
+            ..
+        } => {
+            assert_eq!(line, 3);
+            assert_eq!(at, offset);
+            assert!(matches!(
+                reason,
+                LineError::Parse(ParseError::BadField { field: "mtime", .. })
+            ));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(msg.contains("journal.log, line 3"), "{msg}");
+    assert!(msg.contains("bad mtime \"seven\""), "{msg}");
+
+    // Recovery: skip and report.
+    let replay = read_journal(&path, ReadOptions::default().skip_invalid()).unwrap();
+    assert_eq!(replay.records, 3);
+    assert_eq!(replay.lines, 4);
+    assert_eq!(replay.skipped.len(), 1);
+    assert_eq!(replay.skipped[0].line, 3);
+    assert_eq!(replay.skipped[0].offset, offset);
+    assert!(replay.state.archive("id-2").is_none());
+    assert!(replay.state.archive("id-3").is_some());
+}
+
+#[test]
+fn invalid_bytes_and_inconsistent_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    let mut bytes = Vec::new();
+    for r in [
+        created(1, "a", None, "x"),
+        created(2, "a", None, "y"), // duplicate id
+        deleted(3, "nope", "x"),    // not live
+        retrieve(4, "a", "job"),
+    ] {
+        r.write_line(&mut bytes);
+    }
+    bytes.extend_from_slice(b"B\t5\tDELETED\ta\t\xff\xfe\n");
+    bytes.extend_from_slice(&vec![b'y'; MAX_LINE_LEN + 10]);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(b"\n");
+    fs::write(&path, &bytes).unwrap();
+
+    let err = read_journal(&path, ReadOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            JournalError::InvalidLine {
+                line: 2,
+                reason: LineError::Apply(ApplyError::DuplicateArchive { .. }),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let replay = read_journal(&path, ReadOptions::default().skip_invalid()).unwrap();
+    let reasons: Vec<(u64, String)> = replay
+        .skipped
+        .iter()
+        .map(|s| (s.line, s.reason.to_string()))
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert_eq!(reasons[0].0, 2);
+    assert!(reasons[0].1.contains("created twice"));
+    assert_eq!(reasons[1].0, 3);
+    assert!(reasons[1].1.contains("not live"));
+    assert_eq!(reasons[2].0, 5);
+    assert!(reasons[2].1.contains("UTF-8"));
+    assert_eq!(reasons[3].0, 6);
+    assert!(reasons[3].1.contains("longer than"));
+    assert_eq!(reasons[4].0, 7);
+    assert!(reasons[4].1.contains("empty line"));
+    assert_eq!(replay.records, 2);
+    assert_eq!(replay.state.retrievals("a").len(), 1);
+}
+
+#[test]
+fn missing_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent");
+    let err = read_journal(&path, ReadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("cannot open journal"), "{err}");
+    assert!(err.to_string().contains("absent"), "{err}");
+    let replay = read_journal(&path, ReadOptions::default().allow_missing()).unwrap();
+    assert_eq!(replay.records, 0);
+}
