@@ -196,6 +196,10 @@ impl ArchiveId {
         if id.is_empty() {
             return Err(IdError::Empty { kind: KIND });
         }
+        // Fast path: real ids are printable ASCII.
+        if id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Ok(ArchiveId(Arc::from(id)));
+        }
         if let Some(character) = id.chars().find(|c| c.is_whitespace()) {
             return Err(IdError::ForbiddenChar {
                 kind: KIND,

@@ -2,6 +2,7 @@
 //! archives, retrieval jobs.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use glacier_treehash::TreeHash;
 
@@ -23,6 +24,8 @@ pub struct Archive {
     pub treehash: TreeHash,
     /// The file it holds.
     pub relname: RelName,
+    /// Its archive-retrieval jobs, in journal order.
+    pub retrievals: Vec<Retrieval>,
 }
 
 impl Archive {
@@ -85,7 +88,6 @@ pub enum ApplyError {
 pub struct State {
     archives: HashMap<ArchiveId, Archive>,
     files: HashMap<RelName, Versions>,
-    retrievals: HashMap<ArchiveId, Vec<Retrieval>>,
     deleted: Vec<DeletedArchive>,
     keep_deleted: bool,
 }
@@ -144,34 +146,37 @@ impl State {
                 treehash,
                 relname,
             } => {
-                if let Some(live) = self.archives.get(archive_id) {
-                    return Err(ApplyError::DuplicateArchive {
-                        archive_id: archive_id.clone(),
-                        relname: live.relname.clone(),
-                    });
-                }
-                self.archives.insert(
-                    archive_id.clone(),
-                    Archive {
-                        archive_id: archive_id.clone(),
-                        time: *time,
-                        size: *size,
-                        mtime: *mtime,
-                        treehash: *treehash,
-                        relname: relname.clone(),
-                    },
-                );
-                match self.files.get_mut(relname) {
-                    None => {
-                        self.files
-                            .insert(relname.clone(), Versions::One(archive_id.clone()));
+                let slot = match self.archives.entry(archive_id.clone()) {
+                    Entry::Occupied(live) => {
+                        return Err(ApplyError::DuplicateArchive {
+                            archive_id: archive_id.clone(),
+                            relname: live.get().relname.clone(),
+                        });
                     }
-                    Some(v) => match v {
-                        Versions::One(first) => {
-                            *v = Versions::Many(vec![first.clone(), archive_id.clone()]);
+                    Entry::Vacant(slot) => slot,
+                };
+                slot.insert(Archive {
+                    archive_id: archive_id.clone(),
+                    time: *time,
+                    size: *size,
+                    mtime: *mtime,
+                    treehash: *treehash,
+                    relname: relname.clone(),
+                    retrievals: Vec::new(),
+                });
+                match self.files.entry(relname.clone()) {
+                    Entry::Vacant(e) => {
+                        e.insert(Versions::One(archive_id.clone()));
+                    }
+                    Entry::Occupied(mut e) => {
+                        let v = e.get_mut();
+                        match v {
+                            Versions::One(first) => {
+                                *v = Versions::Many(vec![first.clone(), archive_id.clone()]);
+                            }
+                            Versions::Many(ids) => ids.push(archive_id.clone()),
                         }
-                        Versions::Many(ids) => ids.push(archive_id.clone()),
-                    },
+                    }
                 }
                 Ok(())
             }
@@ -185,7 +190,6 @@ impl State {
                         archive_id: archive_id.clone(),
                     });
                 };
-                self.retrievals.remove(archive_id);
                 let name = &archive.relname;
                 let mut now_empty = false;
                 if let Some(v) = self.files.get_mut(name) {
@@ -217,14 +221,11 @@ impl State {
                 archive_id,
                 job_id,
             } => {
-                if self.archives.contains_key(archive_id) {
-                    self.retrievals
-                        .entry(archive_id.clone())
-                        .or_default()
-                        .push(Retrieval {
-                            time: *time,
-                            job_id: job_id.clone(),
-                        });
+                if let Some(archive) = self.archives.get_mut(archive_id) {
+                    archive.retrievals.push(Retrieval {
+                        time: *time,
+                        job_id: job_id.clone(),
+                    });
                 }
                 Ok(())
             }
@@ -284,7 +285,9 @@ impl State {
 
     /// The retrieval jobs of live archive `archive_id`, in journal order.
     pub fn retrievals(&self, archive_id: &str) -> &[Retrieval] {
-        self.retrievals.get(archive_id).map_or(&[], Vec::as_slice)
+        self.archives
+            .get(archive_id)
+            .map_or(&[], |a| a.retrievals.as_slice())
     }
 
     /// The most recent retrieval job of live archive `archive_id`.
