@@ -92,8 +92,8 @@ fn replay(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     g.bench_function("live-only", |b| {
         b.iter(|| {
-            let r = read_journal(&path, ReadOptions::default().keep_deleted(false))
-                .expect("replay");
+            let r =
+                read_journal(&path, ReadOptions::default().keep_deleted(false)).expect("replay");
             assert_eq!(r.records, records);
             r.state.file_count()
         });

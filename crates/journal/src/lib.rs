@@ -20,6 +20,9 @@
 //!   `fsync`. A torn last line left by a crash is detected with its byte
 //!   offset, set aside in a sidecar file, and appending continues on a fresh
 //!   line.
+//! - [`JournalWriter::open_and_read`]: the usual start of a command that
+//!   reads and then appends (lock, set aside a torn tail, replay); keep the
+//!   [`State`] current after each append with [`State::apply`].
 //! - [`encode_description`] / [`decode_description`]: the `mt2` (and old
 //!   `mt1`) archive description that carries a file's name and mtime inside
 //!   Glacier.
