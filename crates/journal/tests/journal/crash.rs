@@ -207,3 +207,132 @@ fn missing_journal() {
     let replay = read_journal(&path, ReadOptions::default().allow_missing()).unwrap();
     assert_eq!(replay.records, 0);
 }
+
+const FILLER_ENV: &str = "JOURNAL_TEST_FILLER";
+
+/// The child's side of `a_writer_killed_mid_append_loses_no_complete_record`:
+/// append records one by one until the file-size limit kills the process.
+#[test]
+fn child_filler() {
+    let Ok(path) = std::env::var(FILLER_ENV) else {
+        return;
+    };
+    let mut w = JournalWriter::open(&path).expect("child opens the journal");
+    for i in 0u64.. {
+        w.append(&created(
+            i,
+            &format!("fill-{i}"),
+            Some(1),
+            "some/longer/name/so/lines/are/long",
+        ))
+        .expect("the file-size limit kills this process before any error");
+    }
+}
+
+/// A real crash in the middle of an append: the child runs under
+/// `prlimit --fsize`, so the write that crosses the limit is cut short and
+/// the next one kills it with SIGXFSZ, leaving a torn last line.
+#[test]
+fn a_writer_killed_mid_append_loses_no_complete_record() {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    let status = std::process::Command::new("prlimit")
+        .arg("--fsize=10000")
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "crash::child_filler",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FILLER_ENV, &path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert_eq!(
+        status.signal(),
+        Some(25),
+        "child killed by SIGXFSZ: {status:?}"
+    );
+    let on_disk = fs::read(&path).unwrap();
+    assert_eq!(on_disk.len(), 10_000);
+    let complete = on_disk.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    assert!(complete < on_disk.len(), "the last line is torn");
+
+    let (mut w, replay) = JournalWriter::open_and_read(&path, ReadOptions::default()).unwrap();
+    let tail = w.torn_tail().unwrap().clone();
+    assert_eq!(tail.offset, complete as u64);
+    assert_eq!(
+        fs::read(tail.sidecar.unwrap()).unwrap(),
+        &on_disk[complete..]
+    );
+    let lines = on_disk[..complete].iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(replay.records, lines);
+    assert!(
+        replay
+            .state
+            .archive(&format!("fill-{}", lines - 1))
+            .is_some()
+    );
+    w.append(&created(lines, "next", None, "x")).unwrap();
+    drop(w);
+    assert_eq!(
+        read_journal(&path, ReadOptions::default()).unwrap().records,
+        lines + 1
+    );
+}
+
+const FULL_ENV: &str = "JOURNAL_TEST_FULL";
+
+/// The child's side of `a_failed_write_is_cut_back_to_a_complete_line`: with
+/// SIGXFSZ ignored, the write that crosses the limit fails (EFBIG, as a full
+/// disk fails with ENOSPC) and the writer must cut the partial line off.
+#[test]
+fn child_full() {
+    let Ok(path) = std::env::var(FULL_ENV) else {
+        return;
+    };
+    let mut w = JournalWriter::open(&path).expect("child opens the journal");
+    let mut i = 0u64;
+    let err = loop {
+        let r = created(
+            i,
+            &format!("fill-{i}"),
+            Some(1),
+            "some/longer/name/so/lines/are/long",
+        );
+        match w.append(&r) {
+            Ok(()) => i += 1,
+            Err(e) => break e,
+        }
+    };
+    let msg = err.to_string();
+    assert!(matches!(err, JournalError::Io { .. }), "{msg}");
+    assert!(msg.contains("cannot append to journal"), "{msg}");
+    assert_eq!(fs::read(&path).unwrap().last(), Some(&b'\n'));
+    assert_eq!(w.len(), fs::metadata(&path).unwrap().len());
+    // The writer stays usable: a record that fits goes in.
+    assert!(w.append(&created(0, "z", None, "z")).is_ok() || w.len() > 9_900);
+}
+
+#[test]
+fn a_failed_write_is_cut_back_to_a_complete_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal");
+    let exe = std::env::current_exe().unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; exec prlimit --fsize=10000 -- "$0" crash::child_full --exact --nocapture --test-threads=1"#)
+        .arg(&exe)
+        .env(FULL_ENV, &path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("sh and prlimit run");
+    assert!(status.success(), "child checks failed: {status:?}");
+    let replay = read_journal(&path, ReadOptions::default()).unwrap();
+    assert!(replay.torn_tail.is_none());
+    assert!(replay.records > 10);
+}
