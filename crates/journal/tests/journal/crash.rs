@@ -269,8 +269,7 @@ fn a_writer_killed_mid_append_loses_no_complete_record() {
         fs::read(tail.sidecar.unwrap()).unwrap(),
         &on_disk[complete..]
     );
-    let lines = on_disk[..complete].split(|&b| b == b'
-').count() as u64 - 1;
+    let lines = on_disk[..complete].split(|&b| b == b'\n').count() as u64 - 1;
     assert_eq!(replay.records, lines);
     assert!(
         replay
