@@ -1,0 +1,206 @@
+//! Splitting paths, descriptions and query words into search tokens.
+//!
+//! A text is cut into *runs* of alphanumeric characters (anything else
+//! separates). A run is further cut into *parts* where letters meet digits
+//! and where case changes (`fooBar`, `XMLFile`, `Budget2019`). Every part is
+//! a token, lowercased, and so is the whole run when it has several parts, so
+//! `iPhone` is found by `iphone`, `phone` and `i phone`, and
+//! `Budget_2019-final.xlsx` by `budget`, `2019`, `final` and `xlsx`.
+//!
+//! A query word is cut the same way; when it yields several tokens they must
+//! appear in sequence (see [`phrase_matches`]).
+
+/// What kind of character a position holds, for part boundaries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Upper,
+    Lower,
+    Digit,
+    /// Letters without case (CJK, ...): never split inside.
+    Other,
+}
+
+fn class(c: char) -> Class {
+    if c.is_numeric() {
+        Class::Digit
+    } else if c.is_uppercase() {
+        Class::Upper
+    } else if c.is_lowercase() {
+        Class::Lower
+    } else {
+        Class::Other
+    }
+}
+
+/// One run of alphanumeric characters: its lowercased parts, and the whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) whole: String,
+    pub(crate) parts: Vec<String>,
+}
+
+fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// Cuts one run (alphanumeric characters only) into its parts.
+fn split_run(run: &str) -> Vec<String> {
+    let chars: Vec<(usize, char)> = run.char_indices().collect();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in 1..chars.len() {
+        let (pos, c) = chars[i];
+        let prev = class(chars[i - 1].1);
+        let cur = class(c);
+        let boundary = match (prev, cur) {
+            (Class::Digit, Class::Digit) => false,
+            (Class::Digit, _) | (_, Class::Digit) => true,
+            (Class::Lower | Class::Other, Class::Upper) => true,
+            // "XMLFile": the boundary falls before the last capital.
+            (Class::Upper, Class::Upper) => chars
+                .get(i + 1)
+                .is_some_and(|&(_, n)| class(n) == Class::Lower),
+            _ => false,
+        };
+        if boundary {
+            parts.push(lower(&run[start..pos]));
+            start = pos;
+        }
+    }
+    parts.push(lower(&run[start..]));
+    parts
+}
+
+/// The runs of a text, in order.
+pub(crate) fn runs(text: &str) -> Vec<Run> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|r| !r.is_empty())
+        .map(|r| Run {
+            whole: lower(r),
+            parts: split_run(r),
+        })
+        .collect()
+}
+
+/// Appends every token of `text` (parts and multi-part wholes) to `out`,
+/// separated by single spaces, skipping tokens already in `seen`.
+pub(crate) fn index_text(text: &str, out: &mut String, seen: &mut Vec<String>) {
+    for run in runs(text) {
+        let whole = (run.parts.len() > 1).then_some(run.whole);
+        for tok in run.parts.into_iter().chain(whole) {
+            if !seen.contains(&tok) {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&tok);
+                seen.push(tok);
+            }
+        }
+    }
+}
+
+/// The tokens a query word or phrase stands for, in order: the parts of each
+/// run (a query is matched against parts, and a lowercase query word without
+/// inner boundaries matches the indexed whole).
+pub fn query_tokens(text: &str) -> Vec<String> {
+    runs(text).into_iter().flat_map(|r| r.parts).collect()
+}
+
+/// Whether `tokens` (from [`query_tokens`]) occur in sequence in `text`, the
+/// last one as a prefix when `prefix_last`. A token matches a whole run or a
+/// part of one; consecutive tokens must be consecutive parts of one run or
+/// end one run and start the next.
+pub fn phrase_matches(text: &str, tokens: &[String], prefix_last: bool) -> bool {
+    if tokens.is_empty() {
+        return true;
+    }
+    let runs = runs(text);
+    let eq = |cand: &str, i: usize| {
+        if prefix_last && i + 1 == tokens.len() {
+            cand.starts_with(tokens[i].as_str())
+        } else {
+            cand == tokens[i]
+        }
+    };
+    // Matches tokens[i..] starting at run r, part p (p == 0 also allows the whole run).
+    fn go(
+        runs: &[Run],
+        tokens_len: usize,
+        eq: &dyn Fn(&str, usize) -> bool,
+        i: usize,
+        r: usize,
+        p: usize,
+    ) -> bool {
+        if i == tokens_len {
+            return true;
+        }
+        let Some(run) = runs.get(r) else {
+            return false;
+        };
+        if p == 0 && run.parts.len() > 1 && eq(&run.whole, i) && go(runs, tokens_len, eq, i + 1, r + 1, 0) {
+            return true;
+        }
+        if eq(&run.parts[p], i) {
+            let (nr, np) = if p + 1 < run.parts.len() {
+                (r, p + 1)
+            } else {
+                (r + 1, 0)
+            };
+            // A prefix match may end mid-run; otherwise continue in sequence.
+            if go(runs, tokens_len, eq, i + 1, nr, np) {
+                return true;
+            }
+        }
+        false
+    }
+    (0..runs.len()).any(|start| {
+        (0..runs[start].parts.len())
+            .any(|p| go(&runs, tokens.len(), &eq, 0, start, p))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(s: &str) -> String {
+        let mut out = String::new();
+        index_text(s, &mut out, &mut Vec::new());
+        out
+    }
+
+    fn q(s: &str) -> Vec<String> {
+        query_tokens(s)
+    }
+
+    #[test]
+    fn splits_paths() {
+        assert_eq!(
+            idx("/data/Finance/Budget_2019-final.xlsx"),
+            "data finance budget 2019 final xlsx"
+        );
+        assert_eq!(idx("XMLFile iPhone mp3"), "xml file xmlfile i phone iphone mp 3 mp3");
+        assert_eq!(idx("Überweisung_MÜLLER 報告書.docx"), "überweisung müller 報告書 docx");
+    }
+
+    #[test]
+    fn phrases() {
+        let t = "/data/Finance/Budget_2019-final.xlsx";
+        assert!(phrase_matches(t, &q("budget 2019"), false));
+        assert!(phrase_matches(t, &q("budget2019"), false));
+        assert!(phrase_matches(t, &q("finance budget"), false));
+        assert!(!phrase_matches(t, &q("2019 budget"), false));
+        assert!(phrase_matches(t, &q("2019 fin"), true));
+        assert!(!phrase_matches(t, &q("2019 fin"), false));
+        let t = "Foo BarBaz Qux";
+        assert!(phrase_matches(t, &q("foo bar"), false));
+        assert!(phrase_matches(t, &q("foo barbaz"), false));
+        assert!(phrase_matches(t, &q("baz qux"), false));
+        assert!(phrase_matches(t, &q("barbaz qux"), false));
+        assert!(!phrase_matches(t, &q("bar qux"), false));
+    }
+}
