@@ -161,6 +161,7 @@ impl Catalog {
         )?;
         let sql = format!("{FILE_ENTRY_SELECT} WHERE f.archive_id = ?1 ORDER BY f.id");
         let mut files = tx.prepare(&sql).map_err(self.err("reading files for export"))?;
+        let accounts = crate::catalog::Accounts::load(&tx).map_err(self.err("reading account names"))?;
         for a in archives {
             let (kind, location) = stores.get(&a.store).cloned().unwrap_or_default();
             write_record(
@@ -186,7 +187,8 @@ impl Catalog {
             summary.archives += 1;
             let mut rows = files.query([a.key.0]).map_err(self.err("reading files for export"))?;
             while let Some(row) = rows.next().map_err(self.err("reading files for export"))? {
-                let file = file_entry(row).map_err(self.err("reading files for export"))?;
+                let mut file = file_entry(row).map_err(self.err("reading files for export"))?;
+                accounts.fill(&mut file);
                 write_record(&mut w, &Record::File(FileRecord { archive: a.seq, file }), name)?;
                 summary.files += 1;
             }

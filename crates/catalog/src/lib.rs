@@ -74,6 +74,7 @@ mod error;
 mod export;
 mod model;
 pub mod query;
+mod record;
 mod search;
 pub mod synth;
 mod time;

@@ -11,14 +11,14 @@
 
 use rusqlite::types::Value;
 
-use crate::catalog::{Catalog, blob32, join_path, member, split_path, to_u64};
+use crate::catalog::{Catalog, decode_extra, join_path, split_path, to_u64};
 use crate::error::{CatalogError, Result};
-use crate::model::{ArchiveKey, ArchiveState, FileHit, FileId, Page, RunId, SearchPage};
+use crate::model::{ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage};
 use crate::query::{Query, Term};
 use crate::tokens::query_tokens;
 
-const HIT_COLUMNS: &str = "f.id, d.path, f.name, f.size, f.mtime, f.sha256, a.id, a.remote_id, s.name, v.name, a.state,
-        a.run_id, a.created, f.m_index, f.m_offset, f.p_start, f.p_end, f.p_origin";
+const HIT_COLUMNS: &str =
+    "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, a.state, a.run_id, a.created";
 
 const PATH: &str = "(d.path || '/' || f.name)";
 
@@ -103,17 +103,15 @@ impl Catalog {
                             }
                         }
                         (false, true) => {
-                            let mut sql = String::from("((f.id IN (SELECT rowid FROM file_fts WHERE file_fts MATCH ?)");
-                            let mut params = vec![text(&expr)];
-                            if let Some(ph) = &phrase {
-                                sql.push_str(&format!(" AND pf_phrase({PATH}, ?)"));
-                                params.push(text(ph));
+                            // Tested on each candidate row's path (another
+                            // clause drives), not by reading a whole doclist.
+                            let mut pattern = toks.join(" ");
+                            if prefix {
+                                pattern.push('*');
                             }
-                            sql.push_str(") OR ");
-                            sql.push_str(arch_sql);
-                            sql.push(')');
+                            let mut params = vec![text(&pattern)];
                             params.extend(arch_params);
-                            p.wheres.push((sql, params));
+                            p.wheres.push((format!("(pf_phrase({PATH}, ?) OR {arch_sql})"), params));
                         }
                         (true, _) => {
                             match &phrase {
@@ -273,12 +271,17 @@ impl Catalog {
 fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileHit> {
     let dir: String = r.get(1)?;
     let name: String = r.get(2)?;
+    let mut f = FileEntry {
+        mtime: r.get(4)?,
+        ..FileEntry::default()
+    };
+    decode_extra(r.get_ref(5)?.as_blob()?, &mut f, 5)?;
     Ok(FileHit {
         id: FileId(r.get(0)?),
         path: join_path(&dir, &name),
         size: to_u64(r.get(3)?),
-        mtime: r.get(4)?,
-        sha256: blob32(r.get(5)?),
+        mtime: f.mtime,
+        sha256: f.sha256,
         archive: ArchiveKey(r.get(6)?),
         archive_id: r.get(7)?,
         store: r.get(8)?,
@@ -286,6 +289,6 @@ fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileHit> {
         state: ArchiveState::parse(&r.get::<_, String>(10)?),
         run: RunId(r.get(11)?),
         archived: r.get(12)?,
-        member: member(r.get(13)?, r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?),
+        member: f.member,
     })
 }

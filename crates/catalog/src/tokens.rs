@@ -86,20 +86,51 @@ pub(crate) fn runs(text: &str) -> Vec<Run> {
         .collect()
 }
 
-/// Appends every token of `text` (parts and multi-part wholes) to `out`,
-/// separated by single spaces, skipping tokens already in `seen`.
-pub(crate) fn index_text(text: &str, out: &mut String, seen: &mut Vec<String>) {
-    for run in runs(text) {
-        let whole = (run.parts.len() > 1).then_some(run.whole);
-        for tok in run.parts.into_iter().chain(whole) {
-            if !seen.contains(&tok) {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(&tok);
-                seen.push(tok);
-            }
+/// Appends every token of `text` (parts, then the whole of a run with
+/// several parts) to `out`, separated by single spaces. Allocation-free for
+/// ASCII text: this runs once per inserted file.
+pub(crate) fn index_text(text: &str, out: &mut String) {
+    for run in text.split(|c: char| !c.is_alphanumeric()) {
+        if run.is_empty() {
+            continue;
         }
+        let mut parts = 0;
+        let mut start = 0;
+        let mut prev: Option<Class> = None;
+        let mut chars = run.char_indices().peekable();
+        while let Some((pos, c)) = chars.next() {
+            let cur = class(c);
+            if let Some(prev) = prev {
+                let boundary = match (prev, cur) {
+                    (Class::Digit, Class::Digit) => false,
+                    (Class::Digit, _) | (_, Class::Digit) => true,
+                    (Class::Lower | Class::Other, Class::Upper) => true,
+                    (Class::Upper, Class::Upper) => chars.peek().is_some_and(|&(_, n)| class(n) == Class::Lower),
+                    _ => false,
+                };
+                if boundary {
+                    push_lower(out, &run[start..pos]);
+                    parts += 1;
+                    start = pos;
+                }
+            }
+            prev = Some(cur);
+        }
+        push_lower(out, &run[start..]);
+        if parts > 0 {
+            push_lower(out, run);
+        }
+    }
+}
+
+fn push_lower(out: &mut String, tok: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    if tok.is_ascii() {
+        out.extend(tok.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.extend(tok.chars().flat_map(char::to_lowercase));
     }
 }
 
@@ -169,7 +200,7 @@ mod tests {
 
     fn idx(s: &str) -> String {
         let mut out = String::new();
-        index_text(s, &mut out, &mut Vec::new());
+        index_text(s, &mut out);
         out
     }
 
@@ -185,6 +216,17 @@ mod tests {
         );
         assert_eq!(idx("XMLFile iPhone mp3"), "xml file xmlfile i phone iphone mp 3 mp3");
         assert_eq!(idx("Überweisung_MÜLLER 報告書.docx"), "überweisung müller 報告書 docx");
+        // The same tokens as the phrase matcher's runs.
+        for t in ["XMLFile2019x", "aB1cD", "ÀÉ9ü"] {
+            let want: Vec<String> = runs(t)
+                .into_iter()
+                .flat_map(|r| {
+                    let whole = (r.parts.len() > 1).then_some(r.whole);
+                    r.parts.into_iter().chain(whole)
+                })
+                .collect();
+            assert_eq!(idx(t), want.join(" "), "{t}");
+        }
     }
 
     #[test]

@@ -69,17 +69,9 @@ CREATE TABLE files (
     mtime      INTEGER NOT NULL,
     atime      INTEGER,
     ctime      INTEGER,
-    mode       INTEGER NOT NULL DEFAULT 0,
-    uid        INTEGER,
-    gid        INTEGER,
-    sha256     BLOB,
-    link       TEXT,                   -- symlink target
-    -- Where the member sits in its bundle (see MemberLocation).
-    m_index    INTEGER,
-    m_offset   INTEGER,
-    p_start    INTEGER,
-    p_end      INTEGER,
-    p_origin   INTEGER
+    -- mode, atime, ctime, uid, gid, sha256, symlink target, member location
+    -- inside the bundle: a compact blob (crates/catalog/src/record.rs).
+    extra      BLOB NOT NULL
 );
 CREATE INDEX files_dir ON files(dir_id);
 CREATE INDEX files_archive ON files(archive_id);
@@ -87,10 +79,17 @@ CREATE INDEX files_archive ON files(archive_id);
 -- Search: one row per file, the distinct tokens of its path (see tokens.rs).
 -- Contentless, no positions: phrases are checked on the path itself.
 CREATE VIRTUAL TABLE file_fts USING fts5(
-    tokens, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
+    tokens, content = '', columnsize = 0, detail = none, tokenize = 'ascii'
 );
+-- Segments are flushed at each commit or when this much is buffered.
+INSERT INTO file_fts(file_fts, rank) VALUES ('hashsize', 16777216);
+-- A contentless table forgets a row only when given its tokens again:
+-- pf_file_tokens() (registered by the catalog on every connection) computes
+-- exactly what was inserted. A change of tokenizer needs a migration that
+-- rebuilds file_fts.
 CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN
-    DELETE FROM file_fts WHERE rowid = old.id;
+    INSERT INTO file_fts(file_fts, rowid, tokens) VALUES ('delete', old.id,
+        pf_file_tokens((SELECT path FROM dirs WHERE id = old.dir_id), old.name));
 END;
 
 -- Search: one row per archive, the tokens of its and its run's description
