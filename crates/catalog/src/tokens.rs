@@ -3,9 +3,10 @@
 //! A text is cut into *runs* of alphanumeric characters (anything else
 //! separates). A run is further cut into *parts* where letters meet digits
 //! and where case changes (`fooBar`, `XMLFile`, `Budget2019`). Every part is
-//! a token, lowercased, and so is the whole run when it has several parts, so
-//! `iPhone` is found by `iphone`, `phone` and `i phone`, and
-//! `Budget_2019-final.xlsx` by `budget`, `2019`, `final` and `xlsx`.
+//! a token, lowercased, and so are spans of two or three adjacent parts and
+//! the whole run, so `iPhoneBackup` is found by `iphone`, `phone`, `backup`
+//! and `i phone`, and `Budget_2019-final.xlsx` by `budget`, `2019`, `final`
+//! and `xlsx`.
 //!
 //! A query word is cut the same way; when it yields several tokens they must
 //! appear in sequence (see [`phrase_matches`]).
@@ -32,10 +33,9 @@ fn class(c: char) -> Class {
     }
 }
 
-/// One run of alphanumeric characters: its lowercased parts, and the whole.
+/// One run of alphanumeric characters: its lowercased parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Run {
-    pub(crate) whole: String,
     pub(crate) parts: Vec<String>,
 }
 
@@ -79,22 +79,22 @@ fn split_run(run: &str) -> Vec<String> {
 pub(crate) fn runs(text: &str) -> Vec<Run> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|r| !r.is_empty())
-        .map(|r| Run {
-            whole: lower(r),
-            parts: split_run(r),
-        })
+        .map(|r| Run { parts: split_run(r) })
         .collect()
 }
 
-/// Appends every token of `text` (parts, then the whole of a run with
-/// several parts) to `out`, separated by single spaces. Allocation-free for
-/// ASCII text: this runs once per inserted file.
+/// Appends every token of `text` to `out`, separated by single spaces: the
+/// parts of each run, then spans of two and three adjacent parts, then the
+/// whole run (so `iPhoneBackup` gives `i phone backup iphone phonebackup
+/// iphonebackup`). Allocation-free for ASCII text: this runs once per
+/// inserted file.
 pub(crate) fn index_text(text: &str, out: &mut String) {
+    let mut bounds: Vec<(usize, usize)> = Vec::new();
     for run in text.split(|c: char| !c.is_alphanumeric()) {
         if run.is_empty() {
             continue;
         }
-        let mut parts = 0;
+        bounds.clear();
         let mut start = 0;
         let mut prev: Option<Class> = None;
         let mut chars = run.char_indices().peekable();
@@ -109,19 +109,26 @@ pub(crate) fn index_text(text: &str, out: &mut String) {
                     _ => false,
                 };
                 if boundary {
-                    push_lower(out, &run[start..pos]);
-                    parts += 1;
+                    bounds.push((start, pos));
                     start = pos;
                 }
             }
             prev = Some(cur);
         }
-        push_lower(out, &run[start..]);
-        if parts > 0 {
-            push_lower(out, run);
+        bounds.push((start, run.len()));
+        let k = bounds.len();
+        for len in 1..=k {
+            if len <= MAX_SPAN || len == k {
+                for first in 0..=k - len {
+                    push_lower(out, &run[bounds[first].0..bounds[first + len - 1].1]);
+                }
+            }
         }
     }
 }
+
+/// Spans of up to this many parts are indexed (and the whole run always).
+const MAX_SPAN: usize = 3;
 
 fn push_lower(out: &mut String, tok: &str) {
     if !out.is_empty() {
@@ -135,16 +142,17 @@ fn push_lower(out: &mut String, tok: &str) {
 }
 
 /// The tokens a query word or phrase stands for, in order: the parts of each
-/// run (a query is matched against parts, and a lowercase query word without
-/// inner boundaries matches the indexed whole).
+/// run (a lowercase query word without inner boundaries, like `iphone`,
+/// matches an indexed span of parts).
 pub fn query_tokens(text: &str) -> Vec<String> {
     runs(text).into_iter().flat_map(|r| r.parts).collect()
 }
 
 /// Whether `tokens` (from [`query_tokens`]) occur in sequence in `text`, the
-/// last one as a prefix when `prefix_last`. A token matches a whole run or a
-/// part of one; consecutive tokens must be consecutive parts of one run or
-/// end one run and start the next.
+/// last one as a prefix when `prefix_last`. A token matches a span of
+/// adjacent parts of a run (one part, several, or the whole run);
+/// consecutive tokens must cover consecutive spans, within a run or across
+/// the end of one run and the start of the next.
 pub fn phrase_matches(text: &str, tokens: &[String], prefix_last: bool) -> bool {
     if tokens.is_empty() {
         return true;
@@ -157,33 +165,23 @@ pub fn phrase_matches(text: &str, tokens: &[String], prefix_last: bool) -> bool 
             cand == tokens[i]
         }
     };
-    // Matches tokens[i..] starting at run r, part p (p == 0 also allows the whole run).
-    fn go(
-        runs: &[Run],
-        tokens_len: usize,
-        eq: &dyn Fn(&str, usize) -> bool,
-        i: usize,
-        r: usize,
-        p: usize,
-    ) -> bool {
+    // Matches tokens[i..] starting at run r, part p: token i may cover any
+    // span of parts p..=q of run r.
+    fn go(runs: &[Run], tokens_len: usize, eq: &dyn Fn(&str, usize) -> bool, i: usize, r: usize, p: usize) -> bool {
         if i == tokens_len {
             return true;
         }
         let Some(run) = runs.get(r) else {
             return false;
         };
-        if p == 0 && run.parts.len() > 1 && eq(&run.whole, i) && go(runs, tokens_len, eq, i + 1, r + 1, 0) {
-            return true;
-        }
-        if eq(&run.parts[p], i) {
-            let (nr, np) = if p + 1 < run.parts.len() {
-                (r, p + 1)
-            } else {
-                (r + 1, 0)
-            };
-            // A prefix match may end mid-run; otherwise continue in sequence.
-            if go(runs, tokens_len, eq, i + 1, nr, np) {
-                return true;
+        let mut span = String::new();
+        for q in p..run.parts.len() {
+            span.push_str(&run.parts[q]);
+            if eq(&span, i) {
+                let (nr, np) = if q + 1 < run.parts.len() { (r, q + 1) } else { (r + 1, 0) };
+                if go(runs, tokens_len, eq, i + 1, nr, np) {
+                    return true;
+                }
             }
         }
         false
@@ -215,18 +213,10 @@ mod tests {
             "data finance budget 2019 final xlsx"
         );
         assert_eq!(idx("XMLFile iPhone mp3"), "xml file xmlfile i phone iphone mp 3 mp3");
+        assert_eq!(idx("iPhoneBackup"), "i phone backup iphone phonebackup iphonebackup");
+        assert_eq!(idx("aBcDe"), "a bc de abc bcde abcde");
+        assert_eq!(idx("aBcDeFg"), "a bc de fg abc bcde defg abcde bcdefg abcdefg");
         assert_eq!(idx("Überweisung_MÜLLER 報告書.docx"), "überweisung müller 報告書 docx");
-        // The same tokens as the phrase matcher's runs.
-        for t in ["XMLFile2019x", "aB1cD", "ÀÉ9ü"] {
-            let want: Vec<String> = runs(t)
-                .into_iter()
-                .flat_map(|r| {
-                    let whole = (r.parts.len() > 1).then_some(r.whole);
-                    r.parts.into_iter().chain(whole)
-                })
-                .collect();
-            assert_eq!(idx(t), want.join(" "), "{t}");
-        }
     }
 
     #[test]
@@ -244,5 +234,11 @@ mod tests {
         assert!(phrase_matches(t, &q("baz qux"), false));
         assert!(phrase_matches(t, &q("barbaz qux"), false));
         assert!(!phrase_matches(t, &q("bar qux"), false));
+        let t = "/x/iPhoneBackup.tar";
+        for ok in ["iphone", "iphone backup", "phonebackup", "iphonebackup tar", "i phone backup", "x iphone"] {
+            assert!(phrase_matches(t, &q(ok), false), "{ok}");
+        }
+        assert!(!phrase_matches(t, &q("phone i"), false));
+        assert!(phrase_matches(t, &q("iphoneb"), true));
     }
 }
