@@ -8,7 +8,12 @@
 //! Arguments: number of files (default 1 000 000), catalog path (default a
 //! file in the temporary directory; an existing file there is replaced),
 //! files per archive (default 1000).
-#![allow(clippy::print_stdout, clippy::cast_precision_loss)]
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    clippy::too_many_lines
+)]
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +25,10 @@ use catalog::{ArchiveState, Catalog, FileEntry, NewArchive, NewRun, Page, Query}
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |x| x.1);
-    let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name; 100 ticks/s.
     let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
     Duration::from_millis(ticks * 10)
@@ -30,7 +38,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn time_queries(cat: &Catalog, label: &str, queries: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+fn time_queries(
+    cat: &Catalog,
+    label: &str,
+    queries: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::new();
     let mut empty = 0;
     for q in queries {
@@ -57,9 +69,10 @@ fn time_queries(cat: &Catalog, label: &str, queries: &[String]) -> Result<(), Bo
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: u64 = args.first().map_or(Ok(1_000_000), |s| s.parse())?;
-    let path = args
-        .get(1)
-        .map_or_else(|| std::env::temp_dir().join("permafrost-catalog-scale.db"), std::path::PathBuf::from);
+    let path = args.get(1).map_or_else(
+        || std::env::temp_dir().join("permafrost-catalog-scale.db"),
+        std::path::PathBuf::from,
+    );
     let per_archive: usize = args.get(2).map_or(Ok(1000), |s| s.parse())?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -107,16 +120,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 recipients: vec![],
             })?);
         }
-        let parts: Vec<_> = keys.iter().copied().zip(bundles.iter().map(Vec::as_slice)).collect();
+        let parts: Vec<_> = keys
+            .iter()
+            .copied()
+            .zip(bundles.iter().map(Vec::as_slice))
+            .collect();
         cat.insert_many(&parts)?;
         let before = done;
         done += bundles.iter().map(|b| b.len() as u64).sum::<u64>();
         if done / 1_000_000 != before / 1_000_000 {
-            println!("  {done} files, {:.0} rows/s", done as f64 / (start.elapsed() - gen_time).as_secs_f64());
+            println!(
+                "  {done} files, {:.0} rows/s",
+                done as f64 / start.elapsed().saturating_sub(gen_time).as_secs_f64()
+            );
         }
     }
-    let insert = start.elapsed() - gen_time;
-    let insert_cpu = cpu_time() - cpu_start - gen_time;
+    let insert = start.elapsed().saturating_sub(gen_time);
+    let insert_cpu = cpu_time()
+        .saturating_sub(cpu_start)
+        .saturating_sub(gen_time);
     cat.checkpoint()?;
     let size = std::fs::metadata(&path)?.len();
     println!(
@@ -126,12 +148,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n as f64 / insert.as_secs_f64(),
         n as f64 / insert_cpu.as_secs_f64(),
     );
-    println!("database: {size} bytes, {:.0} bytes per file", size as f64 / n as f64);
+    println!(
+        "database: {size} bytes, {:.0} bytes per file",
+        size as f64 / n as f64
+    );
 
     // Queries: two tokens of a random existing path (at least one hit), and
     // random pairs of vocabulary words (often no hit: the worst case).
     let mut queries_hit = Vec::new();
-    for (i, f) in synthetic_tree(42, n).step_by((n as usize / 200).max(1)).enumerate() {
+    for (i, f) in synthetic_tree(42, n)
+        .step_by((n as usize / 200).max(1))
+        .enumerate()
+    {
         let toks = catalog::query_tokens(&f.path);
         let a = &toks[3 + i % (toks.len() - 3)];
         let b = &toks[(i * 7 + 1) % toks.len()];
@@ -147,10 +175,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let b = &vocab[(i * 104_729 + 13) % vocab.len()];
         queries_pairs.push(format!("{a} {b}"));
     }
-    let fixed: Vec<String> = ["budget 2019", "report final", "scan 2010", "budget 2019 xlsx", "\"budget 2019\"", "final -draft", "invoice size:>1M"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let fixed: Vec<String> = [
+        "budget 2019",
+        "report final",
+        "scan 2010",
+        "budget 2019 xlsx",
+        "\"budget 2019\"",
+        "final -draft",
+        "invoice size:>1M",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
 
     for round in ["as inserted", "after optimize"] {
         if round == "after optimize" {

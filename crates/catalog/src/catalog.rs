@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use crate::error::{CatalogError, Result};
 use crate::model::{
-    AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, JobKey, JobState, NewArchive,
-    NewRun, RetrievalJob, Run, RunId, StoreId, VaultId,
+    AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, JobKey, JobState, NewArchive, NewRun,
+    RetrievalJob, Run, RunId, StoreId, VaultId,
 };
 use crate::{record, tokens};
 
@@ -57,9 +59,15 @@ pub(crate) fn to_u64(v: i64) -> u64 {
 /// the root) and name.
 pub(crate) fn split_path(path: &str) -> Result<(&str, &str)> {
     if !path.starts_with('/') {
-        return Err(CatalogError::RelativePath { path: path.to_owned() });
+        return Err(CatalogError::RelativePath {
+            path: path.to_owned(),
+        });
     }
-    let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let cut = trimmed.rfind('/').unwrap_or(0);
     Ok((&trimmed[..cut], &trimmed[cut + 1..]))
 }
@@ -73,7 +81,9 @@ fn new_uid() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // Time, process and a counter: unique enough for runs of one site; a
     // hash mixes them so uids do not look sequential.
-    let mut x = now.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut x = now.as_nanos() as u64
+        ^ (u64::from(std::process::id()) << 32)
+        ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     x ^= x >> 31;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 29;
@@ -113,7 +123,11 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
                 Some(p) => (p, true),
                 None => (pattern, false),
             };
-            let toks: Vec<String> = pattern.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
+            let toks: Vec<String> = pattern
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
             Ok(tokens::phrase_matches(text, &toks, prefix))
         },
     )
@@ -140,7 +154,10 @@ impl Catalog {
     /// A catalog in memory (tests, dry runs). Not shared between connections.
     pub fn open_in_memory() -> Result<Self> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|e| CatalogError::Open { path: path.clone(), source: e })?;
+        let conn = Connection::open_in_memory().map_err(|e| CatalogError::Open {
+            path: path.clone(),
+            source: e,
+        })?;
         let mut cat = Catalog {
             conn,
             path,
@@ -155,7 +172,9 @@ impl Catalog {
         let flags = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
         } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let conn = Connection::open_with_flags(path, flags).map_err(|e| CatalogError::Open {
             path: path.to_path_buf(),
@@ -171,7 +190,10 @@ impl Catalog {
         Ok(cat)
     }
 
-    pub(crate) fn err(&self, action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> CatalogError + '_ {
+    pub(crate) fn err(
+        &self,
+        action: impl Into<String>,
+    ) -> impl FnOnce(rusqlite::Error) -> CatalogError + '_ {
         let action = action.into();
         move |e| CatalogError::sqlite(&self.path, action, e)
     }
@@ -183,7 +205,9 @@ impl Catalog {
             let action = action.to_owned();
             move |e| CatalogError::sqlite(&path, action, e)
         };
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(sq("setting the busy timeout"))?;
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(sq("setting the busy timeout"))?;
         let (app, version) = self.header()?;
         if version > SCHEMA_VERSION {
             return Err(CatalogError::TooNew {
@@ -225,7 +249,9 @@ impl Catalog {
                 .map_err(sq("setting synchronous"))?;
         }
         self.conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;")
+            .execute_batch(
+                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+            )
             .map_err(sq("setting pragmas"))?;
         if !read_only {
             self.migrate()?;
@@ -267,14 +293,16 @@ impl Catalog {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tracing::info!(catalog = %path.display(), from = i, to = i + 1, "migrating catalog schema");
-            tx.execute_batch(sql)
-                .map_err(|e| CatalogError::sqlite(&path, format!("migrating from version {i} to {}", i + 1), e))?;
+            tx.execute_batch(sql).map_err(|e| {
+                CatalogError::sqlite(&path, format!("migrating from version {i} to {}", i + 1), e)
+            })?;
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                 .map_err(|e| CatalogError::sqlite(&path, "setting the schema version", e))?;
         }
         tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
             .map_err(|e| CatalogError::sqlite(&path, "setting the application id", e))?;
-        tx.commit().map_err(|e| CatalogError::sqlite(&path, "committing the migration", e))
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&path, "committing the migration", e))
     }
 
     /// The file this catalog lives in (`:memory:` for in-memory ones).
@@ -290,7 +318,10 @@ impl Catalog {
     /// Runs SQLite's full integrity check (slow on big catalogs: reads
     /// everything). Returns the problems found; empty when sound.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare("PRAGMA integrity_check").map_err(self.err("checking integrity"))?;
+        let mut st = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(self.err("checking integrity"))?;
         let rows = st
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(self.err("checking integrity"))?
@@ -322,7 +353,9 @@ impl Catalog {
         let path = self.path.clone();
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| CatalogError::sqlite(&path, format!("starting a transaction for {action}"), e))
+            .map_err(|e| {
+                CatalogError::sqlite(&path, format!("starting a transaction for {action}"), e)
+            })
     }
 
     /// The store named `name`, created with `kind` and `location` when new.
@@ -334,7 +367,9 @@ impl Catalog {
             )
             .map_err(self.err(format!("adding store {name}")))?;
         self.conn
-            .query_row("SELECT id FROM stores WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT id FROM stores WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .map(StoreId)
             .map_err(self.err(format!("reading store {name}")))
     }
@@ -362,7 +397,8 @@ impl Catalog {
         let path = self.path.clone();
         let tx = self.write_tx("a new run")?;
         let id = insert_run(&tx, &path, run, None)?;
-        tx.commit().map_err(|e| CatalogError::sqlite(&path, "committing a new run", e))?;
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&path, "committing a new run", e))?;
         Ok(id)
     }
 
@@ -370,15 +406,18 @@ impl Catalog {
     pub fn finish_run(&mut self, run: RunId, ended: i64) -> Result<()> {
         let n = self
             .conn
-            .execute("UPDATE runs SET ended = ?2 WHERE id = ?1", params![run.0, ended])
+            .execute(
+                "UPDATE runs SET ended = ?2 WHERE id = ?1",
+                params![run.0, ended],
+            )
             .map_err(self.err(format!("finishing run {run}")))?;
         if n == 0 {
-            return Err(self.not_found("run", run));
+            return Err(self.not_found("run", &run));
         }
         Ok(())
     }
 
-    pub(crate) fn not_found(&self, what: &'static str, id: impl ToString) -> CatalogError {
+    pub(crate) fn not_found(&self, what: &'static str, id: &impl ToString) -> CatalogError {
         CatalogError::NotFound {
             path: self.path.clone(),
             what,
@@ -393,12 +432,20 @@ impl Catalog {
         let sq = |e| CatalogError::sqlite(&path, format!("tagging run {run}"), e);
         for t in tags {
             let tag = tag_id(&tx, t).map_err(sq)?;
-            tx.execute("INSERT OR IGNORE INTO run_tags(run_id, tag_id) VALUES (?1, ?2)", params![run.0, tag])
-                .map_err(sq)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO run_tags(run_id, tag_id) VALUES (?1, ?2)",
+                params![run.0, tag],
+            )
+            .map_err(sq)?;
         }
         let archives: Vec<i64> = {
-            let mut st = tx.prepare("SELECT id FROM archives WHERE run_id = ?1").map_err(sq)?;
-            st.query_map([run.0], |r| r.get(0)).map_err(sq)?.collect::<rusqlite::Result<_>>().map_err(sq)?
+            let mut st = tx
+                .prepare("SELECT id FROM archives WHERE run_id = ?1")
+                .map_err(sq)?;
+            st.query_map([run.0], |r| r.get(0))
+                .map_err(sq)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sq)?
         };
         for a in archives {
             refresh_archive_text(&tx, a).map_err(sq)?;
@@ -428,7 +475,8 @@ impl Catalog {
         let path = self.path.clone();
         let tx = self.write_tx("a new archive")?;
         let key = insert_archive(&tx, &path, archive, None)?;
-        tx.commit().map_err(|e| CatalogError::sqlite(&path, "committing a new archive", e))?;
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&path, "committing a new archive", e))?;
         Ok(key)
     }
 
@@ -448,7 +496,7 @@ impl Catalog {
             )
             .map_err(self.err(format!("marking archive {archive} stored")))?;
         if n == 0 {
-            return Err(self.not_found("archive", archive));
+            return Err(self.not_found("archive", &archive));
         }
         Ok(())
     }
@@ -457,10 +505,13 @@ impl Catalog {
     pub fn set_archive_state(&mut self, archive: ArchiveKey, state: ArchiveState) -> Result<()> {
         let n = self
             .conn
-            .execute("UPDATE archives SET state = ?2 WHERE id = ?1", params![archive.0, state.as_str()])
+            .execute(
+                "UPDATE archives SET state = ?2 WHERE id = ?1",
+                params![archive.0, state.as_str()],
+            )
             .map_err(self.err(format!("setting the state of archive {archive}")))?;
         if n == 0 {
-            return Err(self.not_found("archive", archive));
+            return Err(self.not_found("archive", &archive));
         }
         Ok(())
     }
@@ -524,7 +575,10 @@ impl Catalog {
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<Run>> {
         let ids: Vec<i64> = {
-            let mut st = self.conn.prepare("SELECT id FROM runs ORDER BY id").map_err(self.err("listing runs"))?;
+            let mut st = self
+                .conn
+                .prepare("SELECT id FROM runs ORDER BY id")
+                .map_err(self.err("listing runs"))?;
             st.query_map([], |r| r.get(0))
                 .map_err(self.err("listing runs"))?
                 .collect::<rusqlite::Result<_>>()
@@ -546,7 +600,8 @@ impl Catalog {
 
     /// The archives of a run, in order.
     pub fn archives_of_run(&self, run: RunId) -> Result<Vec<Archive>> {
-        read_archives(&self.conn, "a.run_id = ?1", run.0).map_err(self.err(format!("reading archives of run {run}")))
+        read_archives(&self.conn, "a.run_id = ?1", run.0)
+            .map_err(self.err(format!("reading archives of run {run}")))
     }
 
     /// Deletes a run with its archives, files and tags (not its retrieval jobs,
@@ -564,7 +619,8 @@ impl Catalog {
                 id: run.to_string(),
             });
         }
-        tx.commit().map_err(|e| CatalogError::sqlite(&path, format!("deleting run {run}"), e))
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&path, format!("deleting run {run}"), e))
     }
 
     /// Records a retrieval job.
@@ -591,7 +647,12 @@ impl Catalog {
     }
 
     /// Updates a retrieval job's state (and where its output went).
-    pub fn set_job_state(&mut self, job: JobKey, state: JobState, downloaded_to: Option<&str>) -> Result<()> {
+    pub fn set_job_state(
+        &mut self,
+        job: JobKey,
+        state: JobState,
+        downloaded_to: Option<&str>,
+    ) -> Result<()> {
         let n = self
             .conn
             .execute(
@@ -600,7 +661,7 @@ impl Catalog {
             )
             .map_err(self.err(format!("updating retrieval job {job}")))?;
         if n == 0 {
-            return Err(self.not_found("retrieval job", job));
+            return Err(self.not_found("retrieval job", &job));
         }
         Ok(())
     }
@@ -642,13 +703,21 @@ impl Catalog {
         let path = self.path.clone();
         let tx = self.write_tx("setting an ACL")?;
         let sq = |e| CatalogError::sqlite(&path, format!("setting the ACL of file {file}"), e);
-        tx.execute("DELETE FROM acl_entries WHERE file_id = ?1", [file.0]).map_err(sq)?;
+        tx.execute("DELETE FROM acl_entries WHERE file_id = ?1", [file.0])
+            .map_err(sq)?;
         {
             let mut st = tx
                 .prepare("INSERT INTO acl_entries(file_id, seq, principal, allow, rights) VALUES (?1, ?2, ?3, ?4, ?5)")
                 .map_err(sq)?;
             for (i, e) in entries.iter().enumerate() {
-                st.execute(params![file.0, i as i64, e.principal, e.allow, e.rights]).map_err(sq)?;
+                st.execute(params![
+                    file.0,
+                    to_i64(i as u64),
+                    e.principal,
+                    e.allow,
+                    e.rights
+                ])
+                .map_err(sq)?;
             }
         }
         tx.commit().map_err(sq)
@@ -658,7 +727,9 @@ impl Catalog {
     pub fn acl(&self, file: crate::FileId) -> Result<Vec<AclEntry>> {
         let mut st = self
             .conn
-            .prepare("SELECT principal, allow, rights FROM acl_entries WHERE file_id = ?1 ORDER BY seq")
+            .prepare(
+                "SELECT principal, allow, rights FROM acl_entries WHERE file_id = ?1 ORDER BY seq",
+            )
             .map_err(self.err(format!("reading the ACL of file {file}")))?;
         st.query_map([file.0], |r| {
             Ok(AclEntry {
@@ -677,10 +748,14 @@ impl Catalog {
         let sql = format!("{FILE_ENTRY_SELECT} WHERE f.id = ?1");
         let found = self
             .conn
-            .query_row(&sql, [id.0], |r| Ok((ArchiveKey(r.get(0)?), file_entry(r)?)))
+            .query_row(&sql, [id.0], |r| {
+                Ok((ArchiveKey(r.get(0)?), file_entry(r)?))
+            })
             .optional()
             .map_err(self.err(format!("reading file {id}")))?;
-        let Some((archive, mut f)) = found else { return Ok(None) };
+        let Some((archive, mut f)) = found else {
+            return Ok(None);
+        };
         Accounts::load(&self.conn)
             .map_err(self.err("reading account names"))?
             .fill(&mut f);
@@ -689,7 +764,10 @@ impl Catalog {
 }
 
 fn tag_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
-    tx.execute("INSERT INTO tags(name) VALUES (?1) ON CONFLICT DO NOTHING", [name])?;
+    tx.execute(
+        "INSERT INTO tags(name) VALUES (?1) ON CONFLICT DO NOTHING",
+        [name],
+    )?;
     tx.query_row("SELECT id FROM tags WHERE name = ?1", [name], |r| r.get(0))
 }
 
@@ -719,7 +797,12 @@ fn refresh_archive_text(tx: &Transaction<'_>, archive: i64) -> rusqlite::Result<
     Ok(())
 }
 
-pub(crate) fn insert_run(tx: &Transaction<'_>, path: &Path, run: &NewRun, ended: Option<(i64, u64, u64)>) -> Result<RunId> {
+pub(crate) fn insert_run(
+    tx: &Transaction<'_>,
+    path: &Path,
+    run: &NewRun,
+    ended: Option<(i64, u64, u64)>,
+) -> Result<RunId> {
     let uid = run.uid.clone().unwrap_or_else(new_uid);
     let sq = |e| CatalogError::sqlite(path, format!("recording run {uid}"), e);
     let roots = serde_json::to_string(&run.roots).unwrap_or_else(|_| "[]".into());
@@ -733,13 +816,21 @@ pub(crate) fn insert_run(tx: &Transaction<'_>, path: &Path, run: &NewRun, ended:
     let id = tx.last_insert_rowid();
     for t in &run.tags {
         let tag = tag_id(tx, t).map_err(sq)?;
-        tx.execute("INSERT OR IGNORE INTO run_tags(run_id, tag_id) VALUES (?1, ?2)", params![id, tag])
-            .map_err(sq)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO run_tags(run_id, tag_id) VALUES (?1, ?2)",
+            params![id, tag],
+        )
+        .map_err(sq)?;
     }
     Ok(RunId(id))
 }
 
-pub(crate) fn insert_archive(tx: &Transaction<'_>, path: &Path, a: &NewArchive, files: Option<u64>) -> Result<ArchiveKey> {
+pub(crate) fn insert_archive(
+    tx: &Transaction<'_>,
+    path: &Path,
+    a: &NewArchive,
+    files: Option<u64>,
+) -> Result<ArchiveKey> {
     let sq = |e| CatalogError::sqlite(path, format!("recording an archive of run {}", a.run), e);
     let exists: Option<i64> = tx
         .query_row("SELECT id FROM runs WHERE id = ?1", [a.run.0], |r| r.get(0))
@@ -774,8 +865,11 @@ pub(crate) fn insert_archive(tx: &Transaction<'_>, path: &Path, a: &NewArchive, 
     let id = tx.last_insert_rowid();
     for t in &a.tags {
         let tag = tag_id(tx, t).map_err(sq)?;
-        tx.execute("INSERT OR IGNORE INTO archive_tags(archive_id, tag_id) VALUES (?1, ?2)", params![id, tag])
-            .map_err(sq)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO archive_tags(archive_id, tag_id) VALUES (?1, ?2)",
+            params![id, tag],
+        )
+        .map_err(sq)?;
     }
     refresh_archive_text(tx, id).map_err(sq)?;
     Ok(ArchiveKey(id))
@@ -793,7 +887,11 @@ pub(crate) fn insert_files_tx(
 ) -> Result<()> {
     let sq = |e| CatalogError::sqlite(path, format!("inserting files of archive {archive}"), e);
     let run: Option<i64> = tx
-        .query_row("SELECT run_id FROM archives WHERE id = ?1", [archive.0], |r| r.get(0))
+        .query_row(
+            "SELECT run_id FROM archives WHERE id = ?1",
+            [archive.0],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(sq)?;
     let Some(run) = run else {
@@ -811,8 +909,12 @@ pub(crate) fn insert_files_tx(
     let mut fts = tx
         .prepare_cached("INSERT INTO file_fts(rowid, tokens) VALUES (?1, ?2)")
         .map_err(sq)?;
-    let mut dir_sel = tx.prepare_cached("SELECT id FROM dirs WHERE path = ?1").map_err(sq)?;
-    let mut dir_ins = tx.prepare_cached("INSERT INTO dirs(path) VALUES (?1)").map_err(sq)?;
+    let mut dir_sel = tx
+        .prepare_cached("SELECT id FROM dirs WHERE path = ?1")
+        .map_err(sq)?;
+    let mut dir_ins = tx
+        .prepare_cached("INSERT INTO dirs(path) VALUES (?1)")
+        .map_err(sq)?;
     let mut acct = tx
         .prepare_cached(
             "INSERT INTO accounts(kind, num, name) VALUES (?1, ?2, ?3)
@@ -824,41 +926,54 @@ pub(crate) fn insert_files_tx(
     let mut extra = Vec::new();
     for f in files {
         let (dir, name) = split_path(&f.path)?;
-        let (dir_id, dir_tokens) = match dirs.get(dir) {
-            Some((id, t)) => (*id, t.as_str()),
-            None => {
-                let id: i64 = match dir_sel.query_row([dir], |r| r.get(0)).optional().map_err(sq)? {
-                    Some(id) => id,
-                    None => {
-                        dir_ins.execute([dir]).map_err(sq)?;
-                        tx.last_insert_rowid()
-                    }
-                };
-                let mut t = String::new();
-                tokens::index_text(dir, &mut t);
-                let entry = dirs.entry(dir.to_owned()).or_insert((id, t));
-                (entry.0, entry.1.as_str())
-            }
-        };
+        if !dirs.contains_key(dir) {
+            let id: i64 = if let Some(id) = dir_sel
+                .query_row([dir], |r| r.get(0))
+                .optional()
+                .map_err(sq)?
+            {
+                id
+            } else {
+                dir_ins.execute([dir]).map_err(sq)?;
+                tx.last_insert_rowid()
+            };
+            let mut t = String::new();
+            tokens::index_text(dir, &mut t);
+            dirs.insert(dir.to_owned(), (id, t));
+        }
+        let (dir_id, dir_tokens) = dirs
+            .get(dir)
+            .map(|(id, t)| (*id, t.as_str()))
+            .expect("inserted above");
         for (kind, num, name) in [("u", f.uid, &f.owner), ("g", f.gid, &f.group)] {
-            if let (Some(num), Some(name)) = (num, name) {
-                if accounts.get(&(kind, num)) != Some(name) {
-                    acct.execute(params![kind, num, name]).map_err(sq)?;
-                    accounts.insert((kind, num), name.clone());
-                }
+            if let (Some(num), Some(name)) = (num, name)
+                && accounts.get(&(kind, num)) != Some(name)
+            {
+                acct.execute(params![kind, num, name]).map_err(sq)?;
+                accounts.insert((kind, num), name.clone());
             }
         }
         record::encode(f, &mut extra);
-        ins.execute(params![archive.0, dir_id, name, to_i64(f.size), f.mtime, extra])
-            .map_err(sq)?;
+        ins.execute(params![
+            archive.0,
+            dir_id,
+            name,
+            to_i64(f.size),
+            f.mtime,
+            extra
+        ])
+        .map_err(sq)?;
         let id = tx.last_insert_rowid();
         file_doc(dir_tokens, name, &mut doc);
         fts.execute(params![id, doc]).map_err(sq)?;
         total = total.saturating_add(f.size);
     }
-    let n = files.len() as i64;
-    tx.execute("UPDATE archives SET files = files + ?2 WHERE id = ?1", params![archive.0, n])
-        .map_err(sq)?;
+    let n = to_i64(files.len() as u64);
+    tx.execute(
+        "UPDATE archives SET files = files + ?2 WHERE id = ?1",
+        params![archive.0, n],
+    )
+    .map_err(sq)?;
     tx.execute(
         "UPDATE runs SET files = files + ?2, bytes = bytes + ?3 WHERE id = ?1",
         params![run, n, to_i64(total)],
@@ -867,8 +982,14 @@ pub(crate) fn insert_files_tx(
     Ok(())
 }
 
-fn read_run(conn: &Connection, cond: &str, arg: &dyn rusqlite::ToSql) -> rusqlite::Result<Option<Run>> {
-    let sql = format!("SELECT id, uid, roots, description, options, started, ended, files, bytes FROM runs WHERE {cond}");
+fn read_run(
+    conn: &Connection,
+    cond: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<Option<Run>> {
+    let sql = format!(
+        "SELECT id, uid, roots, description, options, started, ended, files, bytes FROM runs WHERE {cond}"
+    );
     let run = conn
         .query_row(&sql, [arg], |r| {
             let roots: String = r.get(2)?;
@@ -879,7 +1000,8 @@ fn read_run(conn: &Connection, cond: &str, arg: &dyn rusqlite::ToSql) -> rusqlit
                 roots: serde_json::from_str(&roots).unwrap_or_default(),
                 description: r.get(3)?,
                 tags: Vec::new(),
-                options: serde_json::from_str::<BTreeMap<String, String>>(&options).unwrap_or_default(),
+                options: serde_json::from_str::<BTreeMap<String, String>>(&options)
+                    .unwrap_or_default(),
                 started: r.get(5)?,
                 ended: r.get(6)?,
                 files: to_u64(r.get(7)?),
@@ -891,7 +1013,9 @@ fn read_run(conn: &Connection, cond: &str, arg: &dyn rusqlite::ToSql) -> rusqlit
     let mut st = conn.prepare_cached(
         "SELECT t.name FROM run_tags x JOIN tags t ON t.id = x.tag_id WHERE x.run_id = ?1 ORDER BY t.name",
     )?;
-    run.tags = st.query_map([run.id.0], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    run.tags = st
+        .query_map([run.id.0], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Some(run))
 }
 
@@ -932,15 +1056,16 @@ fn read_archives(conn: &Connection, cond: &str, arg: i64) -> rusqlite::Result<Ve
         "SELECT t.name FROM archive_tags x JOIN tags t ON t.id = x.tag_id WHERE x.archive_id = ?1 ORDER BY t.name",
     )?;
     for a in &mut out {
-        a.info.tags = tags.query_map([a.key.0], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        a.info.tags = tags
+            .query_map([a.key.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
     }
     Ok(out)
 }
 
 /// Selects (archive key, file entry columns) for [`file_entry`].
 /// Owner and group names come from [`Accounts`].
-pub(crate) const FILE_ENTRY_SELECT: &str =
-    "SELECT f.archive_id, d.path, f.name, f.size, f.mtime, f.extra FROM files f JOIN dirs d ON d.id = f.dir_id";
+pub(crate) const FILE_ENTRY_SELECT: &str = "SELECT f.archive_id, d.path, f.name, f.size, f.mtime, f.extra FROM files f JOIN dirs d ON d.id = f.dir_id";
 
 /// uid/gid to names, read once for many rows.
 pub(crate) struct Accounts(HashMap<(String, u32), String>);
@@ -949,14 +1074,23 @@ impl Accounts {
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Self> {
         let mut st = conn.prepare("SELECT kind, num, name FROM accounts")?;
         let map = st
-            .query_map([], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, u32>(1)?), r.get::<_, String>(2)?)))?
+            .query_map([], |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, u32>(1)?),
+                    r.get::<_, String>(2)?,
+                ))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(Accounts(map))
     }
 
     pub(crate) fn fill(&self, f: &mut FileEntry) {
-        f.owner = f.uid.and_then(|u| self.0.get(&("u".to_owned(), u)).cloned());
-        f.group = f.gid.and_then(|g| self.0.get(&("g".to_owned(), g)).cloned());
+        f.owner = f
+            .uid
+            .and_then(|u| self.0.get(&("u".to_owned(), u)).cloned());
+        f.group = f
+            .gid
+            .and_then(|g| self.0.get(&("g".to_owned(), g)).cloned());
     }
 }
 

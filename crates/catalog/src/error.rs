@@ -107,7 +107,11 @@ pub enum CatalogError {
 impl CatalogError {
     /// Wraps an SQLite error with the catalog path and what we were doing,
     /// sorting out corruption, foreign files and lock timeouts.
-    pub(crate) fn sqlite(path: &std::path::Path, action: impl Into<String>, e: rusqlite::Error) -> Self {
+    pub(crate) fn sqlite(
+        path: &std::path::Path,
+        action: impl Into<String>,
+        e: rusqlite::Error,
+    ) -> Self {
         use rusqlite::ErrorCode;
         let path = path.to_path_buf();
         let action = action.into();
@@ -116,9 +120,19 @@ impl CatalogError {
                 path,
                 reason: format!("not an SQLite database ({action})"),
             },
-            Some(ErrorCode::DatabaseCorrupt) => CatalogError::Corrupt { path, action, source: e },
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => CatalogError::Busy { path, action },
-            _ => CatalogError::Sqlite { path, action, source: e },
+            Some(ErrorCode::DatabaseCorrupt) => CatalogError::Corrupt {
+                path,
+                action,
+                source: e,
+            },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                CatalogError::Busy { path, action }
+            }
+            _ => CatalogError::Sqlite {
+                path,
+                action,
+                source: e,
+            },
         }
     }
 }

@@ -24,9 +24,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, FILE_ENTRY_SELECT, file_entry, insert_archive, insert_files_tx, insert_run};
+use crate::catalog::{
+    Catalog, FILE_ENTRY_SELECT, file_entry, insert_archive, insert_files_tx, insert_run,
+};
 use crate::error::{CatalogError, Result};
-use crate::model::{ArchiveKey, ArchiveState, FileEntry, NewArchive, NewRun, RunId, StoreId, VaultId};
+use crate::model::{
+    ArchiveKey, ArchiveState, FileEntry, NewArchive, NewRun, RunId, StoreId, VaultId,
+};
 
 /// The `format` named in the header record.
 pub const EXPORT_FORMAT: &str = "permafrost-catalog-run";
@@ -103,7 +107,11 @@ pub struct ImportOutcome {
 
 fn io(action: &'static str, file: &str) -> impl FnOnce(std::io::Error) -> CatalogError {
     let file = file.to_owned();
-    move |source| CatalogError::Io { action, file, source }
+    move |source| CatalogError::Io {
+        action,
+        file,
+        source,
+    }
 }
 
 fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
@@ -120,8 +128,11 @@ impl Catalog {
     /// `name` in errors), as of one consistent snapshot.
     pub fn export_run(&self, run: RunId, out: impl Write, name: &str) -> Result<ExportSummary> {
         // A read transaction: one snapshot even while a writer works.
-        let tx = self.conn.unchecked_transaction().map_err(self.err("starting an export"))?;
-        let r = self.run(run)?.ok_or_else(|| self.not_found("run", run))?;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("starting an export"))?;
+        let r = self.run(run)?.ok_or_else(|| self.not_found("run", &run))?;
         let archives = self.archives_of_run(run)?;
         let mut stores = HashMap::new();
         {
@@ -129,7 +140,12 @@ impl Catalog {
                 .prepare("SELECT s.name, s.kind, s.location FROM stores s")
                 .map_err(self.err("reading stores"))?;
             let rows = st
-                .query_map([], |x| Ok((x.get::<_, String>(0)?, (x.get::<_, String>(1)?, x.get::<_, Option<String>>(2)?))))
+                .query_map([], |x| {
+                    Ok((
+                        x.get::<_, String>(0)?,
+                        (x.get::<_, String>(1)?, x.get::<_, Option<String>>(2)?),
+                    ))
+                })
                 .map_err(self.err("reading stores"))?;
             for row in rows {
                 let (n, v) = row.map_err(self.err("reading stores"))?;
@@ -137,7 +153,10 @@ impl Catalog {
             }
         }
         let mut w = zstd::Encoder::new(out, 9).map_err(io("writing export", name))?;
-        let mut summary = ExportSummary { archives: 0, files: 0 };
+        let mut summary = ExportSummary {
+            archives: 0,
+            files: 0,
+        };
         write_record(
             &mut w,
             &Record::Header {
@@ -160,8 +179,11 @@ impl Catalog {
             name,
         )?;
         let sql = format!("{FILE_ENTRY_SELECT} WHERE f.archive_id = ?1 ORDER BY f.id");
-        let mut files = tx.prepare(&sql).map_err(self.err("reading files for export"))?;
-        let accounts = crate::catalog::Accounts::load(&tx).map_err(self.err("reading account names"))?;
+        let mut files = tx
+            .prepare(&sql)
+            .map_err(self.err("reading files for export"))?;
+        let accounts =
+            crate::catalog::Accounts::load(&tx).map_err(self.err("reading account names"))?;
         for a in archives {
             let (kind, location) = stores.get(&a.store).cloned().unwrap_or_default();
             write_record(
@@ -185,11 +207,20 @@ impl Catalog {
                 name,
             )?;
             summary.archives += 1;
-            let mut rows = files.query([a.key.0]).map_err(self.err("reading files for export"))?;
+            let mut rows = files
+                .query([a.key.0])
+                .map_err(self.err("reading files for export"))?;
             while let Some(row) = rows.next().map_err(self.err("reading files for export"))? {
                 let mut file = file_entry(row).map_err(self.err("reading files for export"))?;
                 accounts.fill(&mut file);
-                write_record(&mut w, &Record::File(FileRecord { archive: a.seq, file }), name)?;
+                write_record(
+                    &mut w,
+                    &Record::File(FileRecord {
+                        archive: a.seq,
+                        file,
+                    }),
+                    name,
+                )?;
                 summary.files += 1;
             }
         }
@@ -213,6 +244,7 @@ impl Catalog {
     /// `name` in errors) and records its run, in one transaction. A run
     /// whose uid is already here is left alone ([`ImportOutcome::imported`]
     /// false), so importing twice changes nothing.
+    #[allow(clippy::too_many_lines)] // one pass over the records, read in order
     pub fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
         let bad = |record: u64, reason: String| CatalogError::BadExport {
             file: name.to_owned(),
@@ -223,23 +255,37 @@ impl Catalog {
         let mut lines = BufReader::new(dec);
         let mut line = String::new();
         let mut n: u64 = 0;
-        let next = |lines: &mut BufReader<_>, line: &mut String, n: &mut u64| -> Result<Option<Record>> {
-            line.clear();
-            let read = lines.read_line(line).map_err(|e| bad(*n, format!("cannot read: {e} (truncated or not an export)")))?;
-            if read == 0 {
-                return Ok(None);
-            }
-            let rec = serde_json::from_str(line).map_err(|e| bad(*n, format!("malformed record: {e}")))?;
-            *n += 1;
-            Ok(Some(rec))
-        };
+        let next =
+            |lines: &mut BufReader<_>, line: &mut String, n: &mut u64| -> Result<Option<Record>> {
+                line.clear();
+                let read = lines.read_line(line).map_err(|e| {
+                    bad(*n, format!("cannot read: {e} (truncated or not an export)"))
+                })?;
+                if read == 0 {
+                    return Ok(None);
+                }
+                let rec = serde_json::from_str(line)
+                    .map_err(|e| bad(*n, format!("malformed record: {e}")))?;
+                *n += 1;
+                Ok(Some(rec))
+            };
         match next(&mut lines, &mut line, &mut n)? {
             Some(Record::Header { format, version }) if format == EXPORT_FORMAT => {
                 if version > EXPORT_VERSION {
-                    return Err(bad(0, format!("version {version} is newer than {EXPORT_VERSION}, the newest this reader knows")));
+                    return Err(bad(
+                        0,
+                        format!(
+                            "version {version} is newer than {EXPORT_VERSION}, the newest this reader knows"
+                        ),
+                    ));
                 }
             }
-            _ => return Err(bad(0, format!("expected the header of a {EXPORT_FORMAT} export"))),
+            _ => {
+                return Err(bad(
+                    0,
+                    format!("expected the header of a {EXPORT_FORMAT} export"),
+                ));
+            }
         }
         let Some(Record::Run(run)) = next(&mut lines, &mut line, &mut n)? else {
             return Err(bad(n, "expected the run record".into()));
@@ -278,8 +324,14 @@ impl Catalog {
         let mut archives: HashMap<u64, ArchiveKey> = HashMap::new();
         let mut batch: Vec<FileEntry> = Vec::new();
         let mut batch_archive: Option<ArchiveKey> = None;
-        let mut summary = ExportSummary { archives: 0, files: 0 };
-        let mut flush = |tx: &rusqlite::Transaction<'_>, batch: &mut Vec<FileEntry>, a: Option<ArchiveKey>| -> Result<()> {
+        let mut summary = ExportSummary {
+            archives: 0,
+            files: 0,
+        };
+        let mut flush = |tx: &rusqlite::Transaction<'_>,
+                         batch: &mut Vec<FileEntry>,
+                         a: Option<ArchiveKey>|
+         -> Result<()> {
             if let (Some(a), false) = (a, batch.is_empty()) {
                 insert_files_tx(tx, &path, a, batch, &mut dirs, &mut accounts)?;
             }
@@ -288,7 +340,12 @@ impl Catalog {
         };
         loop {
             match next(&mut lines, &mut line, &mut n)? {
-                None => return Err(bad(n, "the export ends without its end record: truncated".into())),
+                None => {
+                    return Err(bad(
+                        n,
+                        "the export ends without its end record: truncated".into(),
+                    ));
+                }
                 Some(Record::Archive(a)) => {
                     let store = store_id(&tx, &a.store, &a.store_kind, a.store_location.as_deref())
                         .map_err(|e| CatalogError::sqlite(&self.path, "importing a store", e))?;
@@ -319,7 +376,13 @@ impl Catalog {
                 }
                 Some(Record::File(f)) => {
                     let Some(&key) = archives.get(&f.archive) else {
-                        return Err(bad(n, format!("file {} names archive {} before it is defined", f.file.path, f.archive)));
+                        return Err(bad(
+                            n,
+                            format!(
+                                "file {} names archive {} before it is defined",
+                                f.file.path, f.archive
+                            ),
+                        ));
                     };
                     if batch_archive != Some(key) || batch.len() >= BATCH {
                         flush(&tx, &mut batch, batch_archive)?;
@@ -328,7 +391,10 @@ impl Catalog {
                     batch.push(f.file);
                     summary.files += 1;
                 }
-                Some(Record::End { archives: na, files: nf }) => {
+                Some(Record::End {
+                    archives: na,
+                    files: nf,
+                }) => {
                     if (na, nf) != (summary.archives, summary.files) {
                         return Err(bad(
                             n,
@@ -346,7 +412,8 @@ impl Catalog {
             }
         }
         flush(&tx, &mut batch, batch_archive)?;
-        tx.commit().map_err(|e| CatalogError::sqlite(&self.path, "committing an import", e))?;
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&self.path, "committing an import", e))?;
         Ok(ImportOutcome {
             run: run_id,
             imported: true,
@@ -359,15 +426,27 @@ fn existing_count(cat: &Catalog, run: RunId) -> Result<u64> {
     Ok(cat.archives_of_run(run)?.len() as u64)
 }
 
-fn store_id(tx: &rusqlite::Transaction<'_>, name: &str, kind: &str, location: Option<&str>) -> rusqlite::Result<StoreId> {
+fn store_id(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    kind: &str,
+    location: Option<&str>,
+) -> rusqlite::Result<StoreId> {
     tx.execute(
         "INSERT INTO stores(name, kind, location) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
         rusqlite::params![name, kind, location],
     )?;
-    tx.query_row("SELECT id FROM stores WHERE name = ?1", [name], |r| r.get(0)).map(StoreId)
+    tx.query_row("SELECT id FROM stores WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .map(StoreId)
 }
 
-fn vault_id(tx: &rusqlite::Transaction<'_>, store: StoreId, name: &str) -> rusqlite::Result<VaultId> {
+fn vault_id(
+    tx: &rusqlite::Transaction<'_>,
+    store: StoreId,
+    name: &str,
+) -> rusqlite::Result<VaultId> {
     tx.execute(
         "INSERT INTO vaults(store_id, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         rusqlite::params![store.0, name],

@@ -84,8 +84,9 @@ pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
 pub use error::{CatalogError, Result};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};
 pub use model::{
-    AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, JobKey, JobState, MemberLocation,
-    NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId, SearchPage, StoreId, VaultId,
+    AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, JobKey, JobState,
+    MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId, SearchPage,
+    StoreId, VaultId,
 };
 pub use query::{Query, QueryError};
 pub use search::MAX_PAGE;

@@ -272,7 +272,10 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { limit: 50, after: None }
+        Page {
+            limit: 50,
+            after: None,
+        }
     }
 }
 
@@ -384,7 +387,9 @@ mod hex32 {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<[u8; 32]>, D::Error> {
         let Some(s) = Option::<String>::deserialize(d)? else {
             return Ok(None);
         };

@@ -33,7 +33,7 @@ use crate::time::{format_time, parse_time};
 /// A parsed query: clauses that must all hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Query {
-    /// The clauses, ANDed.
+    /// The clauses, all required.
     pub clauses: Vec<Clause>,
 }
 
@@ -172,7 +172,10 @@ impl<'a> Parser<'a> {
             }
             None => Err(QueryError {
                 column: self.column(self.src.len()),
-                expected: format!("a closing '\"' for the quote opened at column {}", self.column(open)),
+                expected: format!(
+                    "a closing '\"' for the quote opened at column {}",
+                    self.column(open)
+                ),
                 found: "end of query".to_owned(),
             }),
         }
@@ -223,7 +226,9 @@ impl<'a> Parser<'a> {
         let word_at = self.pos;
         // A field name is letters followed by ':'.
         let rest = &self.src[self.pos..];
-        let name_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let name_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         if name_len > 0 && rest[name_len..].starts_with(':') {
             let name = &rest[..name_len];
             let known = ["tag", "path", "under", "size", "mtime", "archive", "run"];
@@ -288,7 +293,8 @@ fn range(
     what: &str,
     num: fn(&str) -> Option<i64>,
 ) -> Result<Range, QueryError> {
-    let ops: [(&str, fn(i64) -> Range); 5] = [
+    type Make = fn(i64) -> Range;
+    let ops: [(&str, Make); 5] = [
         ("<=", Range::Le),
         (">=", Range::Ge),
         ("<", Range::Lt),
@@ -305,23 +311,33 @@ fn range(
     }
     if let Some((a, b)) = v.split_once("..") {
         let x = num(a).ok_or_else(|| p.err(at, format!("{what} before '..'"), Some(a)))?;
-        let y = num(b).ok_or_else(|| p.err(at + a.len() + 2, format!("{what} after '..'"), Some(b)))?;
+        let y =
+            num(b).ok_or_else(|| p.err(at + a.len() + 2, format!("{what} after '..'"), Some(b)))?;
         return Ok(Range::Between(x, y));
     }
-    num(v)
-        .map(Range::Eq)
-        .ok_or_else(|| p.err(at, format!("a comparison (<, <=, >, >=, =) or {what}"), Some(v)))
+    num(v).map(Range::Eq).ok_or_else(|| {
+        p.err(
+            at,
+            format!("a comparison (<, <=, >, >=, =) or {what}"),
+            Some(v),
+        )
+    })
 }
 
 /// `10`, `10K`, `1.5M`, `2GiB`, `3gb`: bytes, binary units.
 pub(crate) fn parse_size(s: &str) -> Option<i64> {
-    let digits = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let digits = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(digits);
     if num.is_empty() || num.starts_with('.') {
         return None;
     }
     let unit = unit.to_ascii_lowercase();
-    let unit = unit.strip_suffix("ib").or_else(|| unit.strip_suffix('b')).unwrap_or(&unit);
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
     let mult: i64 = match unit {
         "" => 1,
         "k" => 1 << 10,
@@ -338,7 +354,8 @@ pub(crate) fn parse_size(s: &str) -> Option<i64> {
         let int: i64 = int.parse().ok()?;
         let f: i64 = frac.parse().ok()?;
         let scale = 10i64.pow(frac.len() as u32);
-        int.checked_mul(mult)?.checked_add(f.checked_mul(mult)? / scale)
+        int.checked_mul(mult)?
+            .checked_add(f.checked_mul(mult)? / scale)
     } else {
         num.parse::<i64>().ok()?.checked_mul(mult)
     }
@@ -357,10 +374,10 @@ pub fn parse(src: &str) -> Result<Query, QueryError> {
             break;
         }
         clauses.push(p.clause()?);
-        if let Some(c) = p.peek() {
-            if !c.is_whitespace() {
-                return Err(p.err(p.pos, "a space between clauses", None));
-            }
+        if let Some(c) = p.peek()
+            && !c.is_whitespace()
+        {
+            return Err(p.err(p.pos, "a space between clauses", None));
         }
     }
     Ok(Query { clauses })
@@ -382,14 +399,14 @@ fn fmt_value(f: &mut fmt::Formatter<'_>, v: &str) -> fmt::Result {
     }
 }
 
-fn fmt_range(f: &mut fmt::Formatter<'_>, r: Range, n: fn(i64) -> String) -> fmt::Result {
+fn fmt_range(f: &mut fmt::Formatter<'_>, r: Range, show: fn(i64) -> String) -> fmt::Result {
     match r {
-        Range::Lt(x) => write!(f, "<{}", n(x)),
-        Range::Le(x) => write!(f, "<={}", n(x)),
-        Range::Gt(x) => write!(f, ">{}", n(x)),
-        Range::Ge(x) => write!(f, ">={}", n(x)),
-        Range::Eq(x) => write!(f, "={}", n(x)),
-        Range::Between(a, b) => write!(f, "{}..{}", n(a), n(b)),
+        Range::Lt(x) => write!(f, "<{}", show(x)),
+        Range::Le(x) => write!(f, "<={}", show(x)),
+        Range::Gt(x) => write!(f, ">{}", show(x)),
+        Range::Ge(x) => write!(f, ">={}", show(x)),
+        Range::Eq(x) => write!(f, "={}", show(x)),
+        Range::Between(from, to) => write!(f, "{}..{}", show(from), show(to)),
     }
 }
 

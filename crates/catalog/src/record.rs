@@ -29,10 +29,12 @@ fn put(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[allow(clippy::cast_sign_loss)] // zigzag is a bit-level mapping
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
+#[allow(clippy::cast_possible_wrap)] // zigzag is a bit-level mapping
 fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
@@ -153,7 +155,11 @@ pub(crate) fn decode(blob: &[u8], f: &mut FileEntry) -> Option<()> {
         } else {
             None
         };
-        f.member = Some(MemberLocation { index, offset, packed });
+        f.member = Some(MemberLocation {
+            index,
+            offset,
+            packed,
+        });
     }
     r.0.is_empty().then_some(())
 }

@@ -1,7 +1,7 @@
 //! Turning a [`Query`] into SQL over the full-text indexes, and running it.
 //!
 //! Words that no archive or run description or tag contains (the usual
-//! case) are ANDed into one FTS5 `MATCH` that drives the query: FTS5 walks
+//! case) are joined by AND into one FTS5 `MATCH` that drives the query: FTS5 walks
 //! the rarest doclist first and returns rowids in ascending order, so the
 //! first page of a two-word query over millions of files touches a few
 //! pages only. Every other clause filters the driven rows. Words that some
@@ -17,8 +17,7 @@ use crate::model::{ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, R
 use crate::query::{Query, Term};
 use crate::tokens::query_tokens;
 
-const HIT_COLUMNS: &str =
-    "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, a.state, a.run_id, a.created";
+const HIT_COLUMNS: &str = "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, a.state, a.run_id, a.created";
 
 const PATH: &str = "(d.path || '/' || f.name)";
 
@@ -31,7 +30,7 @@ struct Plan {
     fts: Vec<String>,
     /// FTS expressions that must not match.
     fts_not: Vec<String>,
-    /// Filters with their parameters, ANDed.
+    /// Filters with their parameters, all required.
     wheres: Vec<(String, Vec<Value>)>,
 }
 
@@ -169,30 +168,37 @@ impl Catalog {
     fn from_where(p: &Plan, after: Option<FileId>) -> (String, Vec<Value>, &'static str) {
         let mut sql = String::new();
         let mut params = Vec::new();
-        let order_col;
-        let joins = " CROSS JOIN dirs d ON d.id = f.dir_id CROSS JOIN archives a ON a.id = f.archive_id
+        let joins =
+            " CROSS JOIN dirs d ON d.id = f.dir_id CROSS JOIN archives a ON a.id = f.archive_id
              CROSS JOIN vaults v ON v.id = a.vault_id CROSS JOIN stores s ON s.id = v.store_id";
         if p.fts.is_empty() {
             sql.push_str(" FROM files f");
             sql.push_str(joins);
             sql.push_str(" WHERE f.id > ?");
-            order_col = "f.id";
         } else {
             // CROSS JOIN fixes the order: the FTS table drives.
             sql.push_str(" FROM file_fts CROSS JOIN files f ON f.id = file_fts.rowid");
             sql.push_str(joins);
             let mut m = format!("({})", p.fts.join(") AND ("));
             for n in &p.fts_not {
-                m.push_str(&format!(" NOT ({n})"));
+                m.push_str(" NOT (");
+                m.push_str(n);
+                m.push(')');
             }
             sql.push_str(" WHERE file_fts MATCH ? AND file_fts.rowid > ?");
             params.push(Value::Text(m));
-            order_col = "file_fts.rowid";
         }
+        let order_col = if p.fts.is_empty() {
+            "f.id"
+        } else {
+            "file_fts.rowid"
+        };
         params.push(Value::Integer(after.map_or(i64::MIN, |a| a.0)));
         if p.fts.is_empty() {
             for n in &p.fts_not {
-                sql.push_str(" AND f.id NOT IN (SELECT rowid FROM file_fts WHERE file_fts MATCH ?)");
+                sql.push_str(
+                    " AND f.id NOT IN (SELECT rowid FROM file_fts WHERE file_fts MATCH ?)",
+                );
                 params.push(Value::Text(n.clone()));
             }
         }
@@ -247,7 +253,9 @@ impl Catalog {
         let sql = format!("SELECT count(*){from}");
         self.conn
             .prepare_cached(&sql)
-            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0)))
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))
+            })
             .map(to_u64)
             .map_err(self.err(format!("counting {query}")))
     }
@@ -260,7 +268,10 @@ impl Catalog {
                CROSS JOIN vaults v ON v.id = a.vault_id CROSS JOIN stores s ON s.id = v.store_id
              WHERE d.path = ?1 AND f.name = ?2 ORDER BY a.created, f.id"
         );
-        let mut st = self.conn.prepare_cached(&sql).map_err(self.err(format!("looking up {path}")))?;
+        let mut st = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.err(format!("looking up {path}")))?;
         st.query_map([dir, name], hit)
             .map_err(self.err(format!("looking up {path}")))?
             .collect::<rusqlite::Result<_>>()

@@ -2,30 +2,107 @@
 //! realistic enough for search (departments, projects, years, words in
 //! mixed case with digits, a Zipf-like vocabulary), with no file system.
 
+// Synthetic numbers are small and positive; precision does not matter here.
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss
+)]
+
+use std::fmt::Write as _;
+
 use crate::model::{FileEntry, MemberLocation, PackedRange};
 
 const DEPTS: &[&str] = &[
-    "Finance", "HR", "Research", "Engineering", "Legal", "Marketing", "Sales", "IT", "Library", "Archive",
-    "Physics", "Biology", "Chemistry", "Media", "Operations", "Teaching",
+    "Finance",
+    "HR",
+    "Research",
+    "Engineering",
+    "Legal",
+    "Marketing",
+    "Sales",
+    "IT",
+    "Library",
+    "Archive",
+    "Physics",
+    "Biology",
+    "Chemistry",
+    "Media",
+    "Operations",
+    "Teaching",
 ];
 const WORDS: &[&str] = &[
-    "budget", "report", "final", "draft", "invoice", "contract", "minutes", "meeting", "plan", "summary", "data",
-    "results", "analysis", "figure", "table", "notes", "scan", "photo", "video", "audio", "backup", "export",
-    "survey", "sample", "measurement", "calibration", "thesis", "paper", "poster", "slides", "review", "proposal",
-    "grant", "payroll", "tax", "audit", "policy", "manual", "spec", "design", "test", "log", "config", "index",
-    "catalog", "inventory", "letter", "memo", "agenda", "schedule", "quarterly", "annual", "monthly", "weekly",
-    "old", "new", "copy", "version", "signed", "scanned",
+    "budget",
+    "report",
+    "final",
+    "draft",
+    "invoice",
+    "contract",
+    "minutes",
+    "meeting",
+    "plan",
+    "summary",
+    "data",
+    "results",
+    "analysis",
+    "figure",
+    "table",
+    "notes",
+    "scan",
+    "photo",
+    "video",
+    "audio",
+    "backup",
+    "export",
+    "survey",
+    "sample",
+    "measurement",
+    "calibration",
+    "thesis",
+    "paper",
+    "poster",
+    "slides",
+    "review",
+    "proposal",
+    "grant",
+    "payroll",
+    "tax",
+    "audit",
+    "policy",
+    "manual",
+    "spec",
+    "design",
+    "test",
+    "log",
+    "config",
+    "index",
+    "catalog",
+    "inventory",
+    "letter",
+    "memo",
+    "agenda",
+    "schedule",
+    "quarterly",
+    "annual",
+    "monthly",
+    "weekly",
+    "old",
+    "new",
+    "copy",
+    "version",
+    "signed",
+    "scanned",
 ];
 const EXTS: &[&str] = &[
-    "pdf", "docx", "xlsx", "csv", "txt", "jpg", "JPG", "png", "tif", "mp4", "wav", "h5", "nc", "json", "xml",
-    "tar", "zip", "pptx", "md", "dat",
+    "pdf", "docx", "xlsx", "csv", "txt", "jpg", "JPG", "png", "tif", "mp4", "wav", "h5", "nc",
+    "json", "xml", "tar", "zip", "pptx", "md", "dat",
 ];
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ze", "vu", "ba", "do", "fi", "gu", "he", "jo", "ly", "ma",
-    "no", "pe", "qu", "ro", "si", "te", "ul", "va", "wo", "xe", "yo", "zu",
+    "ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "ze", "vu", "ba", "do", "fi", "gu", "he", "jo",
+    "ly", "ma", "no", "pe", "qu", "ro", "si", "te", "ul", "va", "wo", "xe", "yo", "zu",
 ];
 
-/// A small deterministic PRNG (SplitMix64).
+/// A small deterministic PRNG (`SplitMix64`).
 #[derive(Debug, Clone)]
 struct Rng(u64);
 
@@ -66,7 +143,8 @@ fn rare_word(i: u64) -> String {
 
 fn capitalize(w: &str) -> String {
     let mut c = w.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 /// The files of a synthetic tree: an iterator of `n` [`FileEntry`]s whose
@@ -104,9 +182,15 @@ impl SyntheticTree {
         let mut d = format!("/data/{dept}/{project}/{}", self.dir_year);
         match r.below(4) {
             0 => {}
-            1 => d.push_str(&format!("/{}", capitalize(r.pick(WORDS)))),
-            2 => d.push_str(&format!("/{}_{}", r.pick(WORDS), rare_word(r.zipf(200_000)))),
-            _ => d.push_str(&format!("/run{:04}/raw", r.below(5000))),
+            1 => {
+                let _ = write!(d, "/{}", capitalize(r.pick(WORDS)));
+            }
+            2 => {
+                let _ = write!(d, "/{}_{}", r.pick(WORDS), rare_word(r.zipf(200_000)));
+            }
+            _ => {
+                let _ = write!(d, "/run{:04}/raw", r.below(5000));
+            }
         }
         self.dir = d;
         self.dir_left = 1 + r.zipf(200);
@@ -125,7 +209,11 @@ impl SyntheticTree {
             2 => format!("IMG_{:05}.{ext}", r.below(100_000)),
             3 => format!("{} {w2} v{}.{ext}", capitalize(w1), r.below(20)),
             4 => format!("{rare}-{w1}_{:03}.{ext}", r.below(1000)),
-            _ => format!("{w1}_{rare}_{year}{:02}{:02}.{ext}", 1 + r.below(12), 1 + r.below(28)),
+            _ => format!(
+                "{w1}_{rare}_{year}{:02}{:02}.{ext}",
+                1 + r.below(12),
+                1 + r.below(28)
+            ),
         }
     }
 }
@@ -196,7 +284,10 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 500);
         assert!(a.iter().all(|f| f.path.starts_with("/data/")));
-        let dirs: std::collections::HashSet<_> = a.iter().map(|f| f.path.rsplit_once('/').map(|x| x.0)).collect();
+        let dirs: std::collections::HashSet<_> = a
+            .iter()
+            .map(|f| f.path.rsplit_once('/').map(|x| x.0))
+            .collect();
         assert!(dirs.len() > 5 && dirs.len() < 400, "{}", dirs.len());
     }
 }

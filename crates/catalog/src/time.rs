@@ -20,7 +20,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -38,6 +46,7 @@ fn num(s: &str, len: usize) -> Option<i64> {
         .flatten()
 }
 
+#[allow(clippy::many_single_char_names)] // y, m, d, h: the calendar's own names
 /// `@SECONDS`, `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]`
 /// (UTC) to seconds since the epoch.
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
@@ -102,7 +111,14 @@ mod tests {
         assert_eq!(parse_time("2000-02-29T12:30:15Z"), Some(951_827_415));
         assert_eq!(parse_time("2001-02-29"), None);
         assert_eq!(parse_time("@-5"), Some(-5));
-        for s in [0, 951_827_415, -86_400, 253_402_300_800, -62_167_219_201, 4_102_444_800] {
+        for s in [
+            0,
+            951_827_415,
+            -86_400,
+            253_402_300_800,
+            -62_167_219_201,
+            4_102_444_800,
+        ] {
             assert_eq!(parse_time(&format_time(s)), Some(s), "{}", format_time(s));
         }
     }

@@ -47,39 +47,50 @@ fn lower(s: &str) -> String {
     }
 }
 
-/// Cuts one run (alphanumeric characters only) into its parts.
-fn split_run(run: &str) -> Vec<String> {
-    let chars: Vec<(usize, char)> = run.char_indices().collect();
-    let mut parts = Vec::new();
+/// Byte ranges of the parts of one run (alphanumeric characters only).
+fn part_bounds(run: &str, bounds: &mut Vec<(usize, usize)>) {
+    bounds.clear();
     let mut start = 0;
-    for i in 1..chars.len() {
-        let (pos, c) = chars[i];
-        let prev = class(chars[i - 1].1);
+    let mut prev: Option<Class> = None;
+    let mut chars = run.char_indices().peekable();
+    while let Some((pos, c)) = chars.next() {
         let cur = class(c);
-        let boundary = match (prev, cur) {
-            (Class::Digit, Class::Digit) => false,
-            (Class::Digit, _) | (_, Class::Digit) => true,
-            (Class::Lower | Class::Other, Class::Upper) => true,
-            // "XMLFile": the boundary falls before the last capital.
-            (Class::Upper, Class::Upper) => chars
-                .get(i + 1)
-                .is_some_and(|&(_, n)| class(n) == Class::Lower),
-            _ => false,
-        };
-        if boundary {
-            parts.push(lower(&run[start..pos]));
-            start = pos;
+        if let Some(prev) = prev {
+            let boundary = match (prev, cur) {
+                (Class::Digit, Class::Digit) => false,
+                (Class::Digit, _)
+                | (_, Class::Digit)
+                | (Class::Lower | Class::Other, Class::Upper) => true,
+                // "XMLFile": the boundary falls before the last capital.
+                (Class::Upper, Class::Upper) => {
+                    chars.peek().is_some_and(|&(_, n)| class(n) == Class::Lower)
+                }
+                _ => false,
+            };
+            if boundary {
+                bounds.push((start, pos));
+                start = pos;
+            }
         }
+        prev = Some(cur);
     }
-    parts.push(lower(&run[start..]));
-    parts
+    bounds.push((start, run.len()));
+}
+
+/// Cuts one run into its lowercased parts.
+fn split_run(run: &str) -> Vec<String> {
+    let mut bounds = Vec::new();
+    part_bounds(run, &mut bounds);
+    bounds.iter().map(|&(a, b)| lower(&run[a..b])).collect()
 }
 
 /// The runs of a text, in order.
 pub(crate) fn runs(text: &str) -> Vec<Run> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|r| !r.is_empty())
-        .map(|r| Run { parts: split_run(r) })
+        .map(|r| Run {
+            parts: split_run(r),
+        })
         .collect()
 }
 
@@ -94,28 +105,7 @@ pub(crate) fn index_text(text: &str, out: &mut String) {
         if run.is_empty() {
             continue;
         }
-        bounds.clear();
-        let mut start = 0;
-        let mut prev: Option<Class> = None;
-        let mut chars = run.char_indices().peekable();
-        while let Some((pos, c)) = chars.next() {
-            let cur = class(c);
-            if let Some(prev) = prev {
-                let boundary = match (prev, cur) {
-                    (Class::Digit, Class::Digit) => false,
-                    (Class::Digit, _) | (_, Class::Digit) => true,
-                    (Class::Lower | Class::Other, Class::Upper) => true,
-                    (Class::Upper, Class::Upper) => chars.peek().is_some_and(|&(_, n)| class(n) == Class::Lower),
-                    _ => false,
-                };
-                if boundary {
-                    bounds.push((start, pos));
-                    start = pos;
-                }
-            }
-            prev = Some(cur);
-        }
-        bounds.push((start, run.len()));
+        part_bounds(run, &mut bounds);
         let k = bounds.len();
         for len in 1..=k {
             if len <= MAX_SPAN || len == k {
@@ -167,7 +157,15 @@ pub fn phrase_matches(text: &str, tokens: &[String], prefix_last: bool) -> bool 
     };
     // Matches tokens[i..] starting at run r, part p: token i may cover any
     // span of parts p..=q of run r.
-    fn go(runs: &[Run], tokens_len: usize, eq: &dyn Fn(&str, usize) -> bool, i: usize, r: usize, p: usize) -> bool {
+    #[allow(clippy::items_after_statements)] // reads best beside its one use
+    fn go(
+        runs: &[Run],
+        tokens_len: usize,
+        eq: &dyn Fn(&str, usize) -> bool,
+        i: usize,
+        r: usize,
+        p: usize,
+    ) -> bool {
         if i == tokens_len {
             return true;
         }
@@ -178,7 +176,11 @@ pub fn phrase_matches(text: &str, tokens: &[String], prefix_last: bool) -> bool 
         for q in p..run.parts.len() {
             span.push_str(&run.parts[q]);
             if eq(&span, i) {
-                let (nr, np) = if q + 1 < run.parts.len() { (r, q + 1) } else { (r + 1, 0) };
+                let (nr, np) = if q + 1 < run.parts.len() {
+                    (r, q + 1)
+                } else {
+                    (r + 1, 0)
+                };
                 if go(runs, tokens_len, eq, i + 1, nr, np) {
                     return true;
                 }
@@ -187,8 +189,7 @@ pub fn phrase_matches(text: &str, tokens: &[String], prefix_last: bool) -> bool 
         false
     }
     (0..runs.len()).any(|start| {
-        (0..runs[start].parts.len())
-            .any(|p| go(&runs, tokens.len(), &eq, 0, start, p))
+        (0..runs[start].parts.len()).any(|p| go(&runs, tokens.len(), &eq, 0, start, p))
     })
 }
 
@@ -212,11 +213,23 @@ mod tests {
             idx("/data/Finance/Budget_2019-final.xlsx"),
             "data finance budget 2019 final xlsx"
         );
-        assert_eq!(idx("XMLFile iPhone mp3"), "xml file xmlfile i phone iphone mp 3 mp3");
-        assert_eq!(idx("iPhoneBackup"), "i phone backup iphone phonebackup iphonebackup");
+        assert_eq!(
+            idx("XMLFile iPhone mp3"),
+            "xml file xmlfile i phone iphone mp 3 mp3"
+        );
+        assert_eq!(
+            idx("iPhoneBackup"),
+            "i phone backup iphone phonebackup iphonebackup"
+        );
         assert_eq!(idx("aBcDe"), "a bc de abc bcde abcde");
-        assert_eq!(idx("aBcDeFg"), "a bc de fg abc bcde defg abcde bcdefg abcdefg");
-        assert_eq!(idx("Überweisung_MÜLLER 報告書.docx"), "überweisung müller 報告書 docx");
+        assert_eq!(
+            idx("aBcDeFg"),
+            "a bc de fg abc bcde defg abcde bcdefg abcdefg"
+        );
+        assert_eq!(
+            idx("Überweisung_MÜLLER 報告書.docx"),
+            "überweisung müller 報告書 docx"
+        );
     }
 
     #[test]
@@ -235,7 +248,14 @@ mod tests {
         assert!(phrase_matches(t, &q("barbaz qux"), false));
         assert!(!phrase_matches(t, &q("bar qux"), false));
         let t = "/x/iPhoneBackup.tar";
-        for ok in ["iphone", "iphone backup", "phonebackup", "iphonebackup tar", "i phone backup", "x iphone"] {
+        for ok in [
+            "iphone",
+            "iphone backup",
+            "phonebackup",
+            "iphonebackup tar",
+            "i phone backup",
+            "x iphone",
+        ] {
             assert!(phrase_matches(t, &q(ok), false), "{ok}");
         }
         assert!(!phrase_matches(t, &q("phone i"), false));

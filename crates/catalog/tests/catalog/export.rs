@@ -27,20 +27,70 @@ fn round_trip_into_an_empty_catalog() {
 
     let a = src.run(f.run2).unwrap().unwrap();
     let b = dst.run(out.run).unwrap().unwrap();
-    assert_eq!((&a.uid, &a.roots, &a.description, &a.tags, a.started, a.ended, a.files, a.bytes),
-               (&b.uid, &b.roots, &b.description, &b.tags, b.started, b.ended, b.files, b.bytes));
-    let (xa, xb) = (&src.archives_of_run(f.run2).unwrap()[0], &dst.archives_of_run(out.run).unwrap()[0]);
+    assert_eq!(
+        (
+            &a.uid,
+            &a.roots,
+            &a.description,
+            &a.tags,
+            a.started,
+            a.ended,
+            a.files,
+            a.bytes
+        ),
+        (
+            &b.uid,
+            &b.roots,
+            &b.description,
+            &b.tags,
+            b.started,
+            b.ended,
+            b.files,
+            b.bytes
+        )
+    );
+    let (xa, xb) = (
+        &src.archives_of_run(f.run2).unwrap()[0],
+        &dst.archives_of_run(out.run).unwrap()[0],
+    );
     assert_eq!(xa.info.remote_id, xb.info.remote_id);
     assert_eq!(xa.info.tags, xb.info.tags);
-    assert_eq!((&xa.store, &xa.vault, xa.seq, xa.files), (&xb.store, &xb.vault, xb.seq, xb.files));
-    for q in ["müller", "lab", "tag:research", "tag:instrument", "archive:REMOTE-A2", "run:run-two", "size:>1M -tag:finance"] {
-        let pa: Vec<_> = src.search_str(q, Page::first(100)).unwrap().hits.into_iter().map(|h| (h.path, h.size, h.mtime, h.sha256, h.member)).collect();
-        let pb: Vec<_> = dst.search_str(q, Page::first(100)).unwrap().hits.into_iter().map(|h| (h.path, h.size, h.mtime, h.sha256, h.member)).collect();
+    assert_eq!(
+        (&xa.store, &xa.vault, xa.seq, xa.files),
+        (&xb.store, &xb.vault, xb.seq, xb.files)
+    );
+    for q in [
+        "müller",
+        "lab",
+        "tag:research",
+        "tag:instrument",
+        "archive:REMOTE-A2",
+        "run:run-two",
+        "size:>1M -tag:finance",
+    ] {
+        let pa: Vec<_> = src
+            .search_str(q, Page::first(100))
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| (h.path, h.size, h.mtime, h.sha256, h.member))
+            .collect();
+        let pb: Vec<_> = dst
+            .search_str(q, Page::first(100))
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| (h.path, h.size, h.mtime, h.sha256, h.member))
+            .collect();
         assert_eq!(pa, pb, "{q}");
     }
     let ha = &src.where_is("/data/Research/報告書.docx").unwrap()[0];
     let hb = &dst.where_is("/data/Research/報告書.docx").unwrap()[0];
-    assert_eq!(src.file(ha.id).unwrap().unwrap().1, dst.file(hb.id).unwrap().unwrap().1, "owner names and all");
+    assert_eq!(
+        src.file(ha.id).unwrap().unwrap().1,
+        dst.file(hb.id).unwrap().unwrap().1,
+        "owner names and all"
+    );
 
     // Idempotent: a second import changes nothing.
     let again = dst.import_run(&bytes[..], "mem").unwrap();
@@ -61,8 +111,16 @@ fn export_is_compact() {
     let mut cat = Catalog::open_in_memory().unwrap();
     let store = cat.store("s", "local", None).unwrap();
     let vault = cat.vault(store, "v").unwrap();
-    let run = cat.begin_run(&catalog::NewRun { uid: Some("big".into()), started: 1, ..catalog::NewRun::default() }).unwrap();
-    let a = cat.add_archive(&crate::support::archive(run, vault, 1, "")).unwrap();
+    let run = cat
+        .begin_run(&catalog::NewRun {
+            uid: Some("big".into()),
+            started: 1,
+            ..catalog::NewRun::default()
+        })
+        .unwrap();
+    let a = cat
+        .add_archive(&crate::support::archive(run, vault, 1, ""))
+        .unwrap();
     let files: Vec<_> = catalog::synth::synthetic_tree(5, 20_000).collect();
     cat.insert_files(a, &files).unwrap();
     let bytes = export(&cat, run);
@@ -72,7 +130,13 @@ fn export_is_compact() {
     let mut dst = Catalog::open_in_memory().unwrap();
     dst.import_run(&bytes[..], "mem").unwrap();
     let paths = |c: &Catalog| {
-        let mut v: Vec<_> = c.search_str("under:/data", Page::first(10_000)).unwrap().hits.into_iter().map(|h| h.path).collect();
+        let mut v: Vec<_> = c
+            .search_str("under:/data", Page::first(10_000))
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.path)
+            .collect();
         v.sort();
         v
     };
@@ -88,7 +152,13 @@ fn refuses_truncated_foreign_and_newer_exports() {
     // Truncated: refused, nothing recorded.
     for cut in [bytes.len() / 2, bytes.len() - 1, 3] {
         let err = dst.import_run(&bytes[..cut], "cut.pfx").unwrap_err();
-        assert!(matches!(err, CatalogError::BadExport { .. } | CatalogError::Io { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                CatalogError::BadExport { .. } | CatalogError::Io { .. }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("cut.pfx"), "{err}");
         assert!(dst.runs().unwrap().is_empty());
     }
@@ -102,16 +172,25 @@ fn refuses_truncated_foreign_and_newer_exports() {
     assert!(err.to_string().contains("version 99"), "{err}");
     let other = records(&[r#"{"header":{"format":"something-else","version":1}}"#]);
     let err = dst.import_run(&other[..], "other.pfx").unwrap_err();
-    assert!(matches!(err, CatalogError::BadExport { record: 0, .. }), "{err}");
+    assert!(
+        matches!(err, CatalogError::BadExport { record: 0, .. }),
+        "{err}"
+    );
 
     // Counts that do not add up.
     let text = String::from_utf8(zstd::decode_all(&bytes[..]).unwrap()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let mut forged: Vec<&str> = lines.clone();
     forged.remove(3);
-    let err = dst.import_run(&records(&forged)[..], "forged.pfx").unwrap_err();
+    let err = dst
+        .import_run(&records(&forged)[..], "forged.pfx")
+        .unwrap_err();
     assert!(err.to_string().contains("end record counts"), "{err}");
     assert!(dst.runs().unwrap().is_empty());
     // And the genuine one still imports.
-    assert!(dst.import_run(&records(&lines)[..], "ok.pfx").unwrap().imported);
+    assert!(
+        dst.import_run(&records(&lines)[..], "ok.pfx")
+            .unwrap()
+            .imported
+    );
 }

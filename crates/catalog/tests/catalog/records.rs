@@ -1,6 +1,9 @@
 //! Everything stored comes back: runs, archives, files, jobs, ACLs; deletes cascade.
 
-use catalog::{AclEntry, ArchiveState, Catalog, FileEntry, FileId, JobState, MemberLocation, PackedRange, Page, RetrievalJob};
+use catalog::{
+    AclEntry, ArchiveState, Catalog, FileEntry, FileId, JobState, MemberLocation, PackedRange,
+    Page, RetrievalJob,
+};
 
 use crate::support::fixture;
 
@@ -27,7 +30,10 @@ fn runs_archives_and_files_round_trip() {
     assert_eq!(a.files, 4);
     assert_eq!(a.seq, 0);
     cat.set_archive_state(f.a2, ArchiveState::Deleted).unwrap();
-    assert_eq!(cat.archive(f.a2).unwrap().unwrap().info.state, ArchiveState::Deleted);
+    assert_eq!(
+        cat.archive(f.a2).unwrap().unwrap().info.state,
+        ArchiveState::Deleted
+    );
 
     let full = FileEntry {
         path: "/x/y/link".into(),
@@ -45,7 +51,11 @@ fn runs_archives_and_files_round_trip() {
         member: Some(MemberLocation {
             index: 3,
             offset: 1536,
-            packed: Some(PackedRange { start: 100, end: 900, origin: 1024 }),
+            packed: Some(PackedRange {
+                start: 100,
+                end: 900,
+                origin: 1024,
+            }),
         }),
     };
     cat.insert_files(f.a1, std::slice::from_ref(&full)).unwrap();
@@ -75,18 +85,37 @@ fn jobs_and_acls() {
         downloaded_to: None,
     };
     let key = cat.add_retrieval_job(&job).unwrap();
-    assert!(cat.add_retrieval_job(&job).is_err(), "job ids are unique per vault");
-    assert_eq!(cat.retrieval_jobs(Some(JobState::Requested)).unwrap(), vec![(key, job.clone())]);
-    cat.set_job_state(key, JobState::Downloaded, Some("/restore/x")).unwrap();
-    assert!(cat.retrieval_jobs(Some(JobState::Requested)).unwrap().is_empty());
+    assert!(
+        cat.add_retrieval_job(&job).is_err(),
+        "job ids are unique per vault"
+    );
+    assert_eq!(
+        cat.retrieval_jobs(Some(JobState::Requested)).unwrap(),
+        vec![(key, job.clone())]
+    );
+    cat.set_job_state(key, JobState::Downloaded, Some("/restore/x"))
+        .unwrap();
+    assert!(
+        cat.retrieval_jobs(Some(JobState::Requested))
+            .unwrap()
+            .is_empty()
+    );
     let all = cat.retrieval_jobs(None).unwrap();
     assert_eq!(all[0].1.downloaded_to.as_deref(), Some("/restore/x"));
     assert_eq!(all[0].1.state, JobState::Downloaded);
 
     let file = cat.where_is("/data/Research/報告書.docx").unwrap()[0].id;
     let acl = vec![
-        AclEntry { principal: "S-1-1-0".into(), allow: true, rights: 0x0012_00a9 },
-        AclEntry { principal: "alice".into(), allow: false, rights: 0x001f_01ff },
+        AclEntry {
+            principal: "S-1-1-0".into(),
+            allow: true,
+            rights: 0x0012_00a9,
+        },
+        AclEntry {
+            principal: "alice".into(),
+            allow: false,
+            rights: 0x001f_01ff,
+        },
     ];
     cat.set_acl(file, &acl).unwrap();
     assert_eq!(cat.acl(file).unwrap(), acl);
@@ -102,16 +131,40 @@ fn deleting_a_run_removes_its_files_from_search() {
     cat.delete_run(f.run2).unwrap();
     assert!(cat.archive(f.a2).unwrap().is_none());
     assert_eq!(cat.count(&"data".parse().unwrap()).unwrap(), 4);
-    assert!(cat.search_str("müller", Page::default()).unwrap().hits.is_empty());
-    assert!(cat.search_str("lab", Page::default()).unwrap().hits.is_empty());
+    assert!(
+        cat.search_str("müller", Page::default())
+            .unwrap()
+            .hits
+            .is_empty()
+    );
+    assert!(
+        cat.search_str("lab", Page::default())
+            .unwrap()
+            .hits
+            .is_empty()
+    );
     assert!(cat.delete_run(f.run2).is_err());
     // New files do not inherit the deleted rows' index entries.
     let store = cat.store("local", "local", None).unwrap();
     let vault = cat.vault(store, "main").unwrap();
-    let a = cat.add_archive(&crate::support::archive(f.run1, vault, 9, "")).unwrap();
-    cat.insert_files(a, &[crate::support::file("/new/plain.txt", 1, "2020-01-01")]).unwrap();
-    assert!(cat.search_str("müller", Page::default()).unwrap().hits.is_empty());
-    assert_eq!(cat.search_str("plain", Page::default()).unwrap().hits.len(), 1);
+    let a = cat
+        .add_archive(&crate::support::archive(f.run1, vault, 9, ""))
+        .unwrap();
+    cat.insert_files(
+        a,
+        &[crate::support::file("/new/plain.txt", 1, "2020-01-01")],
+    )
+    .unwrap();
+    assert!(
+        cat.search_str("müller", Page::default())
+            .unwrap()
+            .hits
+            .is_empty()
+    );
+    assert_eq!(
+        cat.search_str("plain", Page::default()).unwrap().hits.len(),
+        1
+    );
     assert!(cat.integrity_check().unwrap().is_empty());
 }
 
@@ -120,12 +173,37 @@ fn bad_inputs_are_refused_whole() {
     let f = fixture(Catalog::open_in_memory().unwrap());
     let mut cat = f.cat;
     let err = cat
-        .insert_files(f.a1, &[crate::support::file("/ok/one", 1, "2020-01-01"), crate::support::file("relative/two", 1, "2020-01-01")])
+        .insert_files(
+            f.a1,
+            &[
+                crate::support::file("/ok/one", 1, "2020-01-01"),
+                crate::support::file("relative/two", 1, "2020-01-01"),
+            ],
+        )
         .unwrap_err();
     assert!(err.to_string().contains("relative/two"), "{err}");
-    assert!(cat.where_is("/ok/one").unwrap().is_empty(), "the batch was rolled back");
-    cat.insert_files(f.a1, &[crate::support::file("/ok/one", 1, "2020-01-01")]).unwrap();
-    assert_eq!(cat.where_is("/ok/one").unwrap().len(), 1, "the directory cache survived the rollback");
-    let err = cat.insert_files(catalog::ArchiveKey(12345), &[]).unwrap_err();
-    assert!(matches!(err, catalog::CatalogError::NotFound { what: "archive", .. }), "{err}");
+    assert!(
+        cat.where_is("/ok/one").unwrap().is_empty(),
+        "the batch was rolled back"
+    );
+    cat.insert_files(f.a1, &[crate::support::file("/ok/one", 1, "2020-01-01")])
+        .unwrap();
+    assert_eq!(
+        cat.where_is("/ok/one").unwrap().len(),
+        1,
+        "the directory cache survived the rollback"
+    );
+    let err = cat
+        .insert_files(catalog::ArchiveKey(12345), &[])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            catalog::CatalogError::NotFound {
+                what: "archive",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -7,8 +7,11 @@ use catalog::{APPLICATION_ID, Catalog, CatalogError, Page, SCHEMA_VERSION};
 /// Every schema version's SQL, frozen, and rows as that version holds them.
 /// When version 2 arrives, add `v2-schema.sql`/`v2-data.sql` (made with the
 /// version 2 code) and a line here; the test opens each with today's code.
-const FIXTURES: &[(u32, &str, &str)] =
-    &[(1, include_str!("fixtures/v1-schema.sql"), include_str!("fixtures/v1-data.sql"))];
+const FIXTURES: &[(u32, &str, &str)] = &[(
+    1,
+    include_str!("fixtures/v1-schema.sql"),
+    include_str!("fixtures/v1-data.sql"),
+)];
 
 fn make_fixture(path: &Path, schema: &str, data: &str) {
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -32,9 +35,13 @@ fn creates_a_new_catalog() {
     let cat = Catalog::open(&path).unwrap();
     assert_eq!(cat.schema_version().unwrap(), SCHEMA_VERSION);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    let app: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(app, APPLICATION_ID);
 }
 
@@ -51,15 +58,29 @@ fn opens_every_earlier_version() {
         assert_eq!(hits[0].path, "/data/Old/Budget_2019-final.xlsx");
         assert_eq!(hits[0].archive_id.as_deref(), Some("REMOTE-V1"));
         assert_eq!(hits[0].sha256, Some([0xab; 32]));
-        assert_eq!(cat.search_str("legacy notes", Page::default()).unwrap().hits.len(), 1);
+        assert_eq!(
+            cat.search_str("legacy notes", Page::default())
+                .unwrap()
+                .hits
+                .len(),
+            1
+        );
         assert_eq!(cat.where_is("/data/Old/notes.txt").unwrap().len(), 1);
         let run = cat.run_by_uid("v1-run").unwrap().unwrap();
-        assert_eq!(run.options.get("bundle_mb").map(String::as_str), Some("500"));
+        assert_eq!(
+            run.options.get("bundle_mb").map(String::as_str),
+            Some("500")
+        );
         // And it is writable with today's code, deletes included.
         let (_, f) = cat.file(hits[0].id).unwrap().unwrap();
         assert_eq!(f.mode, 0o100_644);
         cat.delete_run(run.id).unwrap();
-        assert!(cat.search_str("budget", Page::default()).unwrap().hits.is_empty());
+        assert!(
+            cat.search_str("budget", Page::default())
+                .unwrap()
+                .hits
+                .is_empty()
+        );
         assert!(cat.integrity_check().unwrap().is_empty());
     }
 }
@@ -78,7 +99,8 @@ fn refuses_a_newer_version() {
     let path = dir.path().join("future.db");
     drop(Catalog::open(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)).unwrap();
+    conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+        .unwrap();
     drop(conn);
     let err = Catalog::open(&path).unwrap_err();
     assert!(
@@ -94,22 +116,34 @@ fn refuses_files_that_are_not_catalogs() {
     let dir = tempfile::tempdir().unwrap();
     // Text.
     let text = dir.path().join("notes.txt");
-    std::fs::write(&text, "these are not the droids you are looking for\n".repeat(200)).unwrap();
+    std::fs::write(
+        &text,
+        "these are not the droids you are looking for\n".repeat(200),
+    )
+    .unwrap();
     let err = Catalog::open(&text).unwrap_err();
     assert!(matches!(err, CatalogError::NotACatalog { .. }), "{err}");
     assert!(err.to_string().contains("notes.txt"), "{err}");
     let want = "these are not the droids you are looking for\n".repeat(200);
-    assert_eq!(std::fs::read_to_string(&text).unwrap(), want, "left untouched");
+    assert_eq!(
+        std::fs::read_to_string(&text).unwrap(),
+        want,
+        "left untouched"
+    );
     // Another application's SQLite database.
     let other = dir.path().join("other.db");
     let conn = rusqlite::Connection::open(&other).unwrap();
-    conn.execute_batch("CREATE TABLE tapes(name TEXT); INSERT INTO tapes VALUES ('A00001');").unwrap();
+    conn.execute_batch("CREATE TABLE tapes(name TEXT); INSERT INTO tapes VALUES ('A00001');")
+        .unwrap();
     drop(conn);
     let err = Catalog::open(&other).unwrap_err();
     assert!(matches!(err, CatalogError::NotACatalog { .. }), "{err}");
     assert!(err.to_string().contains("another application"), "{err}");
     // A directory, a missing parent.
-    assert!(matches!(Catalog::open(dir.path()), Err(CatalogError::Open { .. } | CatalogError::NotACatalog { .. })));
+    assert!(matches!(
+        Catalog::open(dir.path()),
+        Err(CatalogError::Open { .. } | CatalogError::NotACatalog { .. })
+    ));
     let err = Catalog::open(dir.path().join("no/such/dir/cat.db")).unwrap_err();
     assert!(matches!(err, CatalogError::Open { .. }), "{err}");
     // Read-only open of a missing file does not create it.
@@ -127,8 +161,15 @@ fn reports_a_damaged_catalog() {
         drop(f);
         let store = cat.store("s", "local", None).unwrap();
         let vault = cat.vault(store, "v").unwrap();
-        let run = cat.begin_run(&catalog::NewRun { started: 1, ..catalog::NewRun::default() }).unwrap();
-        let a = cat.add_archive(&crate::support::archive(run, vault, 1, "")).unwrap();
+        let run = cat
+            .begin_run(&catalog::NewRun {
+                started: 1,
+                ..catalog::NewRun::default()
+            })
+            .unwrap();
+        let a = cat
+            .add_archive(&crate::support::archive(run, vault, 1, ""))
+            .unwrap();
         let files: Vec<_> = catalog::synth::synthetic_tree(1, 20_000).collect();
         cat.insert_files(a, &files).unwrap();
         cat.checkpoint().unwrap();
@@ -147,7 +188,10 @@ fn reports_a_damaged_catalog() {
     });
     let err = result.unwrap_err();
     assert!(
-        matches!(err, CatalogError::Corrupt { .. } | CatalogError::NotACatalog { .. }),
+        matches!(
+            err,
+            CatalogError::Corrupt { .. } | CatalogError::NotACatalog { .. }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("damaged.db"), "{err}");
@@ -157,5 +201,8 @@ fn reports_a_damaged_catalog() {
     let _ = std::fs::remove_file(dir.path().join("damaged.db-wal"));
     let err = Catalog::open(&path).unwrap_err();
     assert!(matches!(err, CatalogError::Corrupt { .. }), "{err:?}");
-    assert!(err.to_string().contains("damaged.db") && err.to_string().contains("corrupt"), "{err}");
+    assert!(
+        err.to_string().contains("damaged.db") && err.to_string().contains("corrupt"),
+        "{err}"
+    );
 }

@@ -41,7 +41,11 @@ fn words_inside_names_split_on_case_and_digits() {
     assert_eq!(names(&f.cat, "iPhoneBackup"), v(&[PHONE]));
     assert_eq!(names(&f.cat, "img 42"), v(&[]), "0042 is one token, not 42");
     assert_eq!(names(&f.cat, "img 0042"), v(&[IMG]));
-    assert_eq!(names(&f.cat, "budget2019"), v(&[B19, DRAFT]), "a compound word is a phrase of its parts");
+    assert_eq!(
+        names(&f.cat, "budget2019"),
+        v(&[B19, DRAFT]),
+        "a compound word is a phrase of its parts"
+    );
 }
 
 #[test]
@@ -61,14 +65,20 @@ fn negation() {
     assert_eq!(names(&f.cat, "budget -draft"), v(&[B19, B20]));
     assert_eq!(names(&f.cat, "budget -\"2019 final\""), v(&[B20, DRAFT]));
     assert_eq!(names(&f.cat, "-budget -research -photos"), v(&[REPORT]));
-    assert_eq!(names(&f.cat, "-\"budget 2019\" -2019 finance"), v(&[B20, REPORT]));
+    assert_eq!(
+        names(&f.cat, "-\"budget 2019\" -2019 finance"),
+        v(&[B20, REPORT])
+    );
 }
 
 #[test]
 fn prefixes() {
     let f = cat();
     assert_eq!(names(&f.cat, "budg*"), v(&[B19, B20, DRAFT]));
-    assert!(f.cat.search_str("\"budget 20\"*", Page::default()).is_err(), "a phrase is never a prefix");
+    assert!(
+        f.cat.search_str("\"budget 20\"*", Page::default()).is_err(),
+        "a phrase is never a prefix"
+    );
     assert_eq!(names(&f.cat, "budget_20*"), v(&[B19, B20, DRAFT]));
     assert_eq!(names(&f.cat, "-budg* finance"), v(&[REPORT]));
 }
@@ -114,18 +124,33 @@ fn tags_and_descriptions() {
 fn globs() {
     let f = cat();
     assert_eq!(names(&f.cat, "path:*.xlsx"), v(&[B19, B20]));
-    assert_eq!(names(&f.cat, "path:/data/Finance/*"), v(&[B19, B20, DRAFT]), "* crosses /");
+    assert_eq!(
+        names(&f.cat, "path:/data/Finance/*"),
+        v(&[B19, B20, DRAFT]),
+        "* crosses /"
+    );
     assert_eq!(names(&f.cat, "path:*.JPG"), v(&[IMG]));
-    assert_eq!(names(&f.cat, "path:*.jpg"), v(&[]), "globs are case-sensitive");
+    assert_eq!(
+        names(&f.cat, "path:*.jpg"),
+        v(&[]),
+        "globs are case-sensitive"
+    );
     assert_eq!(names(&f.cat, "path:Budget_20[12]?.xlsx"), v(&[B20]));
-    assert_eq!(names(&f.cat, "path:\"/data/Finance/old/budget 2019 draft.docx\""), v(&[DRAFT]));
+    assert_eq!(
+        names(&f.cat, "path:\"/data/Finance/old/budget 2019 draft.docx\""),
+        v(&[DRAFT])
+    );
     assert_eq!(names(&f.cat, "budget -path:*.docx"), v(&[B19, B20]));
 }
 
 #[test]
 fn under() {
     let f = cat();
-    assert_eq!(names(&f.cat, "under:/data/Finance"), v(&[B19, B20, DRAFT]), "not Finance2");
+    assert_eq!(
+        names(&f.cat, "under:/data/Finance"),
+        v(&[B19, B20, DRAFT]),
+        "not Finance2"
+    );
     assert_eq!(names(&f.cat, "under:/data/Finance/"), v(&[B19, B20, DRAFT]));
     assert_eq!(names(&f.cat, "under:/data/Finance/old"), v(&[DRAFT]));
     assert_eq!(names(&f.cat, "-under:/data"), v(&[IMG]));
@@ -138,12 +163,22 @@ fn ranges() {
     let f = cat();
     assert_eq!(names(&f.cat, "size:>1M"), v(&[B19, B20, IMG, PHONE]));
     assert_eq!(names(&f.cat, "size:>=2M size:<12M"), v(&[B19, B20]));
-    assert_eq!(names(&f.cat, "size:2M..5M"), v(&[B19]), "ranges exclude their end");
+    assert_eq!(
+        names(&f.cat, "size:2M..5M"),
+        v(&[B19]),
+        "ranges exclude their end"
+    );
     assert_eq!(names(&f.cat, "size:=10"), v(&[REPORT]));
     assert_eq!(names(&f.cat, "size:20k"), v(&[DRAFT]));
-    assert_eq!(names(&f.cat, "-size:<=3000"), v(&[B19, B20, DRAFT, IMG, PHONE]));
+    assert_eq!(
+        names(&f.cat, "-size:<=3000"),
+        v(&[B19, B20, DRAFT, IMG, PHONE])
+    );
     assert_eq!(names(&f.cat, "mtime:<2019-01-01"), v(&[DRAFT, IMG]));
-    assert_eq!(names(&f.cat, "mtime:2021-01-01..2022-01-01"), v(&[REPORT, MUELLER, PHONE]));
+    assert_eq!(
+        names(&f.cat, "mtime:2021-01-01..2022-01-01"),
+        v(&[REPORT, MUELLER, PHONE])
+    );
     assert_eq!(names(&f.cat, "mtime:>=2022"), v(&[JA]));
     assert_eq!(names(&f.cat, "budget mtime:>2019-06-01"), v(&[B20]));
     assert_eq!(names(&f.cat, "mtime:@0..@1"), v(&[]));
@@ -173,7 +208,11 @@ fn hits_carry_location_and_state() {
     assert_eq!((h.store.as_str(), h.vault.as_str()), ("local", "main"));
     assert_eq!(h.state, ArchiveState::Stored);
     assert_eq!(h.run, f.run2);
-    let h = &f.cat.search_str("budget 2020", Page::default()).unwrap().hits[0];
+    let h = &f
+        .cat
+        .search_str("budget 2020", Page::default())
+        .unwrap()
+        .hits[0];
     assert_eq!(h.state, ArchiveState::Uploading);
     assert_eq!(h.archive_id, None);
 }
@@ -197,7 +236,12 @@ fn paging_visits_every_hit_once() {
     let f = cat();
     // Driven by the index ("budget"), and by a scan ("data" is also in a
     // run description, so every file of that run matches).
-    for (q, n) in [("budget", 3), ("data", 8), ("size:>0", 8), ("yearly -2020", 3)] {
+    for (q, n) in [
+        ("budget", 3),
+        ("data", 8),
+        ("size:>0", 8),
+        ("yearly -2020", 3),
+    ] {
         let all = f.cat.search_str(q, Page::first(100)).unwrap();
         assert_eq!(all.hits.len(), n, "{q}");
         assert_eq!(all.next, None);
@@ -218,7 +262,19 @@ fn json_form_is_stable() {
     assert_eq!(json["query"], "müller");
     assert_eq!(json["next"], serde_json::Value::Null);
     let hit = &json["hits"][0];
-    for key in ["id", "path", "size", "mtime", "archive", "archive_id", "store", "vault", "state", "run", "archived"] {
+    for key in [
+        "id",
+        "path",
+        "size",
+        "mtime",
+        "archive",
+        "archive_id",
+        "store",
+        "vault",
+        "state",
+        "run",
+        "archived",
+    ] {
         assert!(hit.get(key).is_some(), "hit lacks {key}: {hit}");
     }
     assert_eq!(hit["state"], "stored");
@@ -230,11 +286,23 @@ fn json_form_is_stable() {
 #[test]
 fn syntax_errors_name_the_column() {
     let f = cat();
-    let err = f.cat.search_str("budget size:>lots", Page::default()).unwrap_err();
-    let CatalogError::Query(q) = &err else { panic!("{err}") };
+    let err = f
+        .cat
+        .search_str("budget size:>lots", Page::default())
+        .unwrap_err();
+    let CatalogError::Query(q) = &err else {
+        panic!("{err}")
+    };
     assert_eq!(q.column, 14);
     assert!(err.to_string().contains("expected a size"), "{err}");
-    for (text, column) in [("\"open", 6), ("colour:red", 1), ("a -", 4), ("mtime:<yesterday", 8), ("under:data", 7), ("tag:", 5)] {
+    for (text, column) in [
+        ("\"open", 6),
+        ("colour:red", 1),
+        ("a -", 4),
+        ("mtime:<yesterday", 8),
+        ("under:data", 7),
+        ("tag:", 5),
+    ] {
         match f.cat.search_str(text, Page::default()) {
             Err(CatalogError::Query(q)) => assert_eq!(q.column, column, "{text}: {q}"),
             other => panic!("{text}: {other:?}"),
@@ -248,13 +316,22 @@ fn where_is_lists_every_version() {
     let mut cat = f.cat;
     let store = cat.store("local", "local", None).unwrap();
     let vault = cat.vault(store, "main").unwrap();
-    let later = cat.add_archive(&crate::support::archive(f.run2, vault, 3000, "")).unwrap();
-    cat.insert_files(later, &[file("/data/Finance/Budget_2020.xlsx", 6 * MB, "2020-04-01")]).unwrap();
+    let later = cat
+        .add_archive(&crate::support::archive(f.run2, vault, 3000, ""))
+        .unwrap();
+    cat.insert_files(
+        later,
+        &[file("/data/Finance/Budget_2020.xlsx", 6 * MB, "2020-04-01")],
+    )
+    .unwrap();
     let versions = cat.where_is("/data/Finance/Budget_2020.xlsx").unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0].archive, f.a1);
     assert_eq!(versions[1].archive, later);
     assert_eq!(versions[1].size, 6 * MB);
     assert!(cat.where_is("/data/Finance/none.xlsx").unwrap().is_empty());
-    assert!(matches!(cat.where_is("data/x"), Err(CatalogError::RelativePath { .. })));
+    assert!(matches!(
+        cat.where_is("data/x"),
+        Err(CatalogError::RelativePath { .. })
+    ));
 }

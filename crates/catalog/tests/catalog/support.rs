@@ -1,6 +1,8 @@
 //! A small catalog with known files, shared by the tests.
 
-use catalog::{ArchiveKey, ArchiveState, Catalog, FileEntry, NewArchive, NewRun, Page, RunId, VaultId};
+use catalog::{
+    ArchiveKey, ArchiveState, Catalog, FileEntry, NewArchive, NewRun, Page, RunId, VaultId,
+};
 
 pub(crate) const MB: u64 = 1 << 20;
 
@@ -72,7 +74,11 @@ pub(crate) fn fixture(mut cat: Catalog) -> Fixture {
         &[
             file("/data/Finance/Budget_2019-final.xlsx", 2 * MB, "2019-06-01"),
             file("/data/Finance/Budget_2020.xlsx", 5 * MB, "2020-03-01"),
-            file("/data/Finance/old/budget 2019 draft.docx", 20 * 1024, "2018-12-01"),
+            file(
+                "/data/Finance/old/budget 2019 draft.docx",
+                20 * 1024,
+                "2018-12-01",
+            ),
             file("/data/Finance2/report.txt", 10, "2021-01-01"),
         ],
     )
@@ -87,7 +93,9 @@ pub(crate) fn fixture(mut cat: Catalog) -> Fixture {
             ..NewRun::default()
         })
         .unwrap();
-    let a2 = cat.add_archive(&archive(run2, vault, 2000, "instrument output")).unwrap();
+    let a2 = cat
+        .add_archive(&archive(run2, vault, 2000, "instrument output"))
+        .unwrap();
     cat.insert_files(
         a2,
         &[
@@ -98,8 +106,15 @@ pub(crate) fn fixture(mut cat: Catalog) -> Fixture {
         ],
     )
     .unwrap();
-    cat.set_archive_stored(a2, "REMOTE-A2", Some("ab12"), 1234).unwrap();
-    Fixture { cat, run1, run2, a1, a2 }
+    cat.set_archive_stored(a2, "REMOTE-A2", Some("ab12"), 1234)
+        .unwrap();
+    Fixture {
+        cat,
+        run1,
+        run2,
+        a1,
+        a2,
+    }
 }
 
 /// The file names (last path component) matching `q`, sorted.
