@@ -54,6 +54,8 @@ fn time_queries(
             empty += 1;
         }
     }
+    let mut slowest: Vec<(Duration, &String)> = times.iter().copied().zip(queries).collect();
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
     times.sort();
     println!(
         "{label}: {} queries ({empty} without hits): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -63,17 +65,72 @@ fn time_queries(
         percentile(&times, 0.99).as_secs_f64() * 1e3,
         times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
+    for (t, q) in slowest.iter().take(3) {
+        println!("    slowest: {q:<30} {:.2} ms", t.as_secs_f64() * 1e3);
+    }
     Ok(())
 }
 
+/// Two tokens of existing paths (at least one hit each), random pairs of
+/// vocabulary words (often no hit: the worst case), and fixed queries.
+fn queries(n: u64) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut queries_hit = Vec::new();
+    for (i, f) in synthetic_tree(42, n)
+        .step_by((n as usize / 200).max(1))
+        .enumerate()
+    {
+        let toks = catalog::query_tokens(&f.path);
+        let a = &toks[3 + i % (toks.len() - 3)];
+        let b = &toks[(i * 7 + 1) % toks.len()];
+        queries_hit.push(format!("{a} {b}"));
+    }
+    let vocab: Vec<String> = synthetic_tree(7, 2000)
+        .flat_map(|f| catalog::query_tokens(&f.path))
+        .filter(|t| t.len() > 2 && !t.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let mut queries_pairs = Vec::new();
+    for i in 0..200usize {
+        let a = &vocab[(i * 7919) % vocab.len()];
+        let b = &vocab[(i * 104_729 + 13) % vocab.len()];
+        queries_pairs.push(format!("{a} {b}"));
+    }
+    let fixed: Vec<String> = [
+        "budget 2019",
+        "report final",
+        "scan 2010",
+        "budget 2019 xlsx",
+        "\"budget 2019\"",
+        "final -draft",
+        "invoice size:>1M",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+
+    (queries_hit, queries_pairs, fixed)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--queries-only N PATH`: time the searches on a catalog made before.
+    let queries_only = args.first().is_some_and(|a| a == "--queries-only");
+    if queries_only {
+        args.remove(0);
+    }
     let n: u64 = args.first().map_or(Ok(1_000_000), |s| s.parse())?;
     let path = args.get(1).map_or_else(
         || std::env::temp_dir().join("permafrost-catalog-scale.db"),
         std::path::PathBuf::from,
     );
     let per_archive: usize = args.get(2).map_or(Ok(1000), |s| s.parse())?;
+    if queries_only {
+        let cat = Catalog::open(&path)?;
+        let (hit, pairs, fixed) = queries(n);
+        time_queries(&cat, "two words of an existing path", &hit)?;
+        time_queries(&cat, "random vocabulary pairs", &pairs)?;
+        time_queries(&cat, "fixed", &fixed)?;
+        return Ok(());
+    }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -153,40 +210,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         size as f64 / n as f64
     );
 
-    // Queries: two tokens of a random existing path (at least one hit), and
-    // random pairs of vocabulary words (often no hit: the worst case).
-    let mut queries_hit = Vec::new();
-    for (i, f) in synthetic_tree(42, n)
-        .step_by((n as usize / 200).max(1))
-        .enumerate()
-    {
-        let toks = catalog::query_tokens(&f.path);
-        let a = &toks[3 + i % (toks.len() - 3)];
-        let b = &toks[(i * 7 + 1) % toks.len()];
-        queries_hit.push(format!("{a} {b}"));
-    }
-    let vocab: Vec<String> = synthetic_tree(7, 2000)
-        .flat_map(|f| catalog::query_tokens(&f.path))
-        .filter(|t| t.len() > 2 && !t.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    let mut queries_pairs = Vec::new();
-    for i in 0..200usize {
-        let a = &vocab[(i * 7919) % vocab.len()];
-        let b = &vocab[(i * 104_729 + 13) % vocab.len()];
-        queries_pairs.push(format!("{a} {b}"));
-    }
-    let fixed: Vec<String> = [
-        "budget 2019",
-        "report final",
-        "scan 2010",
-        "budget 2019 xlsx",
-        "\"budget 2019\"",
-        "final -draft",
-        "invoice size:>1M",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let (queries_hit, queries_pairs, fixed) = queries(n);
 
     for round in ["as inserted", "after optimize"] {
         if round == "after optimize" {

@@ -505,4 +505,26 @@ mod tests {
         let e = parse("mtime:2020-13-01").unwrap_err();
         assert_eq!(e.column, 7);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_form_round_trips(text in r#"[a-zA-Z0-9 :"*<>=.@/_\-äÜ報]{0,40}"#) {
+            match parse(&text) {
+                Ok(q) => proptest::prop_assert_eq!(parse(&q.to_string()), Ok(q)),
+                Err(e) => proptest::prop_assert!(e.column >= 1 && e.column <= text.chars().count() + 1),
+            }
+        }
+
+        #[test]
+        fn fields_round_trip(
+            field in "(tag|path|under|size|mtime|archive|run)",
+            value in r#"[a-z0-9 <>=.@/:*\-]{0,20}"#,
+            negated in proptest::bool::ANY,
+        ) {
+            let text = format!("{}{field}:\"{value}\"", if negated { "-" } else { "" });
+            if let Ok(q) = parse(&text) {
+                proptest::prop_assert_eq!(parse(&q.to_string()), Ok(q));
+            }
+        }
+    }
 }
