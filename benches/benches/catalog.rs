@@ -101,7 +101,7 @@ fn search(c: &mut Criterion) {
     ] {
         let query: Query = q.parse().unwrap();
         g.bench_function(q, |b| {
-            b.iter(|| black_box(cat.search(&query, Page::first(50)).unwrap()))
+            b.iter(|| black_box(cat.search(&query, Page::first(50)).unwrap()));
         });
     }
     g.finish();

@@ -55,7 +55,7 @@ fn time_queries(
         }
     }
     let mut slowest: Vec<(Duration, &String)> = times.iter().copied().zip(queries).collect();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     times.sort();
     println!(
         "{label}: {} queries ({empty} without hits): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

@@ -134,24 +134,7 @@ impl Catalog {
             .map_err(self.err("starting an export"))?;
         let r = self.run(run)?.ok_or_else(|| self.not_found("run", &run))?;
         let archives = self.archives_of_run(run)?;
-        let mut stores = HashMap::new();
-        {
-            let mut st = tx
-                .prepare("SELECT s.name, s.kind, s.location FROM stores s")
-                .map_err(self.err("reading stores"))?;
-            let rows = st
-                .query_map([], |x| {
-                    Ok((
-                        x.get::<_, String>(0)?,
-                        (x.get::<_, String>(1)?, x.get::<_, Option<String>>(2)?),
-                    ))
-                })
-                .map_err(self.err("reading stores"))?;
-            for row in rows {
-                let (n, v) = row.map_err(self.err("reading stores"))?;
-                stores.insert(n, v);
-            }
-        }
+        let stores = store_kinds(&tx).map_err(self.err("reading stores"))?;
         let mut w = zstd::Encoder::new(out, 9).map_err(io("writing export", name))?;
         let mut summary = ExportSummary {
             archives: 0,
@@ -420,6 +403,15 @@ impl Catalog {
             summary,
         })
     }
+}
+
+/// Store name -> (kind, location).
+fn store_kinds(
+    tx: &rusqlite::Transaction<'_>,
+) -> rusqlite::Result<HashMap<String, (String, Option<String>)>> {
+    let mut st = tx.prepare("SELECT name, kind, location FROM stores")?;
+    st.query_map([], |x| Ok((x.get(0)?, (x.get(1)?, x.get(2)?))))?
+        .collect()
 }
 
 fn existing_count(cat: &Catalog, run: RunId) -> Result<u64> {

@@ -518,7 +518,7 @@ mod tests {
         #[test]
         fn fields_round_trip(
             field in "(tag|path|under|size|mtime|archive|run)",
-            value in r#"[a-z0-9 <>=.@/:*\-]{0,20}"#,
+            value in r"[a-z0-9 <>=.@/:*\-]{0,20}",
             negated in proptest::bool::ANY,
         ) {
             let text = format!("{}{field}:\"{value}\"", if negated { "-" } else { "" });
