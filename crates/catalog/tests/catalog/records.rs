@@ -207,3 +207,64 @@ fn bad_inputs_are_refused_whole() {
         "{err}"
     );
 }
+
+#[test]
+fn insert_many_records_several_archives_at_once() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    let store = cat.store("local", "local", None).unwrap();
+    let vault = cat.vault(store, "main").unwrap();
+    let a = cat
+        .add_archive(&crate::support::archive(f.run1, vault, 10, ""))
+        .unwrap();
+    let b = cat
+        .add_archive(&crate::support::archive(f.run1, vault, 11, ""))
+        .unwrap();
+    assert_eq!(
+        cat.archive(b).unwrap().unwrap().seq,
+        2,
+        "positions follow within the run"
+    );
+    let one = [crate::support::file("/many/a.txt", 1, "2020-01-01")];
+    let two = [
+        crate::support::file("/many/b.txt", 2, "2020-01-01"),
+        crate::support::file("/many/c.txt", 3, "2020-01-01"),
+    ];
+    cat.insert_many(&[(a, &one), (b, &two)]).unwrap();
+    assert_eq!(cat.archive(a).unwrap().unwrap().files, 1);
+    assert_eq!(cat.archive(b).unwrap().unwrap().files, 2);
+    assert_eq!(cat.count(&"under:/many".parse().unwrap()).unwrap(), 3);
+    assert_eq!(cat.run(f.run1).unwrap().unwrap().files, 7);
+    // One unknown archive refuses the whole call.
+    let err = cat
+        .insert_many(&[(a, &one), (catalog::ArchiveKey(999), &two)])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            catalog::CatalogError::NotFound {
+                what: "archive",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(cat.count(&"under:/many".parse().unwrap()).unwrap(), 3);
+}
+
+#[test]
+fn a_read_only_catalog_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    drop(fixture(Catalog::open(&path).unwrap()));
+    let mut cat = Catalog::open_read_only(&path).unwrap();
+    assert_eq!(
+        cat.search_str("budget", Page::default())
+            .unwrap()
+            .hits
+            .len(),
+        3
+    );
+    let err = cat.store("x", "local", None).unwrap_err();
+    assert!(err.to_string().contains("ro.db"), "{err}");
+}
