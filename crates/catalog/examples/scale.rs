@@ -1,0 +1,245 @@
+//! The catalog at scale: insert N synthetic files, then time two-word
+//! searches. See docs/catalog-scale.md.
+//!
+//! ```sh
+//! cargo run --release -p catalog --example scale -- 10000000 /tmp/scale.db
+//! ```
+//!
+//! Arguments: number of files (default 1 000 000), catalog path (default a
+//! file in the temporary directory; an existing file there is replaced),
+//! files per archive (default 1000).
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    clippy::too_many_lines
+)]
+
+use std::time::{Duration, Instant};
+
+use catalog::synth::synthetic_tree;
+use catalog::{ArchiveState, Catalog, FileEntry, NewArchive, NewRun, Page, Query};
+
+/// CPU time of this process (user + system), from /proc (Linux; zero elsewhere):
+/// the machine may be shared, and CPU time is steadier than wall time.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name; 100 ticks/s.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn time_queries(
+    cat: &Catalog,
+    label: &str,
+    queries: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut times = Vec::new();
+    let mut empty = 0;
+    for q in queries {
+        let q: Query = q.parse()?;
+        let t = Instant::now();
+        let page = cat.search(&q, Page::first(50))?;
+        times.push(t.elapsed());
+        if page.hits.is_empty() {
+            empty += 1;
+        }
+    }
+    let mut slowest: Vec<(Duration, &String)> = times.iter().copied().zip(queries).collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    times.sort();
+    println!(
+        "{label}: {} queries ({empty} without hits): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        times.len(),
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.9).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    for (t, q) in slowest.iter().take(3) {
+        println!("    slowest: {q:<30} {:.2} ms", t.as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
+
+/// Two tokens of existing paths (at least one hit each), random pairs of
+/// vocabulary words (often no hit: the worst case), and fixed queries.
+fn queries(n: u64) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut queries_hit = Vec::new();
+    for (i, f) in synthetic_tree(42, n)
+        .step_by((n as usize / 200).max(1))
+        .enumerate()
+    {
+        let toks = catalog::query_tokens(&f.path);
+        let a = &toks[3 + i % (toks.len() - 3)];
+        let b = &toks[(i * 7 + 1) % toks.len()];
+        queries_hit.push(format!("{a} {b}"));
+    }
+    let vocab: Vec<String> = synthetic_tree(7, 2000)
+        .flat_map(|f| catalog::query_tokens(&f.path))
+        .filter(|t| t.len() > 2 && !t.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let mut queries_pairs = Vec::new();
+    for i in 0..200usize {
+        let a = &vocab[(i * 7919) % vocab.len()];
+        let b = &vocab[(i * 104_729 + 13) % vocab.len()];
+        queries_pairs.push(format!("{a} {b}"));
+    }
+    let fixed: Vec<String> = [
+        "budget 2019",
+        "report final",
+        "scan 2010",
+        "budget 2019 xlsx",
+        "\"budget 2019\"",
+        "final -draft",
+        "invoice size:>1M",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+
+    (queries_hit, queries_pairs, fixed)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--queries-only N PATH`: time the searches on a catalog made before.
+    let queries_only = args.first().is_some_and(|a| a == "--queries-only");
+    if queries_only {
+        args.remove(0);
+    }
+    let n: u64 = args.first().map_or(Ok(1_000_000), |s| s.parse())?;
+    let path = args.get(1).map_or_else(
+        || std::env::temp_dir().join("permafrost-catalog-scale.db"),
+        std::path::PathBuf::from,
+    );
+    let per_archive: usize = args.get(2).map_or(Ok(1000), |s| s.parse())?;
+    if queries_only {
+        let cat = Catalog::open(&path)?;
+        let (hit, pairs, fixed) = queries(n);
+        time_queries(&cat, "two words of an existing path", &hit)?;
+        time_queries(&cat, "random vocabulary pairs", &pairs)?;
+        time_queries(&cat, "fixed", &fixed)?;
+        return Ok(());
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+
+    let mut cat = Catalog::open(&path)?;
+    let store = cat.store("local", "local", None)?;
+    let vault = cat.vault(store, "scale")?;
+    let run = cat.begin_run(&NewRun {
+        roots: vec!["/data".into()],
+        description: "synthetic scale run".into(),
+        tags: vec!["synthetic".into()],
+        started: 0,
+        ..NewRun::default()
+    })?;
+    let mut files = synthetic_tree(42, n);
+    let start = Instant::now();
+    let cpu_start = cpu_time();
+    let mut done = 0u64;
+    let mut gen_time = Duration::ZERO;
+    // Bundles of `per_archive` files, recorded 50 bundles per transaction.
+    loop {
+        let t = Instant::now();
+        let bundles: Vec<Vec<FileEntry>> = (0..50)
+            .map(|_| files.by_ref().take(per_archive).collect::<Vec<_>>())
+            .filter(|b| !b.is_empty())
+            .collect();
+        gen_time += t.elapsed();
+        if bundles.is_empty() {
+            break;
+        }
+        let mut keys = Vec::new();
+        for b in &bundles {
+            keys.push(cat.add_archive(&NewArchive {
+                run,
+                vault,
+                remote_id: Some(format!("archive-{}", done + keys.len() as u64)),
+                size: b.iter().map(|f| f.size).sum(),
+                stored_size: None,
+                tree_hash: None,
+                description: String::new(),
+                tags: vec![],
+                created: 0,
+                state: ArchiveState::Stored,
+                recipients: vec![],
+            })?);
+        }
+        let parts: Vec<_> = keys
+            .iter()
+            .copied()
+            .zip(bundles.iter().map(Vec::as_slice))
+            .collect();
+        cat.insert_many(&parts)?;
+        let before = done;
+        done += bundles.iter().map(|b| b.len() as u64).sum::<u64>();
+        if done / 1_000_000 != before / 1_000_000 {
+            println!(
+                "  {done} files, {:.0} rows/s",
+                done as f64 / start.elapsed().saturating_sub(gen_time).as_secs_f64()
+            );
+        }
+    }
+    let insert = start.elapsed().saturating_sub(gen_time);
+    let insert_cpu = cpu_time()
+        .saturating_sub(cpu_start)
+        .saturating_sub(gen_time);
+    cat.checkpoint()?;
+    let size = std::fs::metadata(&path)?.len();
+    println!(
+        "inserted {n} files in {:.1} s (+{:.1} s generating): {:.0} rows/s wall, {:.0} rows/s of CPU time, archives of {per_archive} files, 50 archives per transaction",
+        insert.as_secs_f64(),
+        gen_time.as_secs_f64(),
+        n as f64 / insert.as_secs_f64(),
+        n as f64 / insert_cpu.as_secs_f64(),
+    );
+    println!(
+        "database: {size} bytes, {:.0} bytes per file",
+        size as f64 / n as f64
+    );
+
+    let (queries_hit, queries_pairs, fixed) = queries(n);
+
+    for round in ["as inserted", "after optimize"] {
+        if round == "after optimize" {
+            let t = Instant::now();
+            cat.optimize()?;
+            let size = std::fs::metadata(&path)?.len();
+            println!(
+                "optimize: {:.1} s; database now {size} bytes, {:.0} bytes per file",
+                t.elapsed().as_secs_f64(),
+                size as f64 / n as f64
+            );
+        }
+        println!("-- {round}");
+        time_queries(&cat, "two words of an existing path", &queries_hit)?;
+        time_queries(&cat, "random vocabulary pairs", &queries_pairs)?;
+        for q in &fixed {
+            let parsed: Query = q.parse()?;
+            let t = Instant::now();
+            let page = cat.search(&parsed, Page::first(50))?;
+            let first = t.elapsed();
+            let t = Instant::now();
+            let _ = cat.search(&parsed, Page::first(50))?;
+            println!(
+                "  {q:<24} {:>3} hits on page 1: {:.2} ms (again {:.2} ms)",
+                page.hits.len(),
+                first.as_secs_f64() * 1e3,
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+use std::path::PathBuf;
+
+use crate::query::QueryError;
+
+/// Everything that can go wrong with a catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// The file could not be opened or created as an SQLite database.
+    #[error("cannot open catalog {path}: {source}")]
+    Open {
+        /// The catalog file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The file exists but is not a Permafrost catalog (not SQLite at all, or
+    /// another application's SQLite database).
+    #[error("{path} is not a Permafrost catalog: {reason}")]
+    NotACatalog {
+        /// The file.
+        path: PathBuf,
+        /// Why we think so.
+        reason: String,
+    },
+    /// The catalog was written by a newer Permafrost.
+    #[error(
+        "catalog {path} has schema version {found}, newer than the {supported} this version understands: upgrade Permafrost"
+    )]
+    TooNew {
+        /// The catalog file.
+        path: PathBuf,
+        /// Its schema version.
+        found: u32,
+        /// The newest version we know.
+        supported: u32,
+    },
+    /// SQLite found the file damaged.
+    #[error("catalog {path} is corrupt while {action}: {source}")]
+    Corrupt {
+        /// The catalog file.
+        path: PathBuf,
+        /// What we were doing.
+        action: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// Another process held the catalog locked for longer than the busy timeout.
+    #[error("catalog {path} stayed locked by another writer while {action}")]
+    Busy {
+        /// The catalog file.
+        path: PathBuf,
+        /// What we were doing.
+        action: String,
+    },
+    /// Any other SQLite failure.
+    #[error("catalog {path}: {action}: {source}")]
+    Sqlite {
+        /// The catalog file.
+        path: PathBuf,
+        /// What we were doing.
+        action: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The query text does not parse.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A path given to the catalog is not absolute.
+    #[error("path {path:?} is not absolute: catalog paths start with '/'")]
+    RelativePath {
+        /// The path.
+        path: String,
+    },
+    /// A run, archive, vault, file or job that the catalog does not hold.
+    #[error("catalog {path} has no {what} {id}")]
+    NotFound {
+        /// The catalog file.
+        path: PathBuf,
+        /// "run", "archive", ...
+        what: &'static str,
+        /// The number or uid asked for.
+        id: String,
+    },
+    /// Reading or writing an export file failed.
+    #[error("{action} {file}: {source}")]
+    Io {
+        /// "reading export", "writing export"...
+        action: &'static str,
+        /// The export file or stream.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An export file is malformed, truncated or of an unknown version.
+    #[error("export {file} is invalid at record {record}: {reason}")]
+    BadExport {
+        /// The export file or stream.
+        file: String,
+        /// 1-based record number (0: the header).
+        record: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl CatalogError {
+    /// Wraps an SQLite error with the catalog path and what we were doing,
+    /// sorting out corruption, foreign files and lock timeouts.
+    pub(crate) fn sqlite(
+        path: &std::path::Path,
+        action: impl Into<String>,
+        e: rusqlite::Error,
+    ) -> Self {
+        use rusqlite::ErrorCode;
+        let path = path.to_path_buf();
+        let action = action.into();
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => CatalogError::NotACatalog {
+                path,
+                reason: format!("not an SQLite database ({action})"),
+            },
+            Some(ErrorCode::DatabaseCorrupt) => CatalogError::Corrupt {
+                path,
+                action,
+                source: e,
+            },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                CatalogError::Busy { path, action }
+            }
+            _ => CatalogError::Sqlite {
+                path,
+                action,
+                source: e,
+            },
+        }
+    }
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

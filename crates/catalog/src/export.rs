@@ -1,0 +1,452 @@
+//! Export of one run (run, archives, files, tags) to a compact file, and
+//! idempotent import: what lets a tool keep the catalog itself in the vault
+//! and rebuild it from the vault alone.
+//!
+//! # Format, version 1
+//!
+//! A zstd stream of JSON lines ([`EXPORT_FORMAT`]):
+//!
+//! ```text
+//! {"header":{"format":"permafrost-catalog-run","version":1}}
+//! {"run":{"uid":"…","roots":[…],"description":"…","tags":[…],"options":{…},"started":…,"ended":…}}
+//! {"archive":{"seq":0,"store":"…","store_kind":"…","vault":"…","remote_id":…,…}}
+//! {"file":{"archive":0,"path":"/…","size":…,"mtime":…,…}}      (many)
+//! {"end":{"archives":N,"files":M}}
+//! ```
+//!
+//! Every archive comes before its files. The `end` record's counts must
+//! match, so a truncated export is refused rather than half imported.
+//! Readers refuse a version newer than theirs; fields a reader does not know
+//! are ignored, so a version may add fields without a bump.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{
+    Catalog, FILE_ENTRY_SELECT, file_entry, insert_archive, insert_files_tx, insert_run,
+};
+use crate::error::{CatalogError, Result};
+use crate::model::{
+    ArchiveKey, ArchiveState, FileEntry, NewArchive, NewRun, RunId, StoreId, VaultId,
+};
+
+/// The `format` named in the header record.
+pub const EXPORT_FORMAT: &str = "permafrost-catalog-run";
+/// The newest export version written and read.
+pub const EXPORT_VERSION: u32 = 1;
+
+const BATCH: usize = 20_000;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Record {
+    Header { format: String, version: u32 },
+    Run(RunRecord),
+    Archive(ArchiveRecord),
+    File(FileRecord),
+    End { archives: u64, files: u64 },
+}
+
+#[derive(Serialize, Deserialize)]
+struct RunRecord {
+    uid: String,
+    roots: Vec<String>,
+    description: String,
+    tags: Vec<String>,
+    options: BTreeMap<String, String>,
+    started: i64,
+    ended: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ArchiveRecord {
+    seq: u64,
+    store: String,
+    store_kind: String,
+    store_location: Option<String>,
+    vault: String,
+    remote_id: Option<String>,
+    size: u64,
+    stored_size: Option<u64>,
+    tree_hash: Option<String>,
+    description: String,
+    tags: Vec<String>,
+    created: i64,
+    state: ArchiveState,
+    recipients: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileRecord {
+    archive: u64,
+    #[serde(flatten)]
+    file: FileEntry,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    /// Archives written.
+    pub archives: u64,
+    /// Files written.
+    pub files: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    /// The run in this catalog.
+    pub run: RunId,
+    /// False when the run (same uid) was already there: nothing changed.
+    pub imported: bool,
+    /// Archives and files in the export.
+    pub summary: ExportSummary,
+}
+
+fn io(action: &'static str, file: &str) -> impl FnOnce(std::io::Error) -> CatalogError {
+    let file = file.to_owned();
+    move |source| CatalogError::Io {
+        action,
+        file,
+        source,
+    }
+}
+
+fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
+    serde_json::to_writer(&mut *w, rec).map_err(|e| CatalogError::Io {
+        action: "writing export",
+        file: file.to_owned(),
+        source: e.into(),
+    })?;
+    w.write_all(b"\n").map_err(io("writing export", file))
+}
+
+impl Catalog {
+    /// Writes run `run` with its archives, files and tags to `out` (named
+    /// `name` in errors), as of one consistent snapshot.
+    pub fn export_run(&self, run: RunId, out: impl Write, name: &str) -> Result<ExportSummary> {
+        // A read transaction: one snapshot even while a writer works.
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("starting an export"))?;
+        let r = self.run(run)?.ok_or_else(|| self.not_found("run", &run))?;
+        let archives = self.archives_of_run(run)?;
+        let stores = store_kinds(&tx).map_err(self.err("reading stores"))?;
+        let mut w = zstd::Encoder::new(out, 9).map_err(io("writing export", name))?;
+        let mut summary = ExportSummary {
+            archives: 0,
+            files: 0,
+        };
+        write_record(
+            &mut w,
+            &Record::Header {
+                format: EXPORT_FORMAT.into(),
+                version: EXPORT_VERSION,
+            },
+            name,
+        )?;
+        write_record(
+            &mut w,
+            &Record::Run(RunRecord {
+                uid: r.uid,
+                roots: r.roots,
+                description: r.description,
+                tags: r.tags,
+                options: r.options,
+                started: r.started,
+                ended: r.ended,
+            }),
+            name,
+        )?;
+        let sql = format!("{FILE_ENTRY_SELECT} WHERE f.archive_id = ?1 ORDER BY f.id");
+        let mut files = tx
+            .prepare(&sql)
+            .map_err(self.err("reading files for export"))?;
+        let accounts =
+            crate::catalog::Accounts::load(&tx).map_err(self.err("reading account names"))?;
+        for a in archives {
+            let (kind, location) = stores.get(&a.store).cloned().unwrap_or_default();
+            write_record(
+                &mut w,
+                &Record::Archive(ArchiveRecord {
+                    seq: a.seq,
+                    store: a.store,
+                    store_kind: kind,
+                    store_location: location,
+                    vault: a.vault,
+                    remote_id: a.info.remote_id,
+                    size: a.info.size,
+                    stored_size: a.info.stored_size,
+                    tree_hash: a.info.tree_hash,
+                    description: a.info.description,
+                    tags: a.info.tags,
+                    created: a.info.created,
+                    state: a.info.state,
+                    recipients: a.info.recipients,
+                }),
+                name,
+            )?;
+            summary.archives += 1;
+            let mut rows = files
+                .query([a.key.0])
+                .map_err(self.err("reading files for export"))?;
+            while let Some(row) = rows.next().map_err(self.err("reading files for export"))? {
+                let mut file = file_entry(row).map_err(self.err("reading files for export"))?;
+                accounts.fill(&mut file);
+                write_record(
+                    &mut w,
+                    &Record::File(FileRecord {
+                        archive: a.seq,
+                        file,
+                    }),
+                    name,
+                )?;
+                summary.files += 1;
+            }
+        }
+        write_record(
+            &mut w,
+            &Record::End {
+                archives: summary.archives,
+                files: summary.files,
+            },
+            name,
+        )?;
+        w.finish()
+            .and_then(|mut o| o.flush())
+            .map_err(io("writing export", name))?;
+        drop(files);
+        tx.finish().map_err(self.err("ending an export"))?;
+        Ok(summary)
+    }
+
+    /// Reads an export made by [`Catalog::export_run`] from `input` (named
+    /// `name` in errors) and records its run, in one transaction. A run
+    /// whose uid is already here is left alone ([`ImportOutcome::imported`]
+    /// false), so importing twice changes nothing.
+    #[allow(clippy::too_many_lines)] // one pass over the records, read in order
+    pub fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
+        let bad = |record: u64, reason: String| CatalogError::BadExport {
+            file: name.to_owned(),
+            record,
+            reason,
+        };
+        let dec = zstd::Decoder::new(input).map_err(io("reading export", name))?;
+        let mut lines = BufReader::new(dec);
+        let mut line = String::new();
+        let mut n: u64 = 0;
+        let next =
+            |lines: &mut BufReader<_>, line: &mut String, n: &mut u64| -> Result<Option<Record>> {
+                line.clear();
+                let read = lines.read_line(line).map_err(|e| {
+                    bad(*n, format!("cannot read: {e} (truncated or not an export)"))
+                })?;
+                if read == 0 {
+                    return Ok(None);
+                }
+                let rec = serde_json::from_str(line)
+                    .map_err(|e| bad(*n, format!("malformed record: {e}")))?;
+                *n += 1;
+                Ok(Some(rec))
+            };
+        match next(&mut lines, &mut line, &mut n)? {
+            Some(Record::Header { format, version }) if format == EXPORT_FORMAT => {
+                if version > EXPORT_VERSION {
+                    return Err(bad(
+                        0,
+                        format!(
+                            "version {version} is newer than {EXPORT_VERSION}, the newest this reader knows"
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                return Err(bad(
+                    0,
+                    format!("expected the header of a {EXPORT_FORMAT} export"),
+                ));
+            }
+        }
+        let Some(Record::Run(run)) = next(&mut lines, &mut line, &mut n)? else {
+            return Err(bad(n, "expected the run record".into()));
+        };
+        if let Some(existing) = self.run_by_uid(&run.uid)? {
+            tracing::info!(run = %run.uid, "run already in the catalog: import skipped");
+            return Ok(ImportOutcome {
+                run: existing.id,
+                imported: false,
+                summary: ExportSummary {
+                    archives: existing_count(self, existing.id)?,
+                    files: existing.files,
+                },
+            });
+        }
+        let path = self.path.clone();
+        let mut dirs = HashMap::new();
+        let mut accounts = HashMap::new();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| CatalogError::sqlite(&path, "starting an import", e))?;
+        let new_run = NewRun {
+            uid: Some(run.uid.clone()),
+            roots: run.roots,
+            description: run.description,
+            tags: run.tags,
+            options: run.options,
+            started: run.started,
+        };
+        let run_id = insert_run(&tx, &path, &new_run, run.ended.map(|e| (e, 0, 0)))?;
+        if run.ended.is_none() {
+            tx.execute("UPDATE runs SET ended = NULL WHERE id = ?1", [run_id.0])
+                .map_err(|e| CatalogError::sqlite(&path, "importing a run", e))?;
+        }
+        let mut archives: HashMap<u64, ArchiveKey> = HashMap::new();
+        let mut batch: Vec<FileEntry> = Vec::new();
+        let mut batch_archive: Option<ArchiveKey> = None;
+        let mut summary = ExportSummary {
+            archives: 0,
+            files: 0,
+        };
+        let mut flush = |tx: &rusqlite::Transaction<'_>,
+                         batch: &mut Vec<FileEntry>,
+                         a: Option<ArchiveKey>|
+         -> Result<()> {
+            if let (Some(a), false) = (a, batch.is_empty()) {
+                insert_files_tx(tx, &path, a, batch, &mut dirs, &mut accounts)?;
+            }
+            batch.clear();
+            Ok(())
+        };
+        loop {
+            match next(&mut lines, &mut line, &mut n)? {
+                None => {
+                    return Err(bad(
+                        n,
+                        "the export ends without its end record: truncated".into(),
+                    ));
+                }
+                Some(Record::Archive(a)) => {
+                    let store = store_id(&tx, &a.store, &a.store_kind, a.store_location.as_deref())
+                        .map_err(|e| CatalogError::sqlite(&self.path, "importing a store", e))?;
+                    let vault = vault_id(&tx, store, &a.vault)
+                        .map_err(|e| CatalogError::sqlite(&self.path, "importing a vault", e))?;
+                    let key = insert_archive(
+                        &tx,
+                        &self.path,
+                        &NewArchive {
+                            run: run_id,
+                            vault,
+                            remote_id: a.remote_id,
+                            size: a.size,
+                            stored_size: a.stored_size,
+                            tree_hash: a.tree_hash,
+                            description: a.description,
+                            tags: a.tags,
+                            created: a.created,
+                            state: a.state,
+                            recipients: a.recipients,
+                        },
+                        None,
+                    )?;
+                    if archives.insert(a.seq, key).is_some() {
+                        return Err(bad(n, format!("archive {} appears twice", a.seq)));
+                    }
+                    summary.archives += 1;
+                }
+                Some(Record::File(f)) => {
+                    let Some(&key) = archives.get(&f.archive) else {
+                        return Err(bad(
+                            n,
+                            format!(
+                                "file {} names archive {} before it is defined",
+                                f.file.path, f.archive
+                            ),
+                        ));
+                    };
+                    if batch_archive != Some(key) || batch.len() >= BATCH {
+                        flush(&tx, &mut batch, batch_archive)?;
+                        batch_archive = Some(key);
+                    }
+                    batch.push(f.file);
+                    summary.files += 1;
+                }
+                Some(Record::End {
+                    archives: na,
+                    files: nf,
+                }) => {
+                    if (na, nf) != (summary.archives, summary.files) {
+                        return Err(bad(
+                            n,
+                            format!(
+                                "the end record counts {na} archives and {nf} files, but the export holds {} and {}",
+                                summary.archives, summary.files
+                            ),
+                        ));
+                    }
+                    break;
+                }
+                Some(Record::Header { .. } | Record::Run(_)) => {
+                    return Err(bad(n, "a second header or run record".into()));
+                }
+            }
+        }
+        flush(&tx, &mut batch, batch_archive)?;
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&self.path, "committing an import", e))?;
+        Ok(ImportOutcome {
+            run: run_id,
+            imported: true,
+            summary,
+        })
+    }
+}
+
+/// Store name -> (kind, location).
+fn store_kinds(
+    tx: &rusqlite::Transaction<'_>,
+) -> rusqlite::Result<HashMap<String, (String, Option<String>)>> {
+    let mut st = tx.prepare("SELECT name, kind, location FROM stores")?;
+    st.query_map([], |x| Ok((x.get(0)?, (x.get(1)?, x.get(2)?))))?
+        .collect()
+}
+
+fn existing_count(cat: &Catalog, run: RunId) -> Result<u64> {
+    Ok(cat.archives_of_run(run)?.len() as u64)
+}
+
+fn store_id(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    kind: &str,
+    location: Option<&str>,
+) -> rusqlite::Result<StoreId> {
+    tx.execute(
+        "INSERT INTO stores(name, kind, location) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
+        rusqlite::params![name, kind, location],
+    )?;
+    tx.query_row("SELECT id FROM stores WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .map(StoreId)
+}
+
+fn vault_id(
+    tx: &rusqlite::Transaction<'_>,
+    store: StoreId,
+    name: &str,
+) -> rusqlite::Result<VaultId> {
+    tx.execute(
+        "INSERT INTO vaults(store_id, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        rusqlite::params![store.0, name],
+    )?;
+    tx.query_row(
+        "SELECT id FROM vaults WHERE store_id = ?1 AND name = ?2",
+        rusqlite::params![store.0, name],
+        |r| r.get(0),
+    )
+    .map(VaultId)
+}

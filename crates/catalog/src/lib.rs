@@ -1,0 +1,94 @@
+//! Permafrost's catalog: every run, archive, file, tag and retrieval job in
+//! one SQLite file, and a search that finds any file among millions in
+//! milliseconds.
+//!
+//! - [`Catalog::open`] creates or migrates a catalog (versioned schema,
+//!   WAL, foreign keys, a busy timeout) and refuses, with a clear error, a
+//!   file that is not a catalog or comes from a newer version.
+//! - Writing: [`Catalog::store`] and [`Catalog::vault`], [`Catalog::begin_run`],
+//!   [`Catalog::add_archive`], [`Catalog::insert_files`] and
+//!   [`Catalog::insert_many`] (batched transactions, ~150 000 rows a second
+//!   with the search index), [`Catalog::set_archive_stored`],
+//!   [`Catalog::finish_run`], tags, retrieval jobs, ACL entries.
+//! - Reading: [`Catalog::search`] with the [query language](query),
+//!   paged and serializable ([`SearchPage`]); [`Catalog::where_is`] for every
+//!   archived version of a path.
+//! - [`Catalog::export_run`] / [`Catalog::import_run`]: a run as a compact,
+//!   versioned, compressed file, imported idempotently.
+//! - [`synth`]: synthetic trees of any size for benchmarks.
+//!
+//! It knows nothing of AWS, async runtimes, command lines or terminals.
+//! Open one [`Catalog`] per thread: many read while one writes.
+//!
+//! # Example
+//!
+//! ```
+//! use catalog::{ArchiveState, Catalog, FileEntry, NewArchive, NewRun, Page};
+//!
+//! let mut cat = Catalog::open_in_memory()?;
+//! let store = cat.store("local", "local", Some("/srv/cold"))?;
+//! let vault = cat.vault(store, "projects")?;
+//! let run = cat.begin_run(&NewRun {
+//!     roots: vec!["/data".into()],
+//!     description: "yearly archive".into(),
+//!     tags: vec!["finance".into()],
+//!     started: 1_700_000_000,
+//!     ..NewRun::default()
+//! })?;
+//! let archive = cat.add_archive(&NewArchive {
+//!     run,
+//!     vault,
+//!     remote_id: None,
+//!     size: 2048,
+//!     stored_size: None,
+//!     tree_hash: None,
+//!     description: String::new(),
+//!     tags: vec![],
+//!     created: 1_700_000_100,
+//!     state: ArchiveState::Uploading,
+//!     recipients: vec![],
+//! })?;
+//! cat.insert_files(archive, &[
+//!     FileEntry { path: "/data/Finance/Budget_2019-final.xlsx".into(), size: 1024, mtime: 1_560_000_000, ..FileEntry::default() },
+//!     FileEntry { path: "/data/Finance/Budget_2020.xlsx".into(), size: 1024, mtime: 1_590_000_000, ..FileEntry::default() },
+//! ])?;
+//! cat.set_archive_stored(archive, "glacier-archive-id-1", None, 900)?;
+//!
+//! let page = cat.search_str("budget 2019", Page::default())?;
+//! assert_eq!(page.hits.len(), 1);
+//! assert_eq!(page.hits[0].path, "/data/Finance/Budget_2019-final.xlsx");
+//! assert_eq!(page.hits[0].archive_id.as_deref(), Some("glacier-archive-id-1"));
+//!
+//! let page = cat.search_str("tag:finance -2019 mtime:>=2020-01-01", Page::default())?;
+//! assert_eq!(page.hits[0].path, "/data/Finance/Budget_2020.xlsx");
+//!
+//! // A syntax error says where and what was expected.
+//! let err = cat.search_str("budget size:>lots", Page::default()).unwrap_err();
+//! assert!(err.to_string().contains("column 14"));
+//! # Ok::<(), catalog::CatalogError>(())
+//! ```
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod catalog;
+mod error;
+mod export;
+mod model;
+pub mod query;
+mod record;
+mod search;
+pub mod synth;
+mod time;
+mod tokens;
+
+pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
+pub use error::{CatalogError, Result};
+pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};
+pub use model::{
+    AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, JobKey, JobState,
+    MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId, SearchPage,
+    StoreId, VaultId,
+};
+pub use query::{Query, QueryError};
+pub use search::MAX_PAGE;
+pub use tokens::{phrase_matches, query_tokens};

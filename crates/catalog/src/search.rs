@@ -1,0 +1,305 @@
+//! Turning a [`Query`] into SQL over the full-text indexes, and running it.
+//!
+//! Words that no archive or run description or tag contains (the usual
+//! case) are joined by AND into one FTS5 `MATCH` that drives the query: FTS5 walks
+//! the rarest doclist first and returns rowids in ascending order, so the
+//! first page of a two-word query over millions of files touches a few
+//! pages only. Every other clause filters the driven rows. Words that some
+//! archive's text also contains become "in the file's tokens, or in an
+//! archive that matches" filters; then, with no other word to drive, the
+//! files table is scanned in id order until the page is full.
+
+use rusqlite::types::Value;
+
+use crate::catalog::{Catalog, decode_extra, join_path, split_path, to_u64};
+use crate::error::{CatalogError, Result};
+use crate::model::{ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage};
+use crate::query::{Query, Term};
+use crate::tokens::query_tokens;
+
+const HIT_COLUMNS: &str = "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, a.state, a.run_id, a.created";
+
+const PATH: &str = "(d.path || '/' || f.name)";
+
+/// The largest page [`Catalog::search`] returns.
+pub const MAX_PAGE: u32 = 10_000;
+
+#[derive(Default)]
+struct Plan {
+    /// FTS expressions that must all match (they drive the query).
+    fts: Vec<String>,
+    /// FTS expressions that must not match.
+    fts_not: Vec<String>,
+    /// Filters with their parameters, all required.
+    wheres: Vec<(String, Vec<Value>)>,
+}
+
+fn fts_expr(tokens: &[String], prefix: bool) -> String {
+    let mut s = String::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" AND ");
+        }
+        s.push('"');
+        s.push_str(t);
+        s.push('"');
+        if prefix && i + 1 == tokens.len() {
+            s.push('*');
+        }
+    }
+    s
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+impl Catalog {
+    fn archive_text_matches(&self, expr: &str, phrase: Option<&str>) -> Result<bool> {
+        let sql = if phrase.is_some() {
+            "SELECT EXISTS(SELECT 1 FROM archive_fts WHERE archive_fts MATCH ?1 AND pf_phrase(raw, ?2))"
+        } else {
+            "SELECT EXISTS(SELECT 1 FROM archive_fts WHERE archive_fts MATCH ?1 AND ?2 IS NULL)"
+        };
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.query_row(rusqlite::params![expr, phrase], |r| r.get(0)))
+            .map_err(self.err("matching archive descriptions"))
+    }
+
+    fn plan(&self, q: &Query) -> Result<Plan> {
+        let mut p = Plan::default();
+        for c in &q.clauses {
+            let neg = if c.negated { "NOT " } else { "" };
+            match &c.term {
+                Term::Word(w) | Term::Prefix(w) | Term::Phrase(w) => {
+                    let prefix = matches!(c.term, Term::Prefix(_));
+                    let toks = query_tokens(w);
+                    if toks.is_empty() {
+                        continue;
+                    }
+                    let expr = fts_expr(&toks, prefix);
+                    let phrase = (toks.len() > 1).then(|| {
+                        let mut s = toks.join(" ");
+                        if prefix {
+                            s.push('*');
+                        }
+                        s
+                    });
+                    let in_archives = self.archive_text_matches(&expr, phrase.as_deref())?;
+                    let arch_sql = if phrase.is_some() {
+                        "f.archive_id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ? AND pf_phrase(raw, ?))"
+                    } else {
+                        "f.archive_id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?)"
+                    };
+                    let mut arch_params = vec![text(&expr)];
+                    arch_params.extend(phrase.as_deref().map(text));
+                    match (c.negated, in_archives) {
+                        (false, false) => {
+                            p.fts.push(expr);
+                            if let Some(ph) = &phrase {
+                                p.wheres.push((format!("pf_phrase({PATH}, ?)"), vec![text(ph)]));
+                            }
+                        }
+                        (false, true) => {
+                            // Tested on each candidate row's path (another
+                            // clause drives), not by reading a whole doclist.
+                            let mut pattern = toks.join(" ");
+                            if prefix {
+                                pattern.push('*');
+                            }
+                            let mut params = vec![text(&pattern)];
+                            params.extend(arch_params);
+                            p.wheres.push((format!("(pf_phrase({PATH}, ?) OR {arch_sql})"), params));
+                        }
+                        (true, _) => {
+                            match &phrase {
+                                None => p.fts_not.push(expr),
+                                Some(ph) => p.wheres.push((format!("NOT pf_phrase({PATH}, ?)"), vec![text(ph)])),
+                            }
+                            if in_archives {
+                                p.wheres.push((format!("NOT {arch_sql}"), arch_params));
+                            }
+                        }
+                    }
+                }
+                Term::Tag(t) => p.wheres.push((
+                    format!(
+                        "{neg}(f.archive_id IN (SELECT x.archive_id FROM archive_tags x JOIN tags t ON t.id = x.tag_id WHERE t.name = ?
+                           UNION SELECT a2.id FROM archives a2 JOIN run_tags x ON x.run_id = a2.run_id JOIN tags t ON t.id = x.tag_id WHERE t.name = ?))"
+                    ),
+                    vec![text(t), text(t)],
+                )),
+                Term::Path(g) => {
+                    let col = if g.contains('/') { PATH } else { "f.name" };
+                    p.wheres.push((format!("{neg}({col} GLOB ?)"), vec![text(g)]));
+                }
+                Term::Under(d) => {
+                    let d = d.trim_end_matches('/');
+                    if d.is_empty() {
+                        if c.negated {
+                            p.wheres.push(("0".into(), vec![]));
+                        }
+                        continue;
+                    }
+                    p.wheres.push((
+                        format!("{neg}(f.dir_id IN (SELECT id FROM dirs WHERE path = ? OR (path >= ? AND path < ?)))"),
+                        vec![text(d), text(&format!("{d}/")), text(&format!("{d}0"))],
+                    ));
+                }
+                Term::Size(r) => p.wheres.push((format!("{neg}({})", r.sql("f.size")), vec![])),
+                Term::Mtime(r) => p.wheres.push((format!("{neg}({})", r.sql("f.mtime")), vec![])),
+                Term::Archive(id) => p.wheres.push((
+                    format!("{neg}(f.archive_id = ? OR f.archive_id IN (SELECT id FROM archives WHERE remote_id = ?))"),
+                    vec![id.parse::<i64>().map_or(Value::Null, Value::Integer), text(id)],
+                )),
+                Term::Run(id) => p.wheres.push((
+                    format!(
+                        "{neg}(f.archive_id IN (SELECT id FROM archives WHERE run_id = ? OR run_id IN (SELECT id FROM runs WHERE uid = ?)))"
+                    ),
+                    vec![id.parse::<i64>().map_or(Value::Null, Value::Integer), text(id)],
+                )),
+            }
+        }
+        Ok(p)
+    }
+
+    /// (SQL after `SELECT <cols>`, parameters) for a plan; `after` bounds ids.
+    fn from_where(p: &Plan, after: Option<FileId>) -> (String, Vec<Value>, &'static str) {
+        let mut sql = String::new();
+        let mut params = Vec::new();
+        let joins =
+            " CROSS JOIN dirs d ON d.id = f.dir_id CROSS JOIN archives a ON a.id = f.archive_id
+             CROSS JOIN vaults v ON v.id = a.vault_id CROSS JOIN stores s ON s.id = v.store_id";
+        if p.fts.is_empty() {
+            sql.push_str(" FROM files f");
+            sql.push_str(joins);
+            sql.push_str(" WHERE f.id > ?");
+        } else {
+            // CROSS JOIN fixes the order: the FTS table drives.
+            sql.push_str(" FROM file_fts CROSS JOIN files f ON f.id = file_fts.rowid");
+            sql.push_str(joins);
+            let mut m = format!("({})", p.fts.join(") AND ("));
+            for n in &p.fts_not {
+                m.push_str(" NOT (");
+                m.push_str(n);
+                m.push(')');
+            }
+            sql.push_str(" WHERE file_fts MATCH ? AND file_fts.rowid > ?");
+            params.push(Value::Text(m));
+        }
+        let order_col = if p.fts.is_empty() {
+            "f.id"
+        } else {
+            "file_fts.rowid"
+        };
+        params.push(Value::Integer(after.map_or(i64::MIN, |a| a.0)));
+        if p.fts.is_empty() {
+            for n in &p.fts_not {
+                sql.push_str(
+                    " AND f.id NOT IN (SELECT rowid FROM file_fts WHERE file_fts MATCH ?)",
+                );
+                params.push(Value::Text(n.clone()));
+            }
+        }
+        for (w, ps) in &p.wheres {
+            sql.push_str(" AND ");
+            sql.push_str(w);
+            params.extend(ps.iter().cloned());
+        }
+        (sql, params, order_col)
+    }
+
+    /// One page of the files matching `query`, by ascending [`FileId`].
+    pub fn search(&self, query: &Query, page: Page) -> Result<SearchPage> {
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let plan = self.plan(query)?;
+        let (from, mut params, order) = Self::from_where(&plan, page.after);
+        let sql = format!("SELECT {HIT_COLUMNS}{from} ORDER BY {order} LIMIT ?");
+        params.push(Value::Integer(i64::from(limit) + 1));
+        let action = || format!("searching for {query}");
+        let mut st = self.conn.prepare_cached(&sql).map_err(self.err(action()))?;
+        let mut hits = st
+            .query_map(rusqlite::params_from_iter(params), hit)
+            .map_err(self.err(action()))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err(action()))?;
+        let next = if hits.len() > limit as usize {
+            hits.truncate(limit as usize);
+            hits.last().map(|h| h.id)
+        } else {
+            None
+        };
+        Ok(SearchPage {
+            query: query.to_string(),
+            hits,
+            next,
+        })
+    }
+
+    /// Parses `text` and returns one page of its matches.
+    ///
+    /// # Errors
+    /// [`CatalogError::Query`] naming the column of a syntax error.
+    pub fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
+        let q: Query = text.parse()?;
+        self.search(&q, page)
+    }
+
+    /// How many files match `query` (reads every match: slower than a page).
+    pub fn count(&self, query: &Query) -> Result<u64> {
+        let plan = self.plan(query)?;
+        let (from, params, _) = Self::from_where(&plan, None);
+        let sql = format!("SELECT count(*){from}");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))
+            })
+            .map(to_u64)
+            .map_err(self.err(format!("counting {query}")))
+    }
+
+    /// Every archived version of one path, oldest archive first.
+    pub fn where_is(&self, path: &str) -> Result<Vec<FileHit>> {
+        let (dir, name) = split_path(path)?;
+        let sql = format!(
+            "SELECT {HIT_COLUMNS} FROM dirs d CROSS JOIN files f ON f.dir_id = d.id CROSS JOIN archives a ON a.id = f.archive_id
+               CROSS JOIN vaults v ON v.id = a.vault_id CROSS JOIN stores s ON s.id = v.store_id
+             WHERE d.path = ?1 AND f.name = ?2 ORDER BY a.created, f.id"
+        );
+        let mut st = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.err(format!("looking up {path}")))?;
+        st.query_map([dir, name], hit)
+            .map_err(self.err(format!("looking up {path}")))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| CatalogError::sqlite(&self.path, format!("looking up {path}"), e))
+    }
+}
+
+fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileHit> {
+    let dir: String = r.get(1)?;
+    let name: String = r.get(2)?;
+    let mut f = FileEntry {
+        mtime: r.get(4)?,
+        ..FileEntry::default()
+    };
+    decode_extra(r.get_ref(5)?.as_blob()?, &mut f, 5)?;
+    Ok(FileHit {
+        id: FileId(r.get(0)?),
+        path: join_path(&dir, &name),
+        size: to_u64(r.get(3)?),
+        mtime: f.mtime,
+        sha256: f.sha256,
+        archive: ArchiveKey(r.get(6)?),
+        archive_id: r.get(7)?,
+        store: r.get(8)?,
+        vault: r.get(9)?,
+        state: ArchiveState::parse(&r.get::<_, String>(10)?),
+        run: RunId(r.get(11)?),
+        archived: r.get(12)?,
+        member: f.member,
+    })
+}

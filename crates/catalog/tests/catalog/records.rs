@@ -1,0 +1,270 @@
+//! Everything stored comes back: runs, archives, files, jobs, ACLs; deletes cascade.
+
+use catalog::{
+    AclEntry, ArchiveState, Catalog, FileEntry, FileId, JobState, MemberLocation, PackedRange,
+    Page, RetrievalJob,
+};
+
+use crate::support::fixture;
+
+#[test]
+fn runs_archives_and_files_round_trip() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    let run = cat.run(f.run1).unwrap().unwrap();
+    assert_eq!(run.uid, "run-one");
+    assert_eq!(run.tags, vec!["finance".to_owned()]);
+    assert_eq!(run.files, 4);
+    assert_eq!(run.bytes, 2 * (1 << 20) + 5 * (1 << 20) + 20 * 1024 + 10);
+    assert_eq!(run.ended, None);
+    cat.finish_run(f.run1, 5000).unwrap();
+    assert_eq!(cat.run(f.run1).unwrap().unwrap().ended, Some(5000));
+    assert_eq!(cat.run_by_uid("run-two").unwrap().unwrap().id, f.run2);
+    assert_eq!(cat.runs().unwrap().len(), 2);
+
+    let a = cat.archive(f.a2).unwrap().unwrap();
+    assert_eq!(a.info.remote_id.as_deref(), Some("REMOTE-A2"));
+    assert_eq!(a.info.tree_hash.as_deref(), Some("ab12"));
+    assert_eq!(a.info.stored_size, Some(1234));
+    assert_eq!(a.info.state, ArchiveState::Stored);
+    assert_eq!(a.files, 4);
+    assert_eq!(a.seq, 0);
+    cat.set_archive_state(f.a2, ArchiveState::Deleted).unwrap();
+    assert_eq!(
+        cat.archive(f.a2).unwrap().unwrap().info.state,
+        ArchiveState::Deleted
+    );
+
+    let full = FileEntry {
+        path: "/x/y/link".into(),
+        size: 7,
+        mtime: -5,
+        atime: Some(10),
+        ctime: Some(-1),
+        mode: 0o120_777,
+        uid: Some(4242),
+        gid: Some(77),
+        owner: Some("bob".into()),
+        group: Some("lab".into()),
+        sha256: Some([9; 32]),
+        symlink: Some("../target".into()),
+        member: Some(MemberLocation {
+            index: 3,
+            offset: 1536,
+            packed: Some(PackedRange {
+                start: 100,
+                end: 900,
+                origin: 1024,
+            }),
+        }),
+    };
+    cat.insert_files(f.a1, std::slice::from_ref(&full)).unwrap();
+    let hit = &cat.where_is("/x/y/link").unwrap()[0];
+    assert_eq!(hit.member, full.member);
+    assert_eq!(hit.sha256, full.sha256);
+    let (archive, back) = cat.file(hit.id).unwrap().unwrap();
+    assert_eq!(archive, f.a1);
+    assert_eq!(back, full);
+    assert!(cat.file(FileId(999_999)).unwrap().is_none());
+}
+
+#[test]
+fn jobs_and_acls() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    let vault = cat.archive(f.a2).unwrap().unwrap().info.vault;
+    let job = RetrievalJob {
+        vault,
+        job_id: "JOB-1".into(),
+        archive: Some(f.a2),
+        range: Some((0, 1 << 20)),
+        tier: "Bulk".into(),
+        requested: 10,
+        state: JobState::Requested,
+        expires: None,
+        downloaded_to: None,
+    };
+    let key = cat.add_retrieval_job(&job).unwrap();
+    assert!(
+        cat.add_retrieval_job(&job).is_err(),
+        "job ids are unique per vault"
+    );
+    assert_eq!(
+        cat.retrieval_jobs(Some(JobState::Requested)).unwrap(),
+        vec![(key, job.clone())]
+    );
+    cat.set_job_state(key, JobState::Downloaded, Some("/restore/x"))
+        .unwrap();
+    assert!(
+        cat.retrieval_jobs(Some(JobState::Requested))
+            .unwrap()
+            .is_empty()
+    );
+    let all = cat.retrieval_jobs(None).unwrap();
+    assert_eq!(all[0].1.downloaded_to.as_deref(), Some("/restore/x"));
+    assert_eq!(all[0].1.state, JobState::Downloaded);
+
+    let file = cat.where_is("/data/Research/報告書.docx").unwrap()[0].id;
+    let acl = vec![
+        AclEntry {
+            principal: "S-1-1-0".into(),
+            allow: true,
+            rights: 0x0012_00a9,
+        },
+        AclEntry {
+            principal: "alice".into(),
+            allow: false,
+            rights: 0x001f_01ff,
+        },
+    ];
+    cat.set_acl(file, &acl).unwrap();
+    assert_eq!(cat.acl(file).unwrap(), acl);
+    cat.set_acl(file, &acl[..1]).unwrap();
+    assert_eq!(cat.acl(file).unwrap(), acl[..1]);
+}
+
+#[test]
+fn deleting_a_run_removes_its_files_from_search() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    assert_eq!(cat.count(&"data".parse().unwrap()).unwrap(), 8);
+    cat.delete_run(f.run2).unwrap();
+    assert!(cat.archive(f.a2).unwrap().is_none());
+    assert_eq!(cat.count(&"data".parse().unwrap()).unwrap(), 4);
+    assert!(
+        cat.search_str("müller", Page::default())
+            .unwrap()
+            .hits
+            .is_empty()
+    );
+    assert!(
+        cat.search_str("lab", Page::default())
+            .unwrap()
+            .hits
+            .is_empty()
+    );
+    assert!(cat.delete_run(f.run2).is_err());
+    // New files do not inherit the deleted rows' index entries.
+    let store = cat.store("local", "local", None).unwrap();
+    let vault = cat.vault(store, "main").unwrap();
+    let a = cat
+        .add_archive(&crate::support::archive(f.run1, vault, 9, ""))
+        .unwrap();
+    cat.insert_files(
+        a,
+        &[crate::support::file("/new/plain.txt", 1, "2020-01-01")],
+    )
+    .unwrap();
+    assert!(
+        cat.search_str("müller", Page::default())
+            .unwrap()
+            .hits
+            .is_empty()
+    );
+    assert_eq!(
+        cat.search_str("plain", Page::default()).unwrap().hits.len(),
+        1
+    );
+    assert!(cat.integrity_check().unwrap().is_empty());
+}
+
+#[test]
+fn bad_inputs_are_refused_whole() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    let err = cat
+        .insert_files(
+            f.a1,
+            &[
+                crate::support::file("/ok/one", 1, "2020-01-01"),
+                crate::support::file("relative/two", 1, "2020-01-01"),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("relative/two"), "{err}");
+    assert!(
+        cat.where_is("/ok/one").unwrap().is_empty(),
+        "the batch was rolled back"
+    );
+    cat.insert_files(f.a1, &[crate::support::file("/ok/one", 1, "2020-01-01")])
+        .unwrap();
+    assert_eq!(
+        cat.where_is("/ok/one").unwrap().len(),
+        1,
+        "the directory cache survived the rollback"
+    );
+    let err = cat
+        .insert_files(catalog::ArchiveKey(12345), &[])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            catalog::CatalogError::NotFound {
+                what: "archive",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn insert_many_records_several_archives_at_once() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    let store = cat.store("local", "local", None).unwrap();
+    let vault = cat.vault(store, "main").unwrap();
+    let a = cat
+        .add_archive(&crate::support::archive(f.run1, vault, 10, ""))
+        .unwrap();
+    let b = cat
+        .add_archive(&crate::support::archive(f.run1, vault, 11, ""))
+        .unwrap();
+    assert_eq!(
+        cat.archive(b).unwrap().unwrap().seq,
+        2,
+        "positions follow within the run"
+    );
+    let one = [crate::support::file("/many/a.txt", 1, "2020-01-01")];
+    let two = [
+        crate::support::file("/many/b.txt", 2, "2020-01-01"),
+        crate::support::file("/many/c.txt", 3, "2020-01-01"),
+    ];
+    cat.insert_many(&[(a, &one), (b, &two)]).unwrap();
+    assert_eq!(cat.archive(a).unwrap().unwrap().files, 1);
+    assert_eq!(cat.archive(b).unwrap().unwrap().files, 2);
+    assert_eq!(cat.count(&"under:/many".parse().unwrap()).unwrap(), 3);
+    assert_eq!(cat.run(f.run1).unwrap().unwrap().files, 7);
+    // One unknown archive refuses the whole call.
+    let err = cat
+        .insert_many(&[(a, &one), (catalog::ArchiveKey(999), &two)])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            catalog::CatalogError::NotFound {
+                what: "archive",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(cat.count(&"under:/many".parse().unwrap()).unwrap(), 3);
+}
+
+#[test]
+fn a_read_only_catalog_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    drop(fixture(Catalog::open(&path).unwrap()));
+    let mut cat = Catalog::open_read_only(&path).unwrap();
+    assert_eq!(
+        cat.search_str("budget", Page::default())
+            .unwrap()
+            .hits
+            .len(),
+        3
+    );
+    let err = cat.store("x", "local", None).unwrap_err();
+    assert!(err.to_string().contains("ro.db"), "{err}");
+}
