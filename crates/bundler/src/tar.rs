@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn pax_length_counts_itself() {
         let mut v = Vec::new();
-        pax_record(&mut v, "path", &[b'a'; 93]);
+        pax_record(&mut v, "path", &[b'a'; 92]);
         assert_eq!(v.len(), 102);
         assert!(v.starts_with(b"102 path="));
     }

@@ -147,7 +147,14 @@ fn plan_frames(entries: &[Entry], frame_size: usize) -> Vec<Vec<Part>> {
     let mut cur_len = 0u64;
     for (i, e) in entries.iter().enumerate() {
         let size = if e.kind == EntryKind::File { e.size } else { 0 };
-        let est = BLOCK as u64 + if e.name.len() > 100 { 1024 } else { 0 } + size;
+        // Header, a PAX header (sub-second mtime, long names or links: an
+        // upper bound of its size), padded content.
+        let link_len = match &e.kind {
+            EntryKind::Symlink { target } | EntryKind::HardLink { target } => target.len(),
+            _ => 0,
+        };
+        let pax = (BLOCK + (128 + e.name.len() + link_len).next_multiple_of(BLOCK)) as u64;
+        let est = BLOCK as u64 + pax + size.next_multiple_of(BLOCK as u64);
         if size <= fs {
             if cur_len > 0 && cur_len + est > fs {
                 frames.push(std::mem::take(&mut cur));
