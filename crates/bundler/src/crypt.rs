@@ -29,7 +29,7 @@ impl fmt::Debug for Encryption {
     }
 }
 
-fn crypto(what: &'static str, message: impl ToString) -> BundleError {
+fn crypto(what: &'static str, message: impl std::fmt::Display) -> BundleError {
     BundleError::Crypto {
         what,
         message: message.to_string(),

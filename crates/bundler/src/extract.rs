@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::crypt::Decryption;
 use crate::error::{BundleError, Result};
-use crate::index::{hex, BundleIndex, MemberIndex, MemberKind, MemberPath, INDEX_MEMBER};
+use crate::index::{BundleIndex, INDEX_MEMBER, MemberIndex, MemberKind, MemberPath, hex};
 use crate::read::{Found, TarReader, decoder, layers, plain_range, plain_stream};
 use crate::source::RangeSource;
 use crate::tar::TypeFlag;
@@ -214,20 +214,21 @@ impl Target {
     }
 
     fn refuse_dir(path: &Path, name: &MemberPath) -> Result<()> {
-        if let Ok(m) = fs::symlink_metadata(path) {
-            if m.is_dir() {
-                return Err(BundleError::UnsafePath {
-                    path: name.lossy(),
-                    reason: "a directory exists where a non-directory member goes",
-                });
-            }
+        if let Ok(m) = fs::symlink_metadata(path)
+            && m.is_dir()
+        {
+            return Err(BundleError::UnsafePath {
+                path: name.lossy(),
+                reason: "a directory exists where a non-directory member goes",
+            });
         }
         Ok(())
     }
 
     fn set_meta(&self, path: &Path, m: &MemberIndex, link: bool) -> Result<()> {
         if self.owners {
-            std::os::unix::fs::lchown(path, Some(m.uid), Some(m.gid)).map_err(ex("set owner of", path))?;
+            std::os::unix::fs::lchown(path, Some(m.uid), Some(m.gid))
+                .map_err(ex("set owner of", path))?;
         }
         let t = filetime::FileTime::from_unix_time(m.mtime.secs, m.mtime.nanos);
         if link {
@@ -266,7 +267,9 @@ impl Target {
                 }
                 MemberKind::File => {
                     Self::refuse_dir(&path, &m.path)?;
-                    let tmp = s.tmp.as_ref().ok_or_else(|| BundleError::corrupt(m.tar_offset, "file member without content"))?;
+                    let tmp = s.tmp.as_ref().ok_or_else(|| {
+                        BundleError::corrupt(m.tar_offset, "file member without content")
+                    })?;
                     self.set_meta(tmp, m, false)?;
                     fs::rename(tmp, &path).map_err(ex("move into place", &path))?;
                     report.files += 1;
@@ -401,7 +404,9 @@ pub fn list<R: Read>(bundle: R, decryption: Option<&Decryption>) -> Result<Bundl
     loop {
         let at = t.pos();
         let Some(f) = t.next()? else {
-            return Err(BundleError::Truncated("end of archive before the index member".into()));
+            return Err(BundleError::Truncated(
+                "end of archive before the index member".into(),
+            ));
         };
         if f.header.path == INDEX_MEMBER.as_bytes() {
             let mut json = Vec::new();
@@ -409,7 +414,10 @@ pub fn list<R: Read>(bundle: R, decryption: Option<&Decryption>) -> Result<Bundl
             let index: BundleIndex = serde_json::from_slice(&json)
                 .map_err(|e| BundleError::corrupt(at, format!("the index does not parse: {e}")))?;
             if index.members.len() != seen.len() {
-                return Err(BundleError::corrupt(at, "the index and the tar stream list different members"));
+                return Err(BundleError::corrupt(
+                    at,
+                    "the index and the tar stream list different members",
+                ));
             }
             for (f, m) in seen.iter().zip(&index.members) {
                 check(f, m)?;
@@ -437,7 +445,9 @@ pub fn extract_stream<R: Read>(
     let index = loop {
         let at = t.pos();
         let Some(f) = t.next()? else {
-            return Err(BundleError::Truncated("end of archive before the index member".into()));
+            return Err(BundleError::Truncated(
+                "end of archive before the index member".into(),
+            ));
         };
         if f.header.path == INDEX_MEMBER.as_bytes() {
             let mut json = Vec::new();
@@ -463,7 +473,10 @@ pub fn extract_stream<R: Read>(
         }
     };
     if index.members.len() != found_all.len() {
-        return Err(BundleError::corrupt(t.pos(), "the index and the tar stream list different members"));
+        return Err(BundleError::corrupt(
+            t.pos(),
+            "the index and the tar stream list different members",
+        ));
     }
     let wanted = wanted_set(&index, selection, false)?;
     let mut staged = Vec::new();
@@ -482,7 +495,10 @@ pub fn extract_stream<R: Read>(
             }
             None => None,
         };
-        staged.push(Staged { member: m.clone(), tmp });
+        staged.push(Staged {
+            member: m.clone(),
+            tmp,
+        });
     }
     let mut report = ExtractReport::default();
     tgt.place(staged, &mut report)?;
@@ -505,16 +521,16 @@ fn wanted_set(
         }
         Selection::Paths(ps) => {
             for p in ps {
-                let m = by_name
-                    .get(&p[..])
-                    .ok_or_else(|| BundleError::NoSuchMember(String::from_utf8_lossy(p).into_owned()))?;
+                let m = by_name.get(&p[..]).ok_or_else(|| {
+                    BundleError::NoSuchMember(String::from_utf8_lossy(p).into_owned())
+                })?;
                 out.insert(p.clone());
-                if link_targets && m.kind == MemberKind::HardLink {
-                    if let Some(l) = &m.link {
-                        if by_name.contains_key(&l.0[..]) {
-                            out.insert(l.0.clone());
-                        }
-                    }
+                if link_targets
+                    && m.kind == MemberKind::HardLink
+                    && let Some(l) = &m.link
+                    && by_name.contains_key(&l.0[..])
+                {
+                    out.insert(l.0.clone());
                 }
             }
         }
@@ -549,18 +565,17 @@ pub fn extract_ranges(
     let mut tgt = Target::new(target, options.restore_owners)?;
     let mut staged = Vec::new();
     for m in index.members.iter().filter(|m| wanted.contains(&m.path.0)) {
-        let frame = index
-            .frames
-            .get(m.frames.0 as usize)
-            .ok_or_else(|| BundleError::corrupt(m.tar_offset, "index names a frame that does not exist"))?;
+        let frame = index.frames.get(m.frames.0 as usize).ok_or_else(|| {
+            BundleError::corrupt(m.tar_offset, "index names a frame that does not exist")
+        })?;
         let skip = m
             .tar_offset
             .checked_sub(frame.tar_offset)
             .filter(|s| *s < frame.tar_len)
             .ok_or_else(|| BundleError::corrupt(m.tar_offset, "member offset outside its frame"))?;
-        let r = plain_range(src, dec, encrypted, m.range)?;
-        let d = decoder(compression, BufReader::new(r))?;
-        let mut t = TarReader::new(d, frame.tar_offset);
+        let raw = plain_range(src, dec, encrypted, m.range)?;
+        let plain = decoder(compression, BufReader::new(raw))?;
+        let mut t = TarReader::new(plain, frame.tar_offset);
         t.skip(skip, "the frame before the member")?;
         let f = t.next()?.ok_or_else(|| {
             BundleError::corrupt(m.tar_offset, "end of archive where the index puts a member")
@@ -579,7 +594,10 @@ pub fn extract_ranges(
         } else {
             None
         };
-        staged.push(Staged { member: m.clone(), tmp });
+        staged.push(Staged {
+            member: m.clone(),
+            tmp,
+        });
     }
     let mut report = ExtractReport::default();
     tgt.place(staged, &mut report)?;
@@ -588,7 +606,9 @@ pub fn extract_ranges(
 
 /// Read the index of a whole bundle stream without extracting (alias of
 /// [`list`] for readers holding a `Read`).
-pub fn read_index_stream<R: Read>(bundle: R, decryption: Option<&Decryption>) -> Result<BundleIndex> {
+pub fn read_index_stream<R: Read>(
+    bundle: R,
+    decryption: Option<&Decryption>,
+) -> Result<BundleIndex> {
     list(bundle, decryption)
 }
-

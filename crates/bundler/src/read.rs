@@ -4,9 +4,9 @@ use std::io::{self, BufRead, BufReader, Read, Seek as _, SeekFrom};
 
 use crate::crypt::Decryption;
 use crate::error::{BundleError, Result};
-use crate::index::{parse_trailer, BundleIndex, ByteRange, Compression, INDEX_MEMBER, TRAILER_LEN};
+use crate::index::{BundleIndex, ByteRange, Compression, INDEX_MEMBER, TRAILER_LEN, parse_trailer};
 use crate::source::{RangeReader, RangeSource};
-use crate::tar::{self, Block, Header, Pax, BLOCK};
+use crate::tar::{self, BLOCK, Block, Header, Pax};
 
 /// The most bytes a PAX header or GNU long name may take.
 const MAX_META: u64 = 1 << 20;
@@ -90,7 +90,7 @@ pub(crate) struct TarReader<R> {
     pos: u64,
 }
 
-fn read_err(e: io::Error, pos: u64, what: &str) -> BundleError {
+fn read_err(e: &io::Error, pos: u64, what: &str) -> BundleError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
         BundleError::Truncated(format!("the stream ends inside {what} at tar offset {pos}"))
     } else {
@@ -108,14 +108,19 @@ impl<R: Read> TarReader<R> {
     }
 
     fn exact(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
-        self.r.read_exact(buf).map_err(|e| read_err(e, self.pos, what))?;
+        self.r
+            .read_exact(buf)
+            .map_err(|e| read_err(&e, self.pos, what))?;
         self.pos += buf.len() as u64;
         Ok(())
     }
 
     fn meta(&mut self, len: u64, what: &str) -> Result<Vec<u8>> {
         if len > MAX_META {
-            return Err(BundleError::corrupt(self.pos, format!("{what} of {len} bytes is too large")));
+            return Err(BundleError::corrupt(
+                self.pos,
+                format!("{what} of {len} bytes is too large"),
+            ));
         }
         let mut v = vec![0u8; len as usize];
         self.exact(&mut v, what)?;
@@ -125,7 +130,7 @@ impl<R: Read> TarReader<R> {
 
     pub(crate) fn skip(&mut self, n: u64, what: &str) -> Result<()> {
         let got = io::copy(&mut (&mut self.r).take(n), &mut io::sink())
-            .map_err(|e| read_err(e, self.pos, what))?;
+            .map_err(|e| read_err(&e, self.pos, what))?;
         self.pos += got;
         if got < n {
             return Err(BundleError::Truncated(format!(
@@ -216,9 +221,9 @@ fn parse_index(json: &[u8], offset: u64) -> Result<BundleIndex> {
 /// Read the index member at the current position of `t`.
 pub(crate) fn read_index_member<R: Read>(t: &mut TarReader<R>) -> Result<BundleIndex> {
     let at = t.pos();
-    let f = t
-        .next()?
-        .ok_or_else(|| BundleError::Truncated("no index member before the end of the archive".into()))?;
+    let f = t.next()?.ok_or_else(|| {
+        BundleError::Truncated("no index member before the end of the archive".into())
+    })?;
     if f.header.path != INDEX_MEMBER.as_bytes() {
         return Err(BundleError::corrupt(at, "expected the index member here"));
     }
@@ -239,7 +244,12 @@ pub(crate) fn plain_range<'a>(
     range: ByteRange,
 ) -> Result<Box<dyn Read + 'a>> {
     if !encrypted {
-        return Ok(Box::new(RangeReader::new(src, range.start, range.end, 1 << 20)));
+        return Ok(Box::new(RangeReader::new(
+            src,
+            range.start,
+            range.end,
+            1 << 20,
+        )));
     }
     let dec = decryption.ok_or_else(|| BundleError::Crypto {
         what: "decrypt",
@@ -248,27 +258,32 @@ pub(crate) fn plain_range<'a>(
     // Whole age chunks with their tags: 65552 bytes per fetch.
     let r = RangeReader::new(src, 0, src.len(), 64 * 1024 + 16);
     let mut s = dec.decrypt(r)?;
-    s.seek(SeekFrom::Start(range.start)).map_err(|e| BundleError::Crypto {
-        what: "decrypt",
-        message: format!("cannot seek to compressed offset {}: {e}", range.start),
-    })?;
+    s.seek(SeekFrom::Start(range.start))
+        .map_err(|e| BundleError::Crypto {
+            what: "decrypt",
+            message: format!("cannot seek to compressed offset {}: {e}", range.start),
+        })?;
     Ok(Box::new(s.take(range.len())))
 }
 
 fn head(src: &dyn RangeSource) -> Result<Vec<u8>> {
     let n = src.len().min(64);
     let mut h = vec![0u8; n as usize];
-    src.read_at(0, &mut h).map_err(|source| BundleError::Source {
-        start: 0,
-        end: n,
-        source,
-    })?;
+    src.read_at(0, &mut h)
+        .map_err(|source| BundleError::Source {
+            start: 0,
+            end: n,
+            source,
+        })?;
     Ok(h)
 }
 
 /// Whether a stored bundle is encrypted, and its compression (for an
 /// encrypted one, that needs the decryption).
-pub(crate) fn layers(src: &dyn RangeSource, decryption: Option<&Decryption>) -> Result<(bool, Compression)> {
+pub(crate) fn layers(
+    src: &dyn RangeSource,
+    decryption: Option<&Decryption>,
+) -> Result<(bool, Compression)> {
     let h = head(src)?;
     let (encrypted, c) = sniff(&h);
     if !encrypted {
@@ -298,27 +313,31 @@ pub fn read_index(src: &dyn RangeSource, decryption: Option<&Decryption>) -> Res
         };
         let trailer_at = match plain_len {
             Some(l) if l >= TRAILER_LEN as u64 => Some(l - TRAILER_LEN as u64),
-            Some(_) => return Err(BundleError::Truncated("bundle shorter than its trailer".into())),
+            Some(_) => {
+                return Err(BundleError::Truncated(
+                    "bundle shorter than its trailer".into(),
+                ));
+            }
             None => None,
         };
         let mut t = vec![0u8; TRAILER_LEN];
-        match trailer_at {
-            Some(at) => src.read_at(at, &mut t).map_err(|source| BundleError::Source {
-                start: at,
-                end: at + TRAILER_LEN as u64,
-                source,
-            })?,
-            None => {
-                let dec = decryption.ok_or_else(|| BundleError::Crypto {
-                    what: "decrypt",
-                    message: "no identity".into(),
+        if let Some(at) = trailer_at {
+            src.read_at(at, &mut t)
+                .map_err(|source| BundleError::Source {
+                    start: at,
+                    end: at + TRAILER_LEN as u64,
+                    source,
                 })?;
-                let r = RangeReader::new(src, 0, src.len(), 64 * 1024 + 16);
-                let mut s = dec.decrypt(r)?;
-                s.seek(SeekFrom::End(-(TRAILER_LEN as i64)))
-                    .and_then(|_| s.read_exact(&mut t))
-                    .map_err(|e| BundleError::Truncated(format!("cannot read the trailer: {e}")))?;
-            }
+        } else {
+            let dec = decryption.ok_or_else(|| BundleError::Crypto {
+                what: "decrypt",
+                message: "no identity".into(),
+            })?;
+            let r = RangeReader::new(src, 0, src.len(), 64 * 1024 + 16);
+            let mut s = dec.decrypt(r)?;
+            s.seek(SeekFrom::End(-32))
+                .and_then(|_| s.read_exact(&mut t))
+                .map_err(|e| BundleError::Truncated(format!("cannot read the trailer: {e}")))?;
         }
         let range = parse_trailer(&t).ok_or_else(|| {
             BundleError::Truncated("the bundle does not end with its index trailer".into())

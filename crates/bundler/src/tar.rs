@@ -75,6 +75,7 @@ fn pax_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
     out.push(b'\n');
 }
 
+#[allow(clippy::too_many_arguments)] // the ustar fields, in order
 fn ustar_block(
     name: &[u8],
     kind: u8,
@@ -150,7 +151,16 @@ pub(crate) fn write_header(out: &mut Vec<u8>, h: &Header) {
         pax_record(&mut pax, "mtime", v.as_bytes());
     }
     if !pax.is_empty() {
-        let (b, _) = ustar_block(b"././@PaxHeader", b'x', pax.len() as u64, 0o644, 0, 0, 0, b"");
+        let (b, _) = ustar_block(
+            b"././@PaxHeader",
+            b'x',
+            pax.len() as u64,
+            0o644,
+            0,
+            0,
+            0,
+            b"",
+        );
         out.extend_from_slice(&b);
         let plen = pax.len() as u64;
         out.extend_from_slice(&pax);
@@ -252,12 +262,24 @@ pub(crate) fn parse_block(b: &[u8; BLOCK], offset: u64) -> Result<Block> {
     let unsigned: u64 = b
         .iter()
         .enumerate()
-        .map(|(i, &x)| if (148..156).contains(&i) { 32 } else { u64::from(x) })
+        .map(|(i, &x)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(x)
+            }
+        })
         .sum();
     let signed: i64 = b
         .iter()
         .enumerate()
-        .map(|(i, &x)| if (148..156).contains(&i) { 32 } else { i64::from(x as i8) })
+        .map(|(i, &x)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(x.cast_signed())
+            }
+        })
         .sum();
     if stored != unsigned && i64::try_from(stored).ok() != Some(signed) {
         return Err(BundleError::corrupt(offset, "header checksum mismatch"));
@@ -267,8 +289,18 @@ pub(crate) fn parse_block(b: &[u8; BLOCK], offset: u64) -> Result<Block> {
     match flag {
         b'x' => return Ok(Block::Pax(size)),
         b'g' => return Ok(Block::GlobalPax(size)),
-        b'L' => return Ok(Block::GnuLong { link: false, len: size }),
-        b'K' => return Ok(Block::GnuLong { link: true, len: size }),
+        b'L' => {
+            return Ok(Block::GnuLong {
+                link: false,
+                len: size,
+            });
+        }
+        b'K' => {
+            return Ok(Block::GnuLong {
+                link: true,
+                len: size,
+            });
+        }
         _ => {}
     }
     let kind = match flag {
@@ -296,7 +328,11 @@ pub(crate) fn parse_block(b: &[u8; BLOCK], offset: u64) -> Result<Block> {
     Ok(Block::Member(Header {
         path,
         kind,
-        size: if matches!(kind, TypeFlag::File) { size } else { 0 },
+        size: if matches!(kind, TypeFlag::File) {
+            size
+        } else {
+            0
+        },
         mode: parse_octal(&b[100..108], offset, "mode")? as u32 & 0o7777,
         uid: parse_octal(&b[108..116], offset, "uid")? as u32,
         gid: parse_octal(&b[116..124], offset, "gid")? as u32,
@@ -327,7 +363,11 @@ fn parse_time(v: &[u8]) -> Option<Timestamp> {
     if !frac.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    let mut f = frac.as_bytes().iter().take(9).fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    let mut f = frac
+        .as_bytes()
+        .iter()
+        .take(9)
+        .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
     for _ in frac.len().min(9)..9 {
         f *= 10;
     }
@@ -359,7 +399,10 @@ pub(crate) fn parse_pax(mut data: &[u8], offset: u64) -> Result<Pax> {
             return Err(bad("length out of range"));
         }
         let rec = &data[sp + 1..len - 1];
-        let eq = rec.iter().position(|&b| b == b'=').ok_or_else(|| bad("no '='"))?;
+        let eq = rec
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| bad("no '='"))?;
         let (k, v) = (&rec[..eq], &rec[eq + 1..]);
         let num = |v: &[u8]| -> Result<u64> {
             std::str::from_utf8(v)
@@ -389,10 +432,10 @@ impl Header {
         if let Some(l) = pax.link {
             self.link = l;
         }
-        if let Some(s) = pax.size {
-            if matches!(self.kind, TypeFlag::File) {
-                self.size = s;
-            }
+        if let Some(s) = pax.size
+            && matches!(self.kind, TypeFlag::File)
+        {
+            self.size = s;
         }
         if let Some(u) = pax.uid {
             self.uid = u;
@@ -441,7 +484,10 @@ mod tests {
             mode: 0o640,
             uid: 1000,
             gid: 100,
-            mtime: Timestamp { secs: 1_700_000_000, nanos: 0 },
+            mtime: Timestamp {
+                secs: 1_700_000_000,
+                nanos: 0,
+            },
             link: Vec::new(),
         };
         assert_eq!(header_len(&h), BLOCK);
@@ -450,7 +496,10 @@ mod tests {
         h.path.push(0xff);
         h.size = 10 << 30;
         h.uid = 5_000_000;
-        h.mtime = Timestamp { secs: -5, nanos: 250_000_000 };
+        h.mtime = Timestamp {
+            secs: -5,
+            nanos: 250_000_000,
+        };
         assert!(header_len(&h) > BLOCK);
         assert_eq!(roundtrip(&h), h);
         h.kind = TypeFlag::Symlink;

@@ -34,9 +34,9 @@ pub enum TimeField {
 pub struct TimeWindow {
     /// The timestamp compared.
     pub field: TimeField,
-    /// Keep entries at least this old (time <= now - older_than).
+    /// Keep entries at least this old (time <= now - `older_than`).
     pub older_than: Option<Duration>,
-    /// Keep entries at most this old (time >= now - newer_than).
+    /// Keep entries at most this old (time >= now - `newer_than`).
     pub newer_than: Option<Duration>,
     /// The reference instant ("now"), fixed so that a run is reproducible.
     pub now: SystemTime,
@@ -69,15 +69,15 @@ impl TimeWindow {
 
     fn keeps(&self, t: Timestamp) -> bool {
         let now = Timestamp::from(self.now);
-        if let Some(d) = self.older_than {
-            if t > now.minus(d) {
-                return false;
-            }
+        if let Some(d) = self.older_than
+            && t > now.minus(d)
+        {
+            return false;
         }
-        if let Some(d) = self.newer_than {
-            if t < now.minus(d) {
-                return false;
-            }
+        if let Some(d) = self.newer_than
+            && t < now.minus(d)
+        {
+            return false;
         }
         true
     }
@@ -96,7 +96,9 @@ pub enum NameStyle {
 }
 
 /// Seconds and nanoseconds since the Unix epoch (negative before it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Timestamp {
     /// Whole seconds.
     pub secs: i64,
@@ -119,7 +121,8 @@ impl Timestamp {
         if self.secs >= 0 {
             UNIX_EPOCH + Duration::new(self.secs.unsigned_abs(), self.nanos)
         } else {
-            UNIX_EPOCH - Duration::from_secs(self.secs.unsigned_abs()) + Duration::from_nanos(u64::from(self.nanos))
+            UNIX_EPOCH - Duration::from_secs(self.secs.unsigned_abs())
+                + Duration::from_nanos(u64::from(self.nanos))
         }
     }
 }
@@ -128,7 +131,7 @@ impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
             Ok(d) => Self {
-                secs: d.as_secs() as i64,
+                secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
                 nanos: d.subsec_nanos(),
             },
             Err(e) => Self { secs: 0, nanos: 0 }.minus(e.duration()),
@@ -200,7 +203,11 @@ impl Entry {
             return None;
         };
         Some(Self {
-            size: if kind == EntryKind::File { meta.len() } else { 0 },
+            size: if kind == EntryKind::File {
+                meta.len()
+            } else {
+                0
+            },
             kind,
             source,
             name,
@@ -209,11 +216,11 @@ impl Entry {
             gid: meta.gid(),
             mtime: Timestamp {
                 secs: meta.mtime(),
-                nanos: meta.mtime_nsec() as u32,
+                nanos: nanos(meta.mtime_nsec()),
             },
             atime: Timestamp {
                 secs: meta.atime(),
-                nanos: meta.atime_nsec() as u32,
+                nanos: nanos(meta.atime_nsec()),
             },
             dev: meta.dev(),
             ino: meta.ino(),
@@ -363,6 +370,7 @@ impl Walker {
 
     /// Walk every root. Unreadable entries below a root are reported, not
     /// fatal; a root that cannot be read at all is an error.
+    #[allow(clippy::too_many_lines)] // one pass: roots, workers, merge, hard links
     pub fn walk(&self) -> Result<Walk> {
         let threads = if self.options.threads == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -416,7 +424,7 @@ impl Walker {
                 };
                 let rel = name.clone();
                 let mut local = Local::default();
-                shared.consider(root.clone(), &rel, name, meta, &mut local, &tx);
+                shared.consider(root.clone(), &rel, name, &meta, &mut local, &tx);
                 entries.extend(local.entries);
                 report.merge(local.report);
             }
@@ -506,8 +514,7 @@ impl Shared<'_> {
     fn visited_insert(&self, meta: &Metadata) -> bool {
         self.visited
             .lock()
-            .map(|mut v| v.insert((meta.dev(), meta.ino())))
-            .unwrap_or(false)
+            .is_ok_and(|mut v| v.insert((meta.dev(), meta.ino())))
     }
 
     fn worker(
@@ -558,11 +565,11 @@ impl Shared<'_> {
             let fname = de.file_name();
             let rel = join(&job.rel, fname.as_bytes());
             let path = de.path();
-            if let Some(ex) = &self.walker.exclude {
-                if ex.is_match(Path::new(OsStr::from_bytes(&rel))) {
-                    local.report.excluded += 1;
-                    continue;
-                }
+            if let Some(ex) = &self.walker.exclude
+                && ex.is_match(Path::new(OsStr::from_bytes(&rel)))
+            {
+                local.report.excluded += 1;
+                continue;
             }
             let meta = if self.walker.options.follow_symlinks {
                 fs::metadata(&path)
@@ -580,7 +587,7 @@ impl Shared<'_> {
                 }
             };
             let name = join(&job.name, fname.as_bytes());
-            self.consider(path, &rel, name, meta, local, tx);
+            self.consider(path, &rel, name, &meta, local, tx);
         }
     }
 
@@ -589,7 +596,7 @@ impl Shared<'_> {
         path: PathBuf,
         rel: &[u8],
         name: Vec<u8>,
-        meta: Metadata,
+        meta: &Metadata,
         local: &mut Local,
         tx: &crossbeam_channel::Sender<Option<DirJob>>,
     ) {
@@ -612,11 +619,11 @@ impl Shared<'_> {
         }
         let w = self.walker;
         if ft.is_dir() {
-            if w.options.follow_symlinks && !self.visited_insert(&meta) {
+            if w.options.follow_symlinks && !self.visited_insert(meta) {
                 // A loop or a second way into a directory already walked.
                 return;
             }
-            if let Some(e) = Entry::from_metadata(path.clone(), name.clone(), &meta) {
+            if let Some(e) = Entry::from_metadata(path.clone(), name.clone(), meta) {
                 local.entries.push(e);
             }
             self.pending.fetch_add(1, Ordering::SeqCst);
@@ -627,25 +634,25 @@ impl Shared<'_> {
             }));
             return;
         }
-        if let Some(inc) = &w.include {
-            if !inc.is_match(Path::new(OsStr::from_bytes(rel))) {
-                local.report.excluded += 1;
-                return;
-            }
+        if let Some(inc) = &w.include
+            && !inc.is_match(Path::new(OsStr::from_bytes(rel)))
+        {
+            local.report.excluded += 1;
+            return;
         }
         if let Some(win) = &w.options.time {
             let t = match win.field {
                 TimeField::Mtime => Timestamp {
                     secs: meta.mtime(),
-                    nanos: meta.mtime_nsec() as u32,
+                    nanos: nanos(meta.mtime_nsec()),
                 },
                 TimeField::Atime => Timestamp {
                     secs: meta.atime(),
-                    nanos: meta.atime_nsec() as u32,
+                    nanos: nanos(meta.atime_nsec()),
                 },
                 TimeField::Ctime => Timestamp {
                     secs: meta.ctime(),
-                    nanos: meta.ctime_nsec() as u32,
+                    nanos: nanos(meta.ctime_nsec()),
                 },
             };
             if !win.keeps(t) {
@@ -653,7 +660,7 @@ impl Shared<'_> {
                 return;
             }
         }
-        match Entry::from_metadata(path.clone(), name, &meta) {
+        match Entry::from_metadata(path.clone(), name, meta) {
             Some(e) => local.entries.push(e),
             None => local.report.unreadable.push(WalkIssue {
                 path,
@@ -661,4 +668,8 @@ impl Shared<'_> {
             }),
         }
     }
+}
+
+fn nanos(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(0)
 }

@@ -14,17 +14,17 @@ use std::fs::File;
 use std::io::{self, Read, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use sha2::{Digest as _, Sha256};
 
 use crate::crypt::Encryption;
 use crate::error::{BundleError, Result};
 use crate::index::{
-    hex, AgeScheme, BundleIndex, ByteRange, Compression, EncryptionInfo, Frame, MemberIndex,
-    MemberKind, MemberPath, Skipped, FORMAT, INDEX_MEMBER,
+    AgeScheme, BundleIndex, ByteRange, Compression, EncryptionInfo, FORMAT, Frame, INDEX_MEMBER,
+    MemberIndex, MemberKind, MemberPath, Skipped, hex,
 };
 use crate::plan::BundlePlan;
-use crate::tar::{self, Header, TypeFlag, BLOCK};
+use crate::tar::{self, BLOCK, Header, TypeFlag};
 use crate::walk::{Entry, EntryKind, Timestamp};
 
 /// How bundles are written.
@@ -205,7 +205,7 @@ impl Codec {
                 z.include_checksum(true)?;
                 Self::Zstd(z)
             }
-            Compression::Gzip => Self::Gzip(level.clamp(0, 9) as u32),
+            Compression::Gzip => Self::Gzip(level.clamp(0, 9).cast_unsigned()),
             Compression::None => Self::None,
         })
     }
@@ -259,7 +259,9 @@ fn read_into(
     if check_longer {
         let mut one = [0u8; 1];
         if matches!(f.read(&mut one), Ok(n) if n > 0) {
-            return Ok(Some("file grew while being read; only the size seen by the walk was stored".into()));
+            return Ok(Some(
+                "file grew while being read; only the size seen by the walk was stored".into(),
+            ));
         }
     }
     Ok(None)
@@ -485,16 +487,10 @@ impl<W: Write> BundleWriter<W> {
             let mut next = 0usize;
             let mut big: Option<(usize, Sha256)> = None;
             while next < n_frames {
-                let f = match pending.remove(&next) {
-                    Some(f) => f,
-                    None => match out_rx.recv() {
-                        Ok(r) => {
-                            let f = r?;
-                            pending.insert(f.seq, f);
-                            continue;
-                        }
-                        Err(_) => return Err(BundleError::ThreadPanicked),
-                    },
+                let Some(f) = pending.remove(&next) else {
+                    let f = out_rx.recv().map_err(|_| BundleError::ThreadPanicked)??;
+                    pending.insert(f.seq, f);
+                    continue;
                 };
                 let frame_no = index.frames.len() as u32;
                 let range = ByteRange {
@@ -555,14 +551,14 @@ impl<W: Write> BundleWriter<W> {
                     if let Some(pr) = p.problem {
                         m.problem = Some(pr);
                     }
-                    if let (Some((be, h)), Some(raw)) = (&mut big, &f.raw) {
-                        if *be == p.entry {
-                            h.update(&raw[p.data_at..p.data_at + p.data_len]);
-                            if p.last {
-                                if let Some((_, h)) = big.take() {
-                                    m.sha256 = Some(hex(&h.finalize()));
-                                }
-                            }
+                    if let (Some((be, h)), Some(raw)) = (&mut big, &f.raw)
+                        && *be == p.entry
+                    {
+                        h.update(&raw[p.data_at..p.data_at + p.data_len]);
+                        if p.last
+                            && let Some((_, h)) = big.take()
+                        {
+                            m.sha256 = Some(hex(&h.finalize()));
                         }
                     }
                 }
@@ -581,7 +577,12 @@ impl<W: Write> BundleWriter<W> {
             source: io::Error::other(e),
         })?;
         let mut raw = Vec::with_capacity(json.len() + 4 * BLOCK);
-        let newest = index.members.iter().map(|m| m.mtime.secs).max().unwrap_or(0);
+        let newest = index
+            .members
+            .iter()
+            .map(|m| m.mtime.secs)
+            .max()
+            .unwrap_or(0);
         tar::write_header(
             &mut raw,
             &Header {
@@ -600,12 +601,13 @@ impl<W: Write> BundleWriter<W> {
         );
         raw.extend_from_slice(&json);
         raw.resize(raw.len() + tar::padding(json.len() as u64) + 2 * BLOCK, 0);
-        let mut codec = Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
-            what: "set up compressor",
-            start: comp_pos,
-            end: comp_pos,
-            source,
-        })?;
+        let mut codec =
+            Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
+                what: "set up compressor",
+                start: comp_pos,
+                end: comp_pos,
+                source,
+            })?;
         let compressed = codec.compress(&raw).map_err(|source| BundleError::Codec {
             what: "compress",
             start: comp_pos,
@@ -630,8 +632,14 @@ impl<W: Write> BundleWriter<W> {
     }
 }
 
+/// One finished (or failed) bundle of [`write_bundles_to_dir`].
+type Slot = Option<Result<(PathBuf, BundleIndex)>>;
+
 /// Write every bundle of `plan` into `dir` as `<prefix>-000001.tar.zst`
-/// (`.age` appended when encrypted), returning each file and its index.
+/// (`.age` appended when encrypted), returning each file and its index in
+/// plan order. Several bundles are written at once (one per core), so that
+/// many small bundles keep every core busy too. Files are not synced; the
+/// caller decides about durability.
 pub fn write_bundles_to_dir(
     dir: &Path,
     prefix: &str,
@@ -639,29 +647,78 @@ pub fn write_bundles_to_dir(
     plan: &BundlePlan,
     options: &BundleOptions,
 ) -> Result<Vec<(PathBuf, BundleIndex)>> {
-    let mut out = Vec::with_capacity(plan.len());
-    for i in 0..plan.len() {
-        let mut name = format!("{prefix}-{:06}{}", i + 1, options.compression.suffix());
-        if options.encryption.is_some() {
-            name.push_str(".age");
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    } else {
+        options.threads
+    };
+    let lanes = threads.min(plan.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: std::sync::Mutex<Vec<Slot>> =
+        std::sync::Mutex::new((0..plan.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..lanes {
+            s.spawn(|| {
+                use std::sync::atomic::Ordering;
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= plan.len() || failed.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let r = write_one(dir, prefix, i, plan.bundle(entries, i), options);
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    if let Ok(mut v) = results.lock() {
+                        v[i] = Some(r);
+                    }
+                }
+            });
         }
-        let path = dir.join(name);
-        let file = File::create(&path).map_err(|source| BundleError::Extract {
-            action: "create",
-            path: path.clone(),
-            source,
-        })?;
-        let w = BundleWriter::new(io::BufWriter::with_capacity(1 << 20, file), options.clone())
-            .write(plan.bundle(entries, i))?;
-        let f = w.sink.into_inner().map_err(|e| BundleError::Sink {
-            what: "bundle file",
-            source: e.into_error(),
-        })?;
-        f.sync_all().map_err(|source| BundleError::Sink {
-            what: "bundle file sync",
-            source,
-        })?;
-        out.push((path, w.index));
+    });
+    let results = results
+        .into_inner()
+        .map_err(|_| BundleError::ThreadPanicked)?;
+    let mut out = Vec::with_capacity(plan.len());
+    for r in results {
+        match r {
+            Some(r) => out.push(r?),
+            None => {
+                if !failed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(BundleError::ThreadPanicked);
+                }
+            }
+        }
+    }
+    if out.len() < plan.len() {
+        return Err(BundleError::ThreadPanicked);
     }
     Ok(out)
+}
+
+fn write_one(
+    dir: &Path,
+    prefix: &str,
+    i: usize,
+    entries: &[Entry],
+    options: &BundleOptions,
+) -> Result<(PathBuf, BundleIndex)> {
+    let mut name = format!("{prefix}-{:06}{}", i + 1, options.compression.suffix());
+    if options.encryption.is_some() {
+        name.push_str(".age");
+    }
+    let path = dir.join(name);
+    let file = File::create(&path).map_err(|source| BundleError::Extract {
+        action: "create",
+        path: path.clone(),
+        source,
+    })?;
+    let w = BundleWriter::new(io::BufWriter::with_capacity(1 << 20, file), options.clone())
+        .write(entries)?;
+    w.sink.into_inner().map_err(|e| BundleError::Sink {
+        what: "bundle file",
+        source: e.into_error(),
+    })?;
+    Ok((path, w.index))
 }

@@ -5,9 +5,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bundler::{
-    BundleIndex, BundleOptions, BundleWriter, Entry, NameStyle, WalkOptions, Walker,
-};
+use bundler::{BundleIndex, BundleOptions, BundleWriter, Entry, NameStyle, WalkOptions, Walker};
 
 pub(crate) fn walk_rel(root: &Path) -> Vec<Entry> {
     Walker::new(WalkOptions {
@@ -22,7 +20,9 @@ pub(crate) fn walk_rel(root: &Path) -> Vec<Entry> {
 }
 
 pub(crate) fn bundle(entries: &[Entry], options: BundleOptions) -> (Vec<u8>, BundleIndex) {
-    let w = BundleWriter::new(Vec::new(), options).write(entries).unwrap();
+    let w = BundleWriter::new(Vec::new(), options)
+        .write(entries)
+        .unwrap();
     assert_eq!(w.bytes, w.sink.len() as u64);
     (w.sink, w.index)
 }
@@ -33,10 +33,18 @@ pub(crate) fn sample_tree(root: &Path) {
     fs::write(root.join("dir/a.txt"), b"alpha\n".repeat(1000)).unwrap();
     fs::write(root.join("dir/sub/b.bin"), pseudo_random(70_000, 1)).unwrap();
     fs::write(root.join("empty"), b"").unwrap();
-    fs::write(root.join(format!("{}.txt", "long".repeat(40))), b"long name").unwrap();
+    fs::write(
+        root.join(format!("{}.txt", "long".repeat(40))),
+        b"long name",
+    )
+    .unwrap();
     std::os::unix::fs::symlink("dir/a.txt", root.join("link")).unwrap();
     fs::hard_link(root.join("dir/a.txt"), root.join("zz-hard")).unwrap();
-    fs::set_permissions(root.join("dir/sub/b.bin"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(
+        root.join("dir/sub/b.bin"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let t = filetime::FileTime::from_unix_time(1_600_000_000, 123_456_789);
     filetime::set_file_mtime(root.join("dir/sub/b.bin"), t).unwrap();
 }
@@ -87,8 +95,9 @@ pub(crate) fn describe(root: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn fxhash(d: &[u8]) -> u64 {
-    d.iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    d.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Run a shell pipeline; panic with its stderr when it fails.

@@ -41,9 +41,16 @@ fn age_cli_decrypts_x25519_bundles_and_tar_reads_them() {
     let dec = Decryption::identity_file(&secret).unwrap();
     assert_eq!(list(&bytes[..], Some(&dec)).unwrap(), index);
     let e = list(&bytes[..], None).unwrap_err();
-    assert!(matches!(e, BundleError::Crypto { .. }) && e.to_string().contains("no identity"), "{e}");
+    assert!(
+        matches!(e, BundleError::Crypto { .. }) && e.to_string().contains("no identity"),
+        "{e}"
+    );
     let (other, _) = generate_x25519();
-    let e = list(&bytes[..], Some(&Decryption::identity_file(&other).unwrap())).unwrap_err();
+    let e = list(
+        &bytes[..],
+        Some(&Decryption::identity_file(&other).unwrap()),
+    )
+    .unwrap_err();
     assert!(matches!(e, BundleError::Crypto { .. }), "{e}");
 }
 
@@ -53,7 +60,10 @@ fn ssh_ed25519_recipient_interoperates() {
     need_tool("ssh-keygen");
     let work = tempfile::tempdir().unwrap();
     let key = work.path().join("id");
-    sh(&format!("ssh-keygen -q -t ed25519 -N '' -f {}", key.display()));
+    sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -f {}",
+        key.display()
+    ));
     let public = fs::read_to_string(key.with_extension("pub")).unwrap();
     let src = tempfile::tempdir().unwrap();
     sample_tree(src.path());
@@ -66,12 +76,26 @@ fn ssh_ed25519_recipient_interoperates() {
     fs::write(&b, &bytes).unwrap();
     let out = work.path().join("out");
     fs::create_dir(&out).unwrap();
-    sh(&format!("age -d -i {} {} | zstd -dc | tar -xf - -C {}", key.display(), b.display(), out.display()));
+    sh(&format!(
+        "age -d -i {} {} | zstd -dc | tar -xf - -C {}",
+        key.display(),
+        b.display(),
+        out.display()
+    ));
     assert!(out.join("dir/a.txt").exists());
     // Ours decrypts with the SSH private key too.
     let dec = Decryption::identity_file(&fs::read_to_string(&key).unwrap()).unwrap();
     let out2 = tempfile::tempdir().unwrap();
-    extract_stream(&bytes[..], &Selection::All, out2.path(), &ExtractOptions { decryption: Some(dec), ..ExtractOptions::default() }).unwrap();
+    extract_stream(
+        &bytes[..],
+        &Selection::All,
+        out2.path(),
+        &ExtractOptions {
+            decryption: Some(dec),
+            ..ExtractOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(describe(src.path()), describe(out2.path()));
 }
 
@@ -89,10 +113,23 @@ fn we_decrypt_what_the_age_cli_encrypted() {
     let plain = work.path().join("b.tar.zst");
     fs::write(&plain, &bytes).unwrap();
     let enc = work.path().join("b.tar.zst.age");
-    sh(&format!("age -r {public} -o {} {}", enc.display(), plain.display()));
+    sh(&format!(
+        "age -r {public} -o {} {}",
+        enc.display(),
+        plain.display()
+    ));
     let dec = Decryption::identity_file(&secret).unwrap();
     let out = tempfile::tempdir().unwrap();
-    extract_stream(fs::File::open(&enc).unwrap(), &Selection::All, out.path(), &ExtractOptions { decryption: Some(dec), ..ExtractOptions::default() }).unwrap();
+    extract_stream(
+        fs::File::open(&enc).unwrap(),
+        &Selection::All,
+        out.path(),
+        &ExtractOptions {
+            decryption: Some(dec),
+            ..ExtractOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(describe(&src), describe(out.path()));
 }
 
@@ -105,7 +142,10 @@ fn passphrase_round_trip() {
         ..BundleOptions::default()
     };
     let (bytes, index) = bundle(&walk_rel(src.path()), opts);
-    assert_eq!(list(&bytes[..], Some(&Decryption::passphrase("correct horse"))).unwrap(), index);
+    assert_eq!(
+        list(&bytes[..], Some(&Decryption::passphrase("correct horse"))).unwrap(),
+        index
+    );
     let e = list(&bytes[..], Some(&Decryption::passphrase("wrong"))).unwrap_err();
     assert!(matches!(e, BundleError::Crypto { .. }), "{e}");
 }

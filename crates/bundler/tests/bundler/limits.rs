@@ -22,7 +22,10 @@ fn sizes(plan: &BundlePlan) -> Vec<usize> {
 #[test]
 fn count_limit_exactly_and_one_over() {
     let (_t, e) = files(&[1; 10]);
-    let l = BundleLimits { max_members: 5, max_bytes: 1 << 20 };
+    let l = BundleLimits {
+        max_members: 5,
+        max_bytes: 1 << 20,
+    };
     assert_eq!(sizes(&BundlePlan::new(&e, l).unwrap()), [5, 5]);
     let (_t, e) = files(&[1; 11]);
     assert_eq!(sizes(&BundlePlan::new(&e, l).unwrap()), [5, 5, 1]);
@@ -32,7 +35,10 @@ fn count_limit_exactly_and_one_over() {
 
 #[test]
 fn byte_limit_exactly_and_one_over() {
-    let l = BundleLimits { max_members: 1000, max_bytes: 100 };
+    let l = BundleLimits {
+        max_members: 1000,
+        max_bytes: 100,
+    };
     let (_t, e) = files(&[50, 50, 50]);
     assert_eq!(sizes(&BundlePlan::new(&e, l).unwrap()), [2, 1]);
     let (_t, e) = files(&[50, 51, 49]);
@@ -43,7 +49,10 @@ fn byte_limit_exactly_and_one_over() {
 
 #[test]
 fn a_big_file_gets_its_own_bundle() {
-    let l = BundleLimits { max_members: 1000, max_bytes: 100 };
+    let l = BundleLimits {
+        max_members: 1000,
+        max_bytes: 100,
+    };
     let (_t, e) = files(&[10, 101, 10, 100, 1]);
     let p = BundlePlan::new(&e, l).unwrap();
     assert_eq!(p.bundles, [0..1, 1..2, 2..3, 3..4, 4..5]);
@@ -56,14 +65,26 @@ fn defaults_and_invalid_limits() {
     let d = BundleLimits::default();
     assert_eq!((d.max_members, d.max_bytes), (1000, 500 << 20));
     let (_t, e) = files(&[1; 3]);
-    assert!(BundlePlan::new(&e, BundleLimits { max_members: 0, max_bytes: 1 }).is_err());
+    assert!(
+        BundlePlan::new(
+            &e,
+            BundleLimits {
+                max_members: 0,
+                max_bytes: 1
+            }
+        )
+        .is_err()
+    );
     assert!(BundlePlan::new(&[], d).unwrap().is_empty());
 }
 
 #[test]
 fn every_entry_in_exactly_one_bundle_in_order() {
     let (_t, e) = files(&[3, 9, 1, 0, 20, 7, 7, 7, 2, 30, 1]);
-    let l = BundleLimits { max_members: 3, max_bytes: 15 };
+    let l = BundleLimits {
+        max_members: 3,
+        max_bytes: 15,
+    };
     let p = BundlePlan::new(&e, l).unwrap();
     let mut next = 0;
     for r in &p.bundles {

@@ -3,7 +3,7 @@
 use std::fs;
 
 use bundler::{
-    BundleOptions, CountingSource, Encryption, Decryption, ExtractOptions, FileSource, Selection,
+    BundleOptions, CountingSource, Decryption, Encryption, ExtractOptions, FileSource, Selection,
     extract_ranges, generate_x25519, read_index,
 };
 
@@ -12,7 +12,11 @@ use crate::common::{bundle, pseudo_random, walk_rel};
 fn tree() -> tempfile::TempDir {
     let src = tempfile::tempdir().unwrap();
     for i in 0..40 {
-        fs::write(src.path().join(format!("f{i:02}")), pseudo_random(100_000, i)).unwrap();
+        fs::write(
+            src.path().join(format!("f{i:02}")),
+            pseudo_random(100_000, i),
+        )
+        .unwrap();
     }
     src
 }
@@ -20,14 +24,38 @@ fn tree() -> tempfile::TempDir {
 #[test]
 fn one_member_reads_only_its_range() {
     let src = tree();
-    let (bytes, index) = bundle(&walk_rel(src.path()), BundleOptions { frame_size: 256 << 10, ..BundleOptions::default() });
+    let (bytes, index) = bundle(
+        &walk_rel(src.path()),
+        BundleOptions {
+            frame_size: 256 << 10,
+            ..BundleOptions::default()
+        },
+    );
     let m = index.member(b"f17").unwrap().clone();
     let counting = CountingSource::new(bytes.clone());
     let out = tempfile::tempdir().unwrap();
-    extract_ranges(&counting, &index, &Selection::paths(["f17"]), out.path(), &ExtractOptions::default()).unwrap();
-    assert_eq!(fs::read(out.path().join("f17")).unwrap(), pseudo_random(100_000, 17));
-    assert!(counting.fetched() <= m.range.len(), "fetched {} of range {:?}", counting.fetched(), m.range);
-    assert!(m.range.len() < bytes.len() as u64 / 5, "the range is a small part of the bundle");
+    extract_ranges(
+        &counting,
+        &index,
+        &Selection::paths(["f17"]),
+        out.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read(out.path().join("f17")).unwrap(),
+        pseudo_random(100_000, 17)
+    );
+    assert!(
+        counting.fetched() <= m.range.len(),
+        "fetched {} of range {:?}",
+        counting.fetched(),
+        m.range
+    );
+    assert!(
+        m.range.len() < bytes.len() as u64 / 5,
+        "the range is a small part of the bundle"
+    );
     // Only the selected member was written.
     assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
 }
@@ -42,7 +70,11 @@ fn index_from_the_trailer_reads_only_the_tail() {
     let counting = CountingSource::new(FileSource::open(&p).unwrap());
     assert_eq!(read_index(&counting, None).unwrap(), index);
     let tail = bytes.len() as u64 - index.compressed_len;
-    assert!(counting.fetched() <= tail + 64, "fetched {} tail {tail}", counting.fetched());
+    assert!(
+        counting.fetched() <= tail + 64,
+        "fetched {} tail {tail}",
+        counting.fetched()
+    );
 }
 
 #[test]
@@ -66,15 +98,29 @@ fn encrypted_bundle_one_member_from_ranges() {
         &index,
         &Selection::paths(["f30"]),
         out.path(),
-        &ExtractOptions { decryption: Some(dec.clone()), ..ExtractOptions::default() },
+        &ExtractOptions {
+            decryption: Some(dec.clone()),
+            ..ExtractOptions::default()
+        },
     )
     .unwrap();
-    assert_eq!(fs::read(out.path().join("f30")).unwrap(), pseudo_random(100_000, 30));
+    assert_eq!(
+        fs::read(out.path().join("f30")).unwrap(),
+        pseudo_random(100_000, 30)
+    );
     // Header, the chunks covering the member, the last chunk (age checks
     // the stream length) and the first chunk (to learn the compression).
     let needed = index.encrypted_range(m.range).len() + 3 * 65_552 + 1024;
-    assert!(counting.fetched() <= needed, "fetched {} needed {needed} of {}", counting.fetched(), bytes.len());
+    assert!(
+        counting.fetched() <= needed,
+        "fetched {} needed {needed} of {}",
+        counting.fetched(),
+        bytes.len()
+    );
     assert!(counting.fetched() < bytes.len() as u64 / 3);
     // The embedded index is readable through the encryption as well.
-    assert_eq!(read_index(&bytes, Some(&dec)).unwrap().members, index.members);
+    assert_eq!(
+        read_index(&bytes, Some(&dec)).unwrap().members,
+        index.members
+    );
 }

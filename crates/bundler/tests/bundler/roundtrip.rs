@@ -32,18 +32,39 @@ fn sample_tree_round_trips_in_every_compression() {
         assert_eq!(list(&bytes[..], None).unwrap(), index);
         assert_eq!(read_index(&bytes, None).unwrap(), index);
         let out = tempfile::tempdir().unwrap();
-        let r = extract_stream(&bytes[..], &Selection::All, out.path(), &ExtractOptions::default())
-            .unwrap();
+        let r = extract_stream(
+            &bytes[..],
+            &Selection::All,
+            out.path(),
+            &ExtractOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.hard_links, 1);
         assert_eq!(describe(src.path()), describe(out.path()), "{c:?} stream");
         let out = tempfile::tempdir().unwrap();
-        extract_ranges(&bytes, &index, &Selection::All, out.path(), &ExtractOptions::default())
-            .unwrap();
+        extract_ranges(
+            &bytes,
+            &index,
+            &Selection::All,
+            out.path(),
+            &ExtractOptions::default(),
+        )
+        .unwrap();
         assert_eq!(describe(src.path()), describe(out.path()), "{c:?} ranges");
         // The hard link's target is brought along when only the link is asked for.
         let out = tempfile::tempdir().unwrap();
-        extract_ranges(&bytes, &index, &Selection::paths(["zz-hard"]), out.path(), &ExtractOptions::default()).unwrap();
-        assert_eq!(fs::read(out.path().join("zz-hard")).unwrap(), b"alpha\n".repeat(1000));
+        extract_ranges(
+            &bytes,
+            &index,
+            &Selection::paths(["zz-hard"]),
+            out.path(),
+            &ExtractOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            fs::read(out.path().join("zz-hard")).unwrap(),
+            b"alpha\n".repeat(1000)
+        );
     }
 }
 
@@ -70,7 +91,10 @@ fn big_files_span_frames_and_frames_are_cut_at_member_boundaries() {
     let big = index.member(b"big").unwrap();
     assert!(big.frames.1 - big.frames.0 >= 15, "{:?}", big.frames);
     for m in index.members.iter().filter(|m| m.path.0 != b"big") {
-        assert_eq!(m.frames.0, m.frames.1, "small members never straddle frames");
+        assert_eq!(
+            m.frames.0, m.frames.1,
+            "small members never straddle frames"
+        );
     }
     // Frames are contiguous in both the tar and the compressed stream.
     for w in index.frames.windows(2) {
@@ -78,9 +102,19 @@ fn big_files_span_frames_and_frames_are_cut_at_member_boundaries() {
         assert_eq!(w[0].compressed.end, w[1].compressed.start);
     }
     let max = index.frames.iter().map(|f| f.tar_len).max().unwrap();
-    assert!(max <= (64 << 10) + 4096, "largest frame {max} {:?}", index.frames.iter().map(|f| f.tar_len).collect::<Vec<_>>());
+    assert!(
+        max <= (64 << 10) + 4096,
+        "largest frame {max} {:?}",
+        index.frames.iter().map(|f| f.tar_len).collect::<Vec<_>>()
+    );
     let out = tempfile::tempdir().unwrap();
-    extract_stream(&bytes[..], &Selection::All, out.path(), &ExtractOptions::default()).unwrap();
+    extract_stream(
+        &bytes[..],
+        &Selection::All,
+        out.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap();
     assert_eq!(describe(src.path()), describe(out.path()));
 }
 
@@ -102,7 +136,13 @@ fn gen_file() -> impl Strategy<Value = GenFile> {
         any::<bool>(),
         prop_oneof![Just(0o644u32), Just(0o600), Just(0o755), Just(0o400)],
     )
-        .prop_map(|(dirs, name, len, text, mode)| GenFile { dirs, name, len, text, mode })
+        .prop_map(|(dirs, name, len, text, mode)| GenFile {
+            dirs,
+            name,
+            len,
+            text,
+            mode,
+        })
         .prop_filter("not . or ..", |f| f.name != "." && f.name != "..")
 }
 

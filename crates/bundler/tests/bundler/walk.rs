@@ -4,9 +4,7 @@ use std::fs;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, SystemTime};
 
-use bundler::{
-    BundleError, EntryKind, NameStyle, TimeField, TimeWindow, WalkOptions, Walker,
-};
+use bundler::{BundleError, EntryKind, NameStyle, TimeField, TimeWindow, WalkOptions, Walker};
 
 use crate::common::{sample_tree, sh, walk_rel};
 
@@ -20,9 +18,19 @@ fn records_kinds_links_once_and_sorts() {
     sorted.sort();
     assert_eq!(names, sorted, "deterministic, sorted order");
     let link = entries.iter().find(|e| e.name == b"link").unwrap();
-    assert_eq!(link.kind, EntryKind::Symlink { target: b"dir/a.txt".to_vec() });
+    assert_eq!(
+        link.kind,
+        EntryKind::Symlink {
+            target: b"dir/a.txt".to_vec()
+        }
+    );
     let hard = entries.iter().find(|e| e.name == b"zz-hard").unwrap();
-    assert_eq!(hard.kind, EntryKind::HardLink { target: b"dir/a.txt".to_vec() });
+    assert_eq!(
+        hard.kind,
+        EntryKind::HardLink {
+            target: b"dir/a.txt".to_vec()
+        }
+    );
     assert_eq!(hard.size, 0);
     let b = entries.iter().find(|e| e.name == b"dir/sub/b.bin").unwrap();
     assert_eq!(b.mtime.nanos, 123_456_789);
@@ -151,10 +159,14 @@ fn time_window_uses_the_named_field() {
     w.now = now;
     assert_eq!(run(w), ["old-atime"]);
     // Both bounds: a window between 5 and 20 days ago.
-    let mut w = TimeWindow::new(TimeField::Mtime).older_than_days(5).newer_than_days(20);
+    let mut w = TimeWindow::new(TimeField::Mtime)
+        .older_than_days(5)
+        .newer_than_days(20);
     w.now = now;
     assert_eq!(run(w), ["old-mtime"]);
-    let mut w = TimeWindow::new(TimeField::Mtime).older_than_days(5).newer_than_days(9);
+    let mut w = TimeWindow::new(TimeField::Mtime)
+        .older_than_days(5)
+        .newer_than_days(9);
     w.now = now;
     assert!(run(w).is_empty());
 }
@@ -173,7 +185,12 @@ fn absolute_names_and_multiple_roots() {
     .unwrap()
     .walk()
     .unwrap();
-    let base = t.path().to_str().unwrap().trim_start_matches('/').to_owned();
+    let base = t
+        .path()
+        .to_str()
+        .unwrap()
+        .trim_start_matches('/')
+        .to_owned();
     let names: Vec<_> = w.entries.iter().map(bundler::Entry::name_lossy).collect();
     assert_eq!(names, [format!("{base}/r1/x"), format!("{base}/r2/x")]);
 }
