@@ -54,8 +54,11 @@ fn octal(field: &mut [u8], v: u64) -> bool {
     if digits < 22 && v >= 1u64 << (3 * digits) {
         return false;
     }
-    let s = format!("{v:0digits$o}");
-    field[..digits].copy_from_slice(s.as_bytes());
+    let mut v = v;
+    for slot in field[..digits].iter_mut().rev() {
+        *slot = b'0' + (v & 7) as u8;
+        v >>= 3;
+    }
     field[digits] = 0;
     true
 }
@@ -107,8 +110,8 @@ fn ustar_block(
     octal(&mut b[337..345], 0);
     b[148..156].copy_from_slice(b"        ");
     let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
-    let s = format!("{sum:06o}\0 ");
-    b[148..156].copy_from_slice(s.as_bytes());
+    octal(&mut b[148..155], u64::from(sum));
+    b[155] = b' ';
     (b, fits)
 }
 

@@ -448,11 +448,13 @@ impl Walker {
                 .map(|h| h.join().map_err(|_| BundleError::ThreadPanicked))
                 .collect::<Result<Vec<_>>>()
         })?;
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let mut runs = vec![entries];
         for l in results {
-            entries.extend(l.entries);
+            runs.push(l.entries);
             report.merge(l.report);
         }
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let mut entries = merge_sorted(runs);
         // Hard links: the first name (in member order) keeps the content.
         let mut first: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
         for e in &mut entries {
@@ -483,6 +485,36 @@ impl Walker {
             .sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(Walk { entries, report })
     }
+}
+
+/// Merge runs each sorted by name into one sorted list.
+fn merge_sorted(mut runs: Vec<Vec<Entry>>) -> Vec<Entry> {
+    while runs.len() > 1 {
+        let mut next = Vec::with_capacity(runs.len().div_ceil(2));
+        let mut it = runs.into_iter();
+        while let Some(a) = it.next() {
+            match it.next() {
+                None => next.push(a),
+                Some(b) => {
+                    let mut out = Vec::with_capacity(a.len() + b.len());
+                    let mut a = a.into_iter().peekable();
+                    let mut b = b.into_iter().peekable();
+                    loop {
+                        let take_a = match (a.peek(), b.peek()) {
+                            (Some(x), Some(y)) => x.name <= y.name,
+                            (Some(_), None) => true,
+                            (None, Some(_)) => false,
+                            (None, None) => break,
+                        };
+                        out.extend(if take_a { a.next() } else { b.next() });
+                    }
+                    next.push(out);
+                }
+            }
+        }
+        runs = next;
+    }
+    runs.pop().unwrap_or_default()
 }
 
 fn strip_root_slash(b: &[u8]) -> &[u8] {
@@ -532,6 +564,8 @@ impl Shared<'_> {
                 }
             }
         }
+        // Sorted here, in parallel; the walk merges the sorted runs.
+        local.entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         local
     }
 
@@ -562,9 +596,16 @@ impl Shared<'_> {
                     continue;
                 }
             };
-            let fname = de.file_name();
-            let rel = join(&job.rel, fname.as_bytes());
             let path = de.path();
+            let Some(fname) = path.file_name() else {
+                continue;
+            };
+            // Root-relative names are needed only for globs.
+            let rel = if self.walker.include.is_some() || self.walker.exclude.is_some() {
+                join(&job.rel, fname.as_bytes())
+            } else {
+                Vec::new()
+            };
             if let Some(ex) = &self.walker.exclude
                 && ex.is_match(Path::new(OsStr::from_bytes(&rel)))
             {
@@ -587,6 +628,7 @@ impl Shared<'_> {
                 }
             };
             let name = join(&job.name, fname.as_bytes());
+            drop(de);
             self.consider(path, &rel, name, &meta, local, tx);
         }
     }

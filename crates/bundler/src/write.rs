@@ -226,33 +226,29 @@ impl Codec {
     }
 }
 
-/// Read `len` bytes of `path` from `offset` into `buf`; zero-fill what is
+/// Append `len` bytes of `path` from `offset` to `buf`; zero-fill what is
 /// missing. Returns a problem description when the file was shorter or
 /// longer than expected.
 fn read_into(
     path: &Path,
     offset: u64,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
+    len: usize,
     check_longer: bool,
 ) -> io::Result<Option<String>> {
     let mut f = File::open(path)?;
     if offset > 0 {
         f.seek(SeekFrom::Start(offset))?;
     }
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if got < buf.len() {
-        buf[got..].fill(0);
+    let want = len as u64;
+    let start = buf.len();
+    // `read_to_end` fills spare capacity without zeroing it first.
+    let got = (&mut f).take(want).read_to_end(buf)?;
+    if got < len {
+        buf.resize(start + len, 0);
         return Ok(Some(format!(
             "file shrank while being read: {} bytes missing at offset {}, zero-filled",
-            buf.len() - got,
+            len - got,
             offset + got as u64
         )));
     }
@@ -295,8 +291,8 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
             skipped: None,
         };
         if e.kind == EntryKind::File {
-            buf.resize(data_at + len, 0);
-            match read_into(&e.source, p.data.start, &mut buf[data_at..], p.last) {
+            buf.reserve(len + BLOCK);
+            match read_into(&e.source, p.data.start, &mut buf, len, p.last) {
                 Ok(problem) => out.problem = problem,
                 Err(err) if whole => {
                     // Leave it out: the bundle stays valid without it.
@@ -306,7 +302,8 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
                     continue;
                 }
                 Err(err) => {
-                    buf[data_at..].fill(0);
+                    buf.truncate(data_at);
+                    buf.resize(data_at + len, 0);
                     out.problem = Some(format!(
                         "cannot read bytes {}..{}: {err}; zero-filled",
                         p.data.start, p.data.end
