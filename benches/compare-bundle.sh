@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 TREE="${TREE:-/tmp/permafrost-bundle-tree}"
 FILES="${FILES:-200000}"
 BIG="${BIG:-3}"
-OUT="${OUT:-/tmp/permafrost-bundle-out}"
+# Output on tmpfs when there is one, so the disk does not set the pace.
+if [ -d /dev/shm ]; then OUT="${OUT:-/dev/shm/permafrost-bundle-out}"; else OUT="${OUT:-/tmp/permafrost-bundle-out}"; fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 for t in tar zstd find python3; do
@@ -60,6 +61,7 @@ PF="$CARGO_TARGET_DIR/release/examples/pf-bundle"
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 rm -rf "$OUT"; mkdir -p "$OUT"
+trap 'rm -rf "$OUT"' EXIT
 BYTES=$(du -sb --apparent-size "$TREE" | cut -f1)
 echo "tree: $(find "$TREE" -type f | wc -l) files, $BYTES bytes; $(nproc) cores"
 

@@ -125,6 +125,9 @@ fn ex<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Bun
     }
 }
 
+/// Makes staging directory names unique within the process.
+static NEXT_STAGING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// One member waiting to be put in place.
 #[derive(Debug)]
 struct Staged {
@@ -147,7 +150,8 @@ impl Target {
     fn new(root: &Path, owners: Option<bool>) -> Result<Self> {
         fs::create_dir_all(root).map_err(ex("create", root))?;
         let root = fs::canonicalize(root).map_err(ex("resolve", root))?;
-        let staging = root.join(format!(".permafrost-staging-{}", std::process::id()));
+        let n = NEXT_STAGING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = root.join(format!(".permafrost-staging-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir(&staging).map_err(ex("create", &staging))?;
         let root_user = is_root();

@@ -211,17 +211,52 @@ impl Codec {
     }
 
     fn compress(&mut self, raw: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = pool::take(raw.len() + raw.len() / 64 + 1024);
         match self {
-            Self::Zstd(z) => z.compress(raw),
+            Self::Zstd(z) => {
+                out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+                z.compress_to_buffer(raw, &mut out)?;
+                Ok(out)
+            }
             Self::Gzip(level) => {
-                let mut e = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(raw.len() / 2),
-                    flate2::Compression::new(*level),
-                );
+                let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(*level));
                 e.write_all(raw)?;
                 e.finish()
             }
-            Self::None => Ok(raw.to_vec()),
+            Self::None => {
+                out.extend_from_slice(raw);
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Frame buffers are megabytes: allocating them fresh for every frame
+/// costs a page fault per 4 KiB. Finished buffers wait here for reuse,
+/// across bundles too (a bundle of 1000 small files has only a few frames).
+mod pool {
+    use std::sync::Mutex;
+
+    static FREE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    const KEEP: usize = 32;
+    const LARGEST: usize = 64 << 20;
+
+    pub(super) fn take(capacity: usize) -> Vec<u8> {
+        let found = FREE.lock().ok().and_then(|mut f| f.pop());
+        let mut v = found.unwrap_or_default();
+        v.clear();
+        v.reserve(capacity);
+        v
+    }
+
+    pub(super) fn give(v: Vec<u8>) {
+        if v.capacity() > LARGEST {
+            return;
+        }
+        if let Ok(mut f) = FREE.lock()
+            && f.len() < KEEP
+        {
+            f.push(v);
         }
     }
 }
@@ -264,7 +299,7 @@ fn read_into(
 }
 
 fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Result<FrameOut> {
-    let mut buf: Vec<u8> = Vec::with_capacity(frame_size + frame_size / 8);
+    let mut buf = pool::take(frame_size + frame_size / 8);
     let mut parts = Vec::with_capacity(job.parts.len());
     let mut split = false;
     for p in job.parts {
@@ -326,11 +361,17 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
         source,
     })?;
     let tar_len = buf.len();
+    let raw = if split {
+        Some(buf)
+    } else {
+        pool::give(buf);
+        None
+    };
     Ok(FrameOut {
         seq: job.seq,
         tar_len,
         compressed,
-        raw: if split { Some(buf) } else { None },
+        raw,
         parts,
     })
 }
@@ -562,6 +603,10 @@ impl<W: Write> BundleWriter<W> {
                 tar_pos += f.tar_len as u64;
                 comp_pos = range.end;
                 next += 1;
+                pool::give(f.compressed);
+                if let Some(raw) = f.raw {
+                    pool::give(raw);
+                }
                 let _ = tok_tx.send(());
             }
             Ok(())
