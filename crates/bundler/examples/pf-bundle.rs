@@ -51,6 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 w.report.unreadable.len(),
                 w.report.special_skipped()
             );
+            // Exit without freeing 200k entries one by one.
+            std::process::exit(0);
         }
         Some("bundle") => {
             let out = PathBuf::from(&args[1]);
@@ -94,6 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 w.report.bytes,
                 w.report.bytes as f64 / s / 1e6
             );
+            std::process::exit(0);
         }
         Some("extract") => {
             let bundle = PathBuf::from(&args[1]);
