@@ -201,14 +201,32 @@ fn files_that_vanish_or_change_while_bundling_are_reported() {
     let (bytes, index) = bundle(&entries, options(Compression::Zstd, 1 << 20, 2));
     assert_eq!(index.skipped.len(), 1);
     assert_eq!(index.skipped[0].path.0, b"gone");
-    assert!(index.skipped[0].message.contains("gone"), "{}", index.skipped[0].message);
+    assert!(
+        index.skipped[0].message.contains("gone"),
+        "{}",
+        index.skipped[0].message
+    );
     let shrinks = index.member(b"shrinks").unwrap();
     assert_eq!(shrinks.size, 10_000);
     assert!(shrinks.problem.as_deref().unwrap().contains("shrank"));
-    assert!(index.member(b"grows").unwrap().problem.as_deref().unwrap().contains("grew"));
+    assert!(
+        index
+            .member(b"grows")
+            .unwrap()
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("grew")
+    );
     // The bundle is still valid and says what it holds.
     let out = tempfile::tempdir().unwrap();
-    extract_stream(&bytes[..], &Selection::All, out.path(), &ExtractOptions::default()).unwrap();
+    extract_stream(
+        &bytes[..],
+        &Selection::All,
+        out.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap();
     let mut expect = vec![5u8; 4_000];
     expect.resize(10_000, 0);
     assert_eq!(fs::read(out.path().join("shrinks")).unwrap(), expect);
@@ -223,13 +241,30 @@ fn bundles_to_a_directory_follow_the_plan() {
         fs::write(src.path().join(format!("f{i:02}")), vec![i as u8; 1000]).unwrap();
     }
     let entries = walk_rel(src.path());
-    let plan = bundler::BundlePlan::new(&entries, bundler::BundleLimits { max_members: 7, max_bytes: 1 << 20 }).unwrap();
+    let plan = bundler::BundlePlan::new(
+        &entries,
+        bundler::BundleLimits {
+            max_members: 7,
+            max_bytes: 1 << 20,
+        },
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let written = bundler::write_bundles_to_dir(out.path(), "run", &entries, &plan, &BundleOptions::default()).unwrap();
+    let written = bundler::write_bundles_to_dir(
+        out.path(),
+        "run",
+        &entries,
+        &plan,
+        &BundleOptions::default(),
+    )
+    .unwrap();
     assert_eq!(written.len(), 5);
     let mut all = Vec::new();
     for (i, (path, index)) in written.iter().enumerate() {
-        assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("run-{:06}.tar.zst", i + 1));
+        assert_eq!(
+            path.file_name().unwrap().to_str().unwrap(),
+            format!("run-{:06}.tar.zst", i + 1)
+        );
         let src = bundler::FileSource::open(path).unwrap();
         assert_eq!(&read_index(&src, None).unwrap(), index);
         all.extend(index.members.iter().map(|m| m.path.lossy()));
