@@ -307,8 +307,9 @@ pub struct WalkOptions {
     pub threads: usize,
 }
 
-/// The result of a walk: selected entries in a deterministic order (by
-/// member name, bytewise; parents before children) and the report.
+/// The result of a walk: selected entries in a deterministic order (depth
+/// first: each directory followed by its contents, siblings in bytewise
+/// name order, roots by name) and the report.
 #[derive(Debug, Clone, Default)]
 pub struct Walk {
     /// The selected entries.
@@ -344,9 +345,69 @@ fn build_globs(patterns: &[String]) -> Result<Option<GlobSet>> {
 }
 
 struct DirJob {
+    root: usize,
     path: PathBuf,
     rel: Vec<u8>,
     name: Vec<u8>,
+}
+
+/// What a walk produces before assembly: the entries of one directory,
+/// sorted by name, keyed by (root index, directory member name).
+type DirChildren = ((usize, Vec<u8>), Vec<Entry>);
+
+/// A top-level item: an entry given as a root, or a root directory whose
+/// children follow.
+enum Top {
+    Entry(Entry),
+    Dir(usize, Vec<u8>),
+}
+
+impl Top {
+    fn name(&self) -> &[u8] {
+        match self {
+            Self::Entry(e) => &e.name,
+            Self::Dir(_, n) => n,
+        }
+    }
+}
+
+/// Depth-first assembly: each directory is followed by its children
+/// (siblings in bytewise name order), recursively.
+fn assemble(mut tops: Vec<Top>, children: Vec<DirChildren>, total: usize) -> Vec<Entry> {
+    let mut map: HashMap<(usize, Vec<u8>), Vec<Entry>> = children.into_iter().collect();
+    tops.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut out = Vec::with_capacity(total);
+    let mut stack: Vec<std::vec::IntoIter<Entry>> = Vec::new();
+    for t in tops {
+        let root = match t {
+            Top::Entry(e) => {
+                out.push(e);
+                continue;
+            }
+            Top::Dir(root, name) => {
+                if let Some(ch) = map.remove(&(root, name)) {
+                    stack.push(ch.into_iter());
+                }
+                root
+            }
+        };
+        while let Some(it) = stack.last_mut() {
+            let Some(e) = it.next() else {
+                stack.pop();
+                continue;
+            };
+            let sub = if e.kind == EntryKind::Dir {
+                map.remove(&(root, e.name.clone()))
+            } else {
+                None
+            };
+            out.push(e);
+            if let Some(ch) = sub {
+                stack.push(ch.into_iter());
+            }
+        }
+    }
+    out
 }
 
 struct Shared<'a> {
@@ -377,7 +438,7 @@ impl Walker {
         } else {
             self.options.threads
         };
-        let mut entries = Vec::new();
+        let mut tops = Vec::new();
         let mut report = WalkReport::default();
         let (tx, rx) = crossbeam_channel::unbounded::<Option<DirJob>>();
         let shared = Shared {
@@ -385,7 +446,7 @@ impl Walker {
             pending: AtomicUsize::new(0),
             visited: Mutex::new(HashSet::new()),
         };
-        for root in &self.options.roots {
+        for (root_idx, root) in self.options.roots.iter().enumerate() {
             let meta = if self.options.follow_symlinks {
                 fs::metadata(root)
             } else {
@@ -409,7 +470,9 @@ impl Walker {
                     NameStyle::RelativeToRoot => Vec::new(),
                 };
                 shared.pending.fetch_add(1, Ordering::SeqCst);
+                tops.push(Top::Dir(root_idx, name.clone()));
                 tx.send(Some(DirJob {
+                    root: root_idx,
                     path: root.clone(),
                     rel: Vec::new(),
                     name,
@@ -424,8 +487,8 @@ impl Walker {
                 };
                 let rel = name.clone();
                 let mut local = Local::default();
-                shared.consider(root.clone(), &rel, name, &meta, &mut local, &tx);
-                entries.extend(local.entries);
+                shared.consider(root_idx, root.clone(), &rel, name, &meta, &mut local, &tx);
+                tops.extend(local.entries.into_iter().map(Top::Entry));
                 report.merge(local.report);
             }
         }
@@ -448,13 +511,14 @@ impl Walker {
                 .map(|h| h.join().map_err(|_| BundleError::ThreadPanicked))
                 .collect::<Result<Vec<_>>>()
         })?;
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        let mut runs = vec![entries];
+        let mut dirs = Vec::new();
+        let mut total = tops.len();
         for l in results {
-            runs.push(l.entries);
+            total += l.dirs.iter().map(|d| d.1.len()).sum::<usize>();
+            dirs.extend(l.dirs);
             report.merge(l.report);
         }
-        let mut entries = merge_sorted(runs);
+        let mut entries = assemble(tops, dirs, total);
         // Hard links: the first name (in member order) keeps the content.
         let mut first: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
         for e in &mut entries {
@@ -487,36 +551,6 @@ impl Walker {
     }
 }
 
-/// Merge runs each sorted by name into one sorted list.
-fn merge_sorted(mut runs: Vec<Vec<Entry>>) -> Vec<Entry> {
-    while runs.len() > 1 {
-        let mut next = Vec::with_capacity(runs.len().div_ceil(2));
-        let mut it = runs.into_iter();
-        while let Some(a) = it.next() {
-            match it.next() {
-                None => next.push(a),
-                Some(b) => {
-                    let mut out = Vec::with_capacity(a.len() + b.len());
-                    let mut a = a.into_iter().peekable();
-                    let mut b = b.into_iter().peekable();
-                    loop {
-                        let take_a = match (a.peek(), b.peek()) {
-                            (Some(x), Some(y)) => x.name <= y.name,
-                            (Some(_), None) => true,
-                            (None, Some(_)) => false,
-                            (None, None) => break,
-                        };
-                        out.extend(if take_a { a.next() } else { b.next() });
-                    }
-                    next.push(out);
-                }
-            }
-        }
-        runs = next;
-    }
-    runs.pop().unwrap_or_default()
-}
-
 fn strip_root_slash(b: &[u8]) -> &[u8] {
     let mut b = b;
     while let [b'/', rest @ ..] = b {
@@ -528,6 +562,7 @@ fn strip_root_slash(b: &[u8]) -> &[u8] {
 #[derive(Default)]
 struct Local {
     entries: Vec<Entry>,
+    dirs: Vec<DirChildren>,
     report: WalkReport,
 }
 
@@ -564,12 +599,28 @@ impl Shared<'_> {
                 }
             }
         }
-        // Sorted here, in parallel; the walk merges the sorted runs.
-        local.entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         local
     }
 
     fn read_dir(
+        &self,
+        job: &DirJob,
+        local: &mut Local,
+        tx: &crossbeam_channel::Sender<Option<DirJob>>,
+    ) {
+        self.read_dir_entries(job, local, tx);
+        // Siblings share the directory's prefix: compare what follows it.
+        let mut children = std::mem::take(&mut local.entries);
+        let skip = if job.name.is_empty() {
+            0
+        } else {
+            job.name.len() + 1
+        };
+        children.sort_unstable_by(|a, b| a.name[skip..].cmp(&b.name[skip..]));
+        local.dirs.push(((job.root, job.name.clone()), children));
+    }
+
+    fn read_dir_entries(
         &self,
         job: &DirJob,
         local: &mut Local,
@@ -629,12 +680,14 @@ impl Shared<'_> {
             };
             let name = join(&job.name, fname.as_bytes());
             drop(de);
-            self.consider(path, &rel, name, &meta, local, tx);
+            self.consider(job.root, path, &rel, name, &meta, local, tx);
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the walk's state, threaded through
     fn consider(
         &self,
+        root: usize,
         path: PathBuf,
         rel: &[u8],
         name: Vec<u8>,
@@ -670,6 +723,7 @@ impl Shared<'_> {
             }
             self.pending.fetch_add(1, Ordering::SeqCst);
             let _ = tx.send(Some(DirJob {
+                root,
                 path,
                 rel: rel.to_vec(),
                 name,

@@ -194,3 +194,18 @@ fn absolute_names_and_multiple_roots() {
     let names: Vec<_> = w.entries.iter().map(bundler::Entry::name_lossy).collect();
     assert_eq!(names, [format!("{base}/r1/x"), format!("{base}/r2/x")]);
 }
+
+#[test]
+fn order_is_depth_first_with_sorted_siblings() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir_all(t.path().join("a/b")).unwrap();
+    fs::write(t.path().join("a/b/x"), b"1").unwrap();
+    fs::write(t.path().join("a/b-1"), b"2").unwrap();
+    fs::write(t.path().join("a/B"), b"3").unwrap();
+    fs::write(t.path().join("a0"), b"4").unwrap();
+    let names: Vec<String> = walk_rel(t.path())
+        .iter()
+        .map(bundler::Entry::name_lossy)
+        .collect();
+    assert_eq!(names, ["a", "a/B", "a/b", "a/b/x", "a/b-1", "a0"]);
+}
