@@ -376,6 +376,182 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
     })
 }
 
+/// Where the writer stands: the index so far, positions in the tar and the
+/// compressed stream, and the hash of a file that spans frames.
+struct Assembly {
+    index: BundleIndex,
+    tar_pos: u64,
+    comp_pos: u64,
+    big: Option<(usize, Sha256)>,
+}
+
+/// Write one finished frame (the next in order) and record its members.
+fn absorb<W: Write>(
+    f: FrameOut,
+    entries: &[Entry],
+    asm: &mut Assembly,
+    out: &mut Out<W>,
+) -> Result<()> {
+    let Assembly {
+        index,
+        tar_pos,
+        comp_pos,
+        big,
+    } = asm;
+    let (tar_pos, comp_pos) = (&mut *tar_pos, &mut *comp_pos);
+    let frame_no = index.frames.len() as u32;
+    let range = ByteRange {
+        start: *comp_pos,
+        end: *comp_pos + f.compressed.len() as u64,
+    };
+    out.write_all(&f.compressed, "frame")?;
+    index.frames.push(Frame {
+        tar_offset: *tar_pos,
+        tar_len: f.tar_len as u64,
+        compressed: range,
+    });
+    for p in f.parts {
+        let e = &entries[p.entry];
+        if let Some(msg) = p.skipped {
+            index.skipped.push(Skipped {
+                path: MemberPath(e.name.clone()),
+                message: msg,
+            });
+            continue;
+        }
+        if let Some(h) = p.header_at {
+            let (kind, link) = match &e.kind {
+                EntryKind::File => (MemberKind::File, None),
+                EntryKind::Dir => (MemberKind::Dir, None),
+                EntryKind::Symlink { target } => {
+                    (MemberKind::Symlink, Some(MemberPath(target.clone())))
+                }
+                EntryKind::HardLink { target } => {
+                    (MemberKind::HardLink, Some(MemberPath(target.clone())))
+                }
+            };
+            index.members.push(MemberIndex {
+                path: MemberPath(e.name.clone()),
+                kind,
+                link,
+                size: if kind == MemberKind::File { e.size } else { 0 },
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                mtime: e.mtime,
+                sha256: p.sha.map(|d| hex(&d)),
+                tar_offset: *tar_pos + h as u64,
+                data_offset: *tar_pos + p.data_at as u64,
+                frames: (frame_no, frame_no),
+                range,
+                problem: None,
+            });
+            if p.sha.is_none() && kind == MemberKind::File {
+                *big = Some((p.entry, Sha256::new()));
+            }
+        }
+        let Some(m) = index.members.last_mut() else {
+            continue;
+        };
+        m.frames.1 = frame_no;
+        m.range.end = range.end;
+        if let Some(pr) = p.problem {
+            m.problem = Some(pr);
+        }
+        if let (Some((be, h)), Some(raw)) = (&mut *big, &f.raw)
+            && *be == p.entry
+        {
+            h.update(&raw[p.data_at..p.data_at + p.data_len]);
+            if p.last
+                && let Some((_, h)) = big.take()
+            {
+                m.sha256 = Some(hex(&h.finalize()));
+            }
+        }
+    }
+    *tar_pos += f.tar_len as u64;
+    *comp_pos = range.end;
+    pool::give(f.compressed);
+    if let Some(raw) = f.raw {
+        pool::give(raw);
+    }
+    Ok(())
+}
+
+/// Write the index member, the end of the archive and the trailer; finish
+/// the encryption.
+fn self_finish<W: Write>(
+    asm: Assembly,
+    mut out: Out<W>,
+    o: &BundleOptions,
+    count: &std::rc::Rc<std::cell::Cell<u64>>,
+) -> Result<WrittenBundle<W>> {
+    let Assembly {
+        mut index,
+        tar_pos,
+        comp_pos,
+        ..
+    } = asm;
+    index.tar_len = tar_pos;
+    index.compressed_len = comp_pos;
+    let json = serde_json::to_vec(&index).map_err(|e| BundleError::Sink {
+        what: "index",
+        source: io::Error::other(e),
+    })?;
+    let mut raw = Vec::with_capacity(json.len() + 4 * BLOCK);
+    let newest = index
+        .members
+        .iter()
+        .map(|m| m.mtime.secs)
+        .max()
+        .unwrap_or(0);
+    tar::write_header(
+        &mut raw,
+        &Header {
+            path: INDEX_MEMBER.as_bytes().to_vec(),
+            kind: TypeFlag::File,
+            size: json.len() as u64,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: Timestamp {
+                secs: newest.max(0),
+                nanos: 0,
+            },
+            link: Vec::new(),
+        },
+    );
+    raw.extend_from_slice(&json);
+    raw.resize(raw.len() + tar::padding(json.len() as u64) + 2 * BLOCK, 0);
+    let mut codec = Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
+        what: "set up compressor",
+        start: comp_pos,
+        end: comp_pos,
+        source,
+    })?;
+    let compressed = codec.compress(&raw).map_err(|source| BundleError::Codec {
+        what: "compress",
+        start: comp_pos,
+        end: comp_pos,
+        source,
+    })?;
+    out.write_all(&compressed, "index frame")?;
+    let index_range = ByteRange {
+        start: comp_pos,
+        end: comp_pos + compressed.len() as u64,
+    };
+    if o.compression == Compression::Zstd {
+        out.write_all(&crate::index::trailer(index_range), "trailer")?;
+    }
+    let c = out.finish()?;
+    Ok(WrittenBundle {
+        index,
+        bytes: count.get(),
+        sink: c.inner,
+        index_range,
+    })
+}
+
 /// A writer that counts bytes.
 #[derive(Debug)]
 struct Counting<W> {
@@ -472,7 +648,7 @@ impl<W: Write> BundleWriter<W> {
         for _ in 0..window {
             let _ = tok_tx.send(());
         }
-        let mut index = BundleIndex {
+        let index = BundleIndex {
             format: FORMAT.to_owned(),
             compression: o.compression,
             encryption,
@@ -482,8 +658,29 @@ impl<W: Write> BundleWriter<W> {
             tar_len: 0,
             compressed_len: 0,
         };
-        let mut tar_pos = 0u64;
-        let mut comp_pos = 0u64;
+        let mut asm = Assembly {
+            index,
+            tar_pos: 0,
+            comp_pos: 0,
+            big: None,
+        };
+        // A bundle of a few frames is done on this thread alone: handing
+        // frames between threads costs more than it gains, and
+        // `write_bundles_to_dir` runs such bundles side by side anyway.
+        if threads == 1 || frames.len() <= 4 {
+            let mut codec =
+                Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
+                    what: "set up compressor",
+                    start: 0,
+                    end: 0,
+                    source,
+                })?;
+            for (seq, parts) in frames.into_iter().enumerate() {
+                let f = work(entries, Job { seq, parts }, &mut codec, o.frame_size)?;
+                absorb(f, entries, &mut asm, &mut out)?;
+            }
+            return self_finish(asm, out, o, &count);
+        }
         let result: Result<()> = std::thread::scope(|s| {
             let n_frames = frames.len();
             s.spawn(move || {
@@ -523,154 +720,20 @@ impl<W: Write> BundleWriter<W> {
             drop(out_tx);
             let mut pending: BTreeMap<usize, FrameOut> = BTreeMap::new();
             let mut next = 0usize;
-            let mut big: Option<(usize, Sha256)> = None;
             while next < n_frames {
                 let Some(f) = pending.remove(&next) else {
                     let f = out_rx.recv().map_err(|_| BundleError::ThreadPanicked)??;
                     pending.insert(f.seq, f);
                     continue;
                 };
-                let frame_no = index.frames.len() as u32;
-                let range = ByteRange {
-                    start: comp_pos,
-                    end: comp_pos + f.compressed.len() as u64,
-                };
-                out.write_all(&f.compressed, "frame")?;
-                index.frames.push(Frame {
-                    tar_offset: tar_pos,
-                    tar_len: f.tar_len as u64,
-                    compressed: range,
-                });
-                for p in f.parts {
-                    let e = &entries[p.entry];
-                    if let Some(msg) = p.skipped {
-                        index.skipped.push(Skipped {
-                            path: MemberPath(e.name.clone()),
-                            message: msg,
-                        });
-                        continue;
-                    }
-                    if let Some(h) = p.header_at {
-                        let (kind, link) = match &e.kind {
-                            EntryKind::File => (MemberKind::File, None),
-                            EntryKind::Dir => (MemberKind::Dir, None),
-                            EntryKind::Symlink { target } => {
-                                (MemberKind::Symlink, Some(MemberPath(target.clone())))
-                            }
-                            EntryKind::HardLink { target } => {
-                                (MemberKind::HardLink, Some(MemberPath(target.clone())))
-                            }
-                        };
-                        index.members.push(MemberIndex {
-                            path: MemberPath(e.name.clone()),
-                            kind,
-                            link,
-                            size: if kind == MemberKind::File { e.size } else { 0 },
-                            mode: e.mode,
-                            uid: e.uid,
-                            gid: e.gid,
-                            mtime: e.mtime,
-                            sha256: p.sha.map(|d| hex(&d)),
-                            tar_offset: tar_pos + h as u64,
-                            data_offset: tar_pos + p.data_at as u64,
-                            frames: (frame_no, frame_no),
-                            range,
-                            problem: None,
-                        });
-                        if p.sha.is_none() && kind == MemberKind::File {
-                            big = Some((p.entry, Sha256::new()));
-                        }
-                    }
-                    let Some(m) = index.members.last_mut() else {
-                        continue;
-                    };
-                    m.frames.1 = frame_no;
-                    m.range.end = range.end;
-                    if let Some(pr) = p.problem {
-                        m.problem = Some(pr);
-                    }
-                    if let (Some((be, h)), Some(raw)) = (&mut big, &f.raw)
-                        && *be == p.entry
-                    {
-                        h.update(&raw[p.data_at..p.data_at + p.data_len]);
-                        if p.last
-                            && let Some((_, h)) = big.take()
-                        {
-                            m.sha256 = Some(hex(&h.finalize()));
-                        }
-                    }
-                }
-                tar_pos += f.tar_len as u64;
-                comp_pos = range.end;
+                absorb(f, entries, &mut asm, &mut out)?;
                 next += 1;
-                pool::give(f.compressed);
-                if let Some(raw) = f.raw {
-                    pool::give(raw);
-                }
                 let _ = tok_tx.send(());
             }
             Ok(())
         });
         result?;
-        index.tar_len = tar_pos;
-        index.compressed_len = comp_pos;
-        let json = serde_json::to_vec(&index).map_err(|e| BundleError::Sink {
-            what: "index",
-            source: io::Error::other(e),
-        })?;
-        let mut raw = Vec::with_capacity(json.len() + 4 * BLOCK);
-        let newest = index
-            .members
-            .iter()
-            .map(|m| m.mtime.secs)
-            .max()
-            .unwrap_or(0);
-        tar::write_header(
-            &mut raw,
-            &Header {
-                path: INDEX_MEMBER.as_bytes().to_vec(),
-                kind: TypeFlag::File,
-                size: json.len() as u64,
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                mtime: Timestamp {
-                    secs: newest.max(0),
-                    nanos: 0,
-                },
-                link: Vec::new(),
-            },
-        );
-        raw.extend_from_slice(&json);
-        raw.resize(raw.len() + tar::padding(json.len() as u64) + 2 * BLOCK, 0);
-        let mut codec =
-            Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
-                what: "set up compressor",
-                start: comp_pos,
-                end: comp_pos,
-                source,
-            })?;
-        let compressed = codec.compress(&raw).map_err(|source| BundleError::Codec {
-            what: "compress",
-            start: comp_pos,
-            end: comp_pos,
-            source,
-        })?;
-        out.write_all(&compressed, "index frame")?;
-        let index_range = ByteRange {
-            start: comp_pos,
-            end: comp_pos + compressed.len() as u64,
-        };
-        if o.compression == Compression::Zstd {
-            out.write_all(&crate::index::trailer(index_range), "trailer")?;
-        }
-        let c = out.finish()?;
-        Ok(WrittenBundle {
-            index,
-            bytes: count.get(),
-            sink: c.inner,
-            index_range,
-        })
+        self_finish(asm, out, o, &count)
     }
 }
 
