@@ -398,7 +398,6 @@ fn absorb<W: Write>(
         comp_pos,
         big,
     } = asm;
-    let (tar_pos, comp_pos) = (&mut *tar_pos, &mut *comp_pos);
     let frame_no = index.frames.len() as u32;
     let range = ByteRange {
         start: *comp_pos,
@@ -480,7 +479,7 @@ fn absorb<W: Write>(
 
 /// Write the index member, the end of the archive and the trailer; finish
 /// the encryption.
-fn self_finish<W: Write>(
+fn finish_bundle<W: Write>(
     asm: Assembly,
     mut out: Out<W>,
     o: &BundleOptions,
@@ -679,7 +678,7 @@ impl<W: Write> BundleWriter<W> {
                 let f = work(entries, Job { seq, parts }, &mut codec, o.frame_size)?;
                 absorb(f, entries, &mut asm, &mut out)?;
             }
-            return self_finish(asm, out, o, &count);
+            return finish_bundle(asm, out, o, &count);
         }
         let result: Result<()> = std::thread::scope(|s| {
             let n_frames = frames.len();
@@ -733,7 +732,7 @@ impl<W: Write> BundleWriter<W> {
             Ok(())
         });
         result?;
-        self_finish(asm, out, o, &count)
+        finish_bundle(asm, out, o, &count)
     }
 }
 
