@@ -20,7 +20,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::crypt::Decryption;
 use crate::error::{BundleError, Result};
-use crate::index::{BundleIndex, INDEX_MEMBER, MemberIndex, MemberKind, MemberPath, hex};
+use crate::index::{
+    BundleIndex, ByteRange, INDEX_MEMBER, MemberIndex, MemberKind, MemberPath, hex,
+};
 use crate::read::{Found, TarReader, decoder, layers, plain_range, plain_stream};
 use crate::source::RangeSource;
 use crate::tar::TypeFlag;
@@ -568,19 +570,33 @@ pub fn extract_ranges(
     };
     let mut tgt = Target::new(target, options.restore_owners)?;
     let mut staged = Vec::new();
+    // Members in the frames already being read are read on from there:
+    // neighbours in one frame cost one fetch and one decompression.
+    let mut current: Option<(ByteRange, TarReader<Box<dyn Read + '_>>)> = None;
     for m in index.members.iter().filter(|m| wanted.contains(&m.path.0)) {
         let frame = index.frames.get(m.frames.0 as usize).ok_or_else(|| {
             BundleError::corrupt(m.tar_offset, "index names a frame that does not exist")
         })?;
-        let skip = m
-            .tar_offset
+        if m.tar_offset
             .checked_sub(frame.tar_offset)
-            .filter(|s| *s < frame.tar_len)
-            .ok_or_else(|| BundleError::corrupt(m.tar_offset, "member offset outside its frame"))?;
-        let raw = plain_range(src, dec, encrypted, m.range)?;
-        let plain = decoder(compression, BufReader::new(raw))?;
-        let mut t = TarReader::new(plain, frame.tar_offset);
-        t.skip(skip, "the frame before the member")?;
+            .is_none_or(|s| s >= frame.tar_len)
+        {
+            return Err(BundleError::corrupt(
+                m.tar_offset,
+                "member offset outside its frame",
+            ));
+        }
+        let reuse = matches!(&current, Some((r, t))
+            if r.start <= m.range.start && m.range.end <= r.end && t.pos() <= m.tar_offset);
+        if !reuse {
+            let raw = plain_range(src, dec, encrypted, m.range)?;
+            let plain = decoder(compression, BufReader::new(raw))?;
+            current = Some((m.range, TarReader::new(plain, frame.tar_offset)));
+        }
+        let Some((_, t)) = current.as_mut() else {
+            continue;
+        };
+        t.skip(m.tar_offset - t.pos(), "the frame before the member")?;
         let f = t.next()?.ok_or_else(|| {
             BundleError::corrupt(m.tar_offset, "end of archive where the index puts a member")
         })?;

@@ -58,6 +58,23 @@ fn one_member_reads_only_its_range() {
     );
     // Only the selected member was written.
     assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
+    // Everything through ranges reads each frame once.
+    let counting = CountingSource::new(bytes.clone());
+    let out = tempfile::tempdir().unwrap();
+    extract_ranges(
+        &counting,
+        &index,
+        &Selection::All,
+        out.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        counting.fetched() <= index.compressed_len,
+        "fetched {}",
+        counting.fetched()
+    );
+    assert_eq!(fs::read_dir(out.path()).unwrap().count(), 40);
 }
 
 #[test]
