@@ -741,7 +741,7 @@ type Slot = Option<Result<(PathBuf, BundleIndex)>>;
 
 /// Write every bundle of `plan` into `dir` as `<prefix>-000001.tar.zst`
 /// (`.age` appended when encrypted), returning each file and its index in
-/// plan order. Several bundles are written at once (one per core), so that
+/// plan order. Several bundles are written at once (two per core), so that
 /// many small bundles keep every core busy too. Files are not synced; the
 /// caller decides about durability.
 pub fn write_bundles_to_dir(
@@ -756,7 +756,9 @@ pub fn write_bundles_to_dir(
     } else {
         options.threads
     };
-    let lanes = threads.min(plan.len()).max(1);
+    // Two bundles per core: while one lane waits for a file's blocks or
+    // for the sink, the other compresses.
+    let lanes = (2 * threads).min(plan.len()).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);
     let results: std::sync::Mutex<Vec<Slot>> =
