@@ -1,0 +1,830 @@
+//! Writing bundles: the parallel pipeline.
+//!
+//! The member list is cut into frame jobs up front (from the sizes the walk
+//! saw): small members never straddle a frame, a large file is split into
+//! frame-sized pieces. Worker threads each take a job, read its files, lay
+//! out the tar bytes, hash whole files and compress the frame; the calling
+//! thread writes frames in order to the sink (through age when encrypting),
+//! hashes split files in order, and builds the index. A window of tokens
+//! bounds how far workers may run ahead, so memory stays at about
+//! `(2 x threads + 2) x frame_size` twice over.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek as _, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use sha2::{Digest as _, Sha256};
+
+use crate::crypt::Encryption;
+use crate::error::{BundleError, Result};
+use crate::index::{
+    AgeScheme, BundleIndex, ByteRange, Compression, EncryptionInfo, FORMAT, Frame, INDEX_MEMBER,
+    MemberIndex, MemberKind, MemberPath, Skipped, hex,
+};
+use crate::plan::BundlePlan;
+use crate::tar::{self, BLOCK, Header, TypeFlag};
+use crate::walk::{Entry, EntryKind, Timestamp};
+
+/// How bundles are written.
+#[derive(Debug, Clone)]
+pub struct BundleOptions {
+    /// zstd (default), gzip or none.
+    pub compression: Compression,
+    /// Compression level: zstd 1..=22 (default 1), gzip 0..=9.
+    pub level: i32,
+    /// Tar bytes per frame before a new frame starts (default 4 MiB): the
+    /// granularity of ranged reads.
+    pub frame_size: usize,
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    /// Encrypt the bundle with age.
+    pub encryption: Option<Encryption>,
+}
+
+impl Default for BundleOptions {
+    fn default() -> Self {
+        Self {
+            compression: Compression::Zstd,
+            level: 1,
+            frame_size: 4 << 20,
+            threads: 0,
+            encryption: None,
+        }
+    }
+}
+
+/// What [`BundleWriter::write`] returns.
+#[derive(Debug)]
+pub struct WrittenBundle<W> {
+    /// The index (also written inside the bundle).
+    pub index: BundleIndex,
+    /// The sink, given back.
+    pub sink: W,
+    /// Bytes written to the sink.
+    pub bytes: u64,
+    /// Compressed (unencrypted) range of the frame holding the index.
+    pub index_range: ByteRange,
+}
+
+/// Writes one bundle into any [`Write`] sink.
+///
+/// ```no_run
+/// # fn main() -> Result<(), bundler::BundleError> {
+/// use bundler::{BundleOptions, BundleWriter, Walker, WalkOptions};
+/// let walk = Walker::new(WalkOptions { roots: vec!["data".into()], ..Default::default() })?.walk()?;
+/// let out = std::fs::File::create("b.tar.zst").unwrap();
+/// let written = BundleWriter::new(out, BundleOptions::default()).write(&walk.entries)?;
+/// println!("{} members", written.index.members.len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct BundleWriter<W: Write> {
+    sink: W,
+    options: BundleOptions,
+}
+
+/// One piece of a member in a frame job.
+#[derive(Debug, Clone)]
+struct Part {
+    entry: usize,
+    header: bool,
+    data: std::ops::Range<u64>,
+    last: bool,
+}
+
+#[derive(Debug)]
+struct Job {
+    seq: usize,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+struct PartOut {
+    entry: usize,
+    header_at: Option<usize>,
+    data_at: usize,
+    data_len: usize,
+    last: bool,
+    sha: Option<[u8; 32]>,
+    problem: Option<String>,
+    skipped: Option<String>,
+}
+
+#[derive(Debug)]
+struct FrameOut {
+    seq: usize,
+    tar_len: usize,
+    compressed: Vec<u8>,
+    raw: Option<Vec<u8>>,
+    parts: Vec<PartOut>,
+}
+
+fn header_of(e: &Entry) -> Header {
+    let (kind, link) = match &e.kind {
+        EntryKind::File => (TypeFlag::File, Vec::new()),
+        EntryKind::Dir => (TypeFlag::Dir, Vec::new()),
+        EntryKind::Symlink { target } => (TypeFlag::Symlink, target.clone()),
+        EntryKind::HardLink { target } => (TypeFlag::HardLink, target.clone()),
+    };
+    Header {
+        path: e.name.clone(),
+        kind,
+        size: if kind == TypeFlag::File { e.size } else { 0 },
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        mtime: e.mtime,
+        link,
+    }
+}
+
+fn plan_frames(entries: &[Entry], frame_size: usize) -> Vec<Vec<Part>> {
+    let fs = frame_size as u64;
+    let mut frames = Vec::new();
+    let mut cur: Vec<Part> = Vec::new();
+    let mut cur_len = 0u64;
+    for (i, e) in entries.iter().enumerate() {
+        let size = if e.kind == EntryKind::File { e.size } else { 0 };
+        // Header, a PAX header (sub-second mtime, long names or links: an
+        // upper bound of its size), padded content.
+        let link_len = match &e.kind {
+            EntryKind::Symlink { target } | EntryKind::HardLink { target } => target.len(),
+            _ => 0,
+        };
+        let pax = (BLOCK + (128 + e.name.len() + link_len).next_multiple_of(BLOCK)) as u64;
+        let est = BLOCK as u64 + pax + size.next_multiple_of(BLOCK as u64);
+        if size <= fs {
+            if cur_len > 0 && cur_len + est > fs {
+                frames.push(std::mem::take(&mut cur));
+                cur_len = 0;
+            }
+            cur.push(Part {
+                entry: i,
+                header: true,
+                data: 0..size,
+                last: true,
+            });
+            cur_len += est;
+        } else {
+            if !cur.is_empty() {
+                frames.push(std::mem::take(&mut cur));
+                cur_len = 0;
+            }
+            let mut start = 0;
+            while start < size {
+                let end = (start + fs).min(size);
+                frames.push(vec![Part {
+                    entry: i,
+                    header: start == 0,
+                    data: start..end,
+                    last: end == size,
+                }]);
+                start = end;
+            }
+        }
+    }
+    if !cur.is_empty() {
+        frames.push(cur);
+    }
+    frames
+}
+
+enum Codec {
+    Zstd(zstd::bulk::Compressor<'static>),
+    Gzip(u32),
+    None,
+}
+
+impl Codec {
+    fn new(c: Compression, level: i32) -> io::Result<Self> {
+        Ok(match c {
+            Compression::Zstd => {
+                let mut z = zstd::bulk::Compressor::new(level)?;
+                z.include_checksum(true)?;
+                Self::Zstd(z)
+            }
+            Compression::Gzip => Self::Gzip(level.clamp(0, 9).cast_unsigned()),
+            Compression::None => Self::None,
+        })
+    }
+
+    fn compress(&mut self, raw: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = pool::take(raw.len() + raw.len() / 64 + 1024);
+        match self {
+            Self::Zstd(z) => {
+                out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+                z.compress_to_buffer(raw, &mut out)?;
+                Ok(out)
+            }
+            Self::Gzip(level) => {
+                let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(*level));
+                e.write_all(raw)?;
+                e.finish()
+            }
+            Self::None => {
+                out.extend_from_slice(raw);
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Frame buffers are megabytes: allocating them fresh for every frame
+/// costs a page fault per 4 KiB. Finished buffers wait here for reuse,
+/// across bundles too (a bundle of 1000 small files has only a few frames).
+mod pool {
+    use std::sync::Mutex;
+
+    static FREE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    const KEEP: usize = 32;
+    const LARGEST: usize = 64 << 20;
+
+    pub(super) fn take(capacity: usize) -> Vec<u8> {
+        let found = FREE.lock().ok().and_then(|mut f| f.pop());
+        let mut v = found.unwrap_or_default();
+        v.clear();
+        v.reserve(capacity);
+        v
+    }
+
+    pub(super) fn give(v: Vec<u8>) {
+        if v.capacity() > LARGEST {
+            return;
+        }
+        if let Ok(mut f) = FREE.lock()
+            && f.len() < KEEP
+        {
+            f.push(v);
+        }
+    }
+}
+
+/// Append `len` bytes of `path` from `offset` to `buf`; zero-fill what is
+/// missing. Returns a problem description when the file was shorter or
+/// longer than expected.
+fn read_into(
+    path: &Path,
+    offset: u64,
+    buf: &mut Vec<u8>,
+    len: usize,
+    check_longer: bool,
+) -> io::Result<Option<String>> {
+    let mut f = File::open(path)?;
+    if offset > 0 {
+        f.seek(SeekFrom::Start(offset))?;
+    }
+    let want = len as u64;
+    let start = buf.len();
+    // `read_to_end` fills spare capacity without zeroing it first.
+    let got = (&mut f).take(want).read_to_end(buf)?;
+    if got < len {
+        buf.resize(start + len, 0);
+        return Ok(Some(format!(
+            "file shrank while being read: {} bytes missing at offset {}, zero-filled",
+            len - got,
+            offset + got as u64
+        )));
+    }
+    if check_longer {
+        let mut one = [0u8; 1];
+        if matches!(f.read(&mut one), Ok(n) if n > 0) {
+            return Ok(Some(
+                "file grew while being read; only the size seen by the walk was stored".into(),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Result<FrameOut> {
+    let mut buf = pool::take(frame_size + frame_size / 8);
+    let mut parts = Vec::with_capacity(job.parts.len());
+    let mut split = false;
+    for p in job.parts {
+        let e = &entries[p.entry];
+        let member_start = buf.len();
+        let header_at = if p.header {
+            tar::write_header(&mut buf, &header_of(e));
+            Some(member_start)
+        } else {
+            None
+        };
+        let data_at = buf.len();
+        let len = (p.data.end - p.data.start) as usize;
+        let whole = p.header && p.last;
+        split |= !whole;
+        let mut out = PartOut {
+            entry: p.entry,
+            header_at,
+            data_at,
+            data_len: len,
+            last: p.last,
+            sha: None,
+            problem: None,
+            skipped: None,
+        };
+        if e.kind == EntryKind::File {
+            buf.reserve(len + BLOCK);
+            match read_into(&e.source, p.data.start, &mut buf, len, p.last) {
+                Ok(problem) => out.problem = problem,
+                Err(err) if whole => {
+                    // Leave it out: the bundle stays valid without it.
+                    buf.truncate(member_start);
+                    out.skipped = Some(format!("cannot read {}: {err}", e.source.display()));
+                    parts.push(out);
+                    continue;
+                }
+                Err(err) => {
+                    buf.truncate(data_at);
+                    buf.resize(data_at + len, 0);
+                    out.problem = Some(format!(
+                        "cannot read bytes {}..{}: {err}; zero-filled",
+                        p.data.start, p.data.end
+                    ));
+                }
+            }
+            if whole {
+                out.sha = Some(Sha256::digest(&buf[data_at..]).into());
+            }
+            if p.last {
+                buf.resize(buf.len() + tar::padding(e.size), 0);
+            }
+        }
+        parts.push(out);
+    }
+    let compressed = codec.compress(&buf).map_err(|source| BundleError::Codec {
+        what: "compress",
+        start: 0,
+        end: 0,
+        source,
+    })?;
+    let tar_len = buf.len();
+    let raw = if split {
+        Some(buf)
+    } else {
+        pool::give(buf);
+        None
+    };
+    Ok(FrameOut {
+        seq: job.seq,
+        tar_len,
+        compressed,
+        raw,
+        parts,
+    })
+}
+
+/// Where the writer stands: the index so far, positions in the tar and the
+/// compressed stream, and the hash of a file that spans frames.
+struct Assembly {
+    index: BundleIndex,
+    tar_pos: u64,
+    comp_pos: u64,
+    big: Option<(usize, Sha256)>,
+}
+
+/// Write one finished frame (the next in order) and record its members.
+fn absorb<W: Write>(
+    f: FrameOut,
+    entries: &[Entry],
+    asm: &mut Assembly,
+    out: &mut Out<W>,
+) -> Result<()> {
+    let Assembly {
+        index,
+        tar_pos,
+        comp_pos,
+        big,
+    } = asm;
+    let frame_no = index.frames.len() as u32;
+    let range = ByteRange {
+        start: *comp_pos,
+        end: *comp_pos + f.compressed.len() as u64,
+    };
+    out.write_all(&f.compressed, "frame")?;
+    index.frames.push(Frame {
+        tar_offset: *tar_pos,
+        tar_len: f.tar_len as u64,
+        compressed: range,
+    });
+    for p in f.parts {
+        let e = &entries[p.entry];
+        if let Some(msg) = p.skipped {
+            index.skipped.push(Skipped {
+                path: MemberPath(e.name.clone()),
+                message: msg,
+            });
+            continue;
+        }
+        if let Some(h) = p.header_at {
+            let (kind, link) = match &e.kind {
+                EntryKind::File => (MemberKind::File, None),
+                EntryKind::Dir => (MemberKind::Dir, None),
+                EntryKind::Symlink { target } => {
+                    (MemberKind::Symlink, Some(MemberPath(target.clone())))
+                }
+                EntryKind::HardLink { target } => {
+                    (MemberKind::HardLink, Some(MemberPath(target.clone())))
+                }
+            };
+            index.members.push(MemberIndex {
+                path: MemberPath(e.name.clone()),
+                kind,
+                link,
+                size: if kind == MemberKind::File { e.size } else { 0 },
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                mtime: e.mtime,
+                sha256: p.sha.map(|d| hex(&d)),
+                tar_offset: *tar_pos + h as u64,
+                data_offset: *tar_pos + p.data_at as u64,
+                frames: (frame_no, frame_no),
+                range,
+                problem: None,
+            });
+            if p.sha.is_none() && kind == MemberKind::File {
+                *big = Some((p.entry, Sha256::new()));
+            }
+        }
+        let Some(m) = index.members.last_mut() else {
+            continue;
+        };
+        m.frames.1 = frame_no;
+        m.range.end = range.end;
+        if let Some(pr) = p.problem {
+            m.problem = Some(pr);
+        }
+        if let (Some((be, h)), Some(raw)) = (&mut *big, &f.raw)
+            && *be == p.entry
+        {
+            h.update(&raw[p.data_at..p.data_at + p.data_len]);
+            if p.last
+                && let Some((_, h)) = big.take()
+            {
+                m.sha256 = Some(hex(&h.finalize()));
+            }
+        }
+    }
+    *tar_pos += f.tar_len as u64;
+    *comp_pos = range.end;
+    pool::give(f.compressed);
+    if let Some(raw) = f.raw {
+        pool::give(raw);
+    }
+    Ok(())
+}
+
+/// Write the index member, the end of the archive and the trailer; finish
+/// the encryption.
+fn finish_bundle<W: Write>(
+    asm: Assembly,
+    mut out: Out<W>,
+    o: &BundleOptions,
+    count: &std::rc::Rc<std::cell::Cell<u64>>,
+) -> Result<WrittenBundle<W>> {
+    let Assembly {
+        mut index,
+        tar_pos,
+        comp_pos,
+        ..
+    } = asm;
+    index.tar_len = tar_pos;
+    index.compressed_len = comp_pos;
+    let json = serde_json::to_vec(&index).map_err(|e| BundleError::Sink {
+        what: "index",
+        source: io::Error::other(e),
+    })?;
+    let mut raw = Vec::with_capacity(json.len() + 4 * BLOCK);
+    let newest = index
+        .members
+        .iter()
+        .map(|m| m.mtime.secs)
+        .max()
+        .unwrap_or(0);
+    tar::write_header(
+        &mut raw,
+        &Header {
+            path: INDEX_MEMBER.as_bytes().to_vec(),
+            kind: TypeFlag::File,
+            size: json.len() as u64,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: Timestamp {
+                secs: newest.max(0),
+                nanos: 0,
+            },
+            link: Vec::new(),
+        },
+    );
+    raw.extend_from_slice(&json);
+    raw.resize(raw.len() + tar::padding(json.len() as u64) + 2 * BLOCK, 0);
+    let mut codec = Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
+        what: "set up compressor",
+        start: comp_pos,
+        end: comp_pos,
+        source,
+    })?;
+    let compressed = codec.compress(&raw).map_err(|source| BundleError::Codec {
+        what: "compress",
+        start: comp_pos,
+        end: comp_pos,
+        source,
+    })?;
+    out.write_all(&compressed, "index frame")?;
+    let index_range = ByteRange {
+        start: comp_pos,
+        end: comp_pos + compressed.len() as u64,
+    };
+    if o.compression == Compression::Zstd {
+        out.write_all(&crate::index::trailer(index_range), "trailer")?;
+    }
+    let c = out.finish()?;
+    Ok(WrittenBundle {
+        index,
+        bytes: count.get(),
+        sink: c.inner,
+        index_range,
+    })
+}
+
+/// A writer that counts bytes.
+#[derive(Debug)]
+struct Counting<W> {
+    inner: W,
+    n: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.n.set(self.n.get() + n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum Out<W: Write> {
+    Plain(Counting<W>),
+    Age(age::stream::StreamWriter<Counting<W>>),
+}
+
+impl<W: Write> Out<W> {
+    fn write_all(&mut self, b: &[u8], what: &'static str) -> Result<()> {
+        match self {
+            Self::Plain(w) => w.write_all(b),
+            Self::Age(w) => w.write_all(b),
+        }
+        .map_err(|source| BundleError::Sink { what, source })
+    }
+
+    fn finish(self) -> Result<Counting<W>> {
+        let mut c = match self {
+            Self::Plain(w) => w,
+            Self::Age(w) => w.finish().map_err(|source| BundleError::Sink {
+                what: "age final chunk",
+                source,
+            })?,
+        };
+        c.flush().map_err(|source| BundleError::Sink {
+            what: "flush",
+            source,
+        })?;
+        Ok(c)
+    }
+}
+
+impl<W: Write> BundleWriter<W> {
+    /// A writer into `sink`.
+    pub fn new(sink: W, options: BundleOptions) -> Self {
+        Self { sink, options }
+    }
+
+    /// Bundle `entries` (in this order) and return the index and the sink.
+    #[allow(clippy::too_many_lines)]
+    pub fn write(self, entries: &[Entry]) -> Result<WrittenBundle<W>> {
+        let o = &self.options;
+        if o.frame_size < BLOCK {
+            return Err(BundleError::InvalidOption(format!(
+                "frame size {} is below one tar block",
+                o.frame_size
+            )));
+        }
+        let threads = if o.threads == 0 {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        } else {
+            o.threads
+        };
+        let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let counting = Counting {
+            inner: self.sink,
+            n: count.clone(),
+        };
+        let mut out = match &o.encryption {
+            None => Out::Plain(counting),
+            Some(enc) => Out::Age(enc.wrap(counting)?),
+        };
+        let encryption = match &out {
+            Out::Plain(_) => None,
+            Out::Age(_) => Some(EncryptionInfo {
+                scheme: AgeScheme::Age,
+                // age writes its header (and the payload nonce) at once.
+                header_len: count.get(),
+                chunk_size: 64 << 10,
+                ranged_reads: true,
+            }),
+        };
+        let frames = plan_frames(entries, o.frame_size);
+        let window = threads * 2 + 2;
+        let (job_tx, job_rx) = bounded::<Job>(threads);
+        let (out_tx, out_rx) = bounded::<Result<FrameOut>>(window);
+        let (tok_tx, tok_rx) = bounded::<()>(window);
+        for _ in 0..window {
+            let _ = tok_tx.send(());
+        }
+        let index = BundleIndex {
+            format: FORMAT.to_owned(),
+            compression: o.compression,
+            encryption,
+            frames: Vec::with_capacity(frames.len()),
+            members: Vec::with_capacity(entries.len()),
+            skipped: Vec::new(),
+            tar_len: 0,
+            compressed_len: 0,
+        };
+        let mut asm = Assembly {
+            index,
+            tar_pos: 0,
+            comp_pos: 0,
+            big: None,
+        };
+        // A bundle of a few frames is done on this thread alone: handing
+        // frames between threads costs more than it gains, and
+        // `write_bundles_to_dir` runs such bundles side by side anyway.
+        if threads == 1 || frames.len() <= 4 {
+            let mut codec =
+                Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
+                    what: "set up compressor",
+                    start: 0,
+                    end: 0,
+                    source,
+                })?;
+            for (seq, parts) in frames.into_iter().enumerate() {
+                let f = work(entries, Job { seq, parts }, &mut codec, o.frame_size)?;
+                absorb(f, entries, &mut asm, &mut out)?;
+            }
+            return finish_bundle(asm, out, o, &count);
+        }
+        let result: Result<()> = std::thread::scope(|s| {
+            let n_frames = frames.len();
+            s.spawn(move || {
+                for (seq, parts) in frames.into_iter().enumerate() {
+                    if tok_rx.recv().is_err() {
+                        return;
+                    }
+                    if job_tx.send(Job { seq, parts }).is_err() {
+                        return;
+                    }
+                }
+            });
+            for _ in 0..threads {
+                let job_rx: Receiver<Job> = job_rx.clone();
+                let out_tx: Sender<Result<FrameOut>> = out_tx.clone();
+                let (c, level, fs) = (o.compression, o.level, o.frame_size);
+                s.spawn(move || {
+                    let mut codec = match Codec::new(c, level) {
+                        Ok(codec) => codec,
+                        Err(source) => {
+                            let _ = out_tx.send(Err(BundleError::Codec {
+                                what: "set up compressor",
+                                start: 0,
+                                end: 0,
+                                source,
+                            }));
+                            return;
+                        }
+                    };
+                    while let Ok(job) = job_rx.recv() {
+                        if out_tx.send(work(entries, job, &mut codec, fs)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(out_tx);
+            let mut pending: BTreeMap<usize, FrameOut> = BTreeMap::new();
+            let mut next = 0usize;
+            while next < n_frames {
+                let Some(f) = pending.remove(&next) else {
+                    let f = out_rx.recv().map_err(|_| BundleError::ThreadPanicked)??;
+                    pending.insert(f.seq, f);
+                    continue;
+                };
+                absorb(f, entries, &mut asm, &mut out)?;
+                next += 1;
+                let _ = tok_tx.send(());
+            }
+            Ok(())
+        });
+        result?;
+        finish_bundle(asm, out, o, &count)
+    }
+}
+
+/// One finished (or failed) bundle of [`write_bundles_to_dir`].
+type Slot = Option<Result<(PathBuf, BundleIndex)>>;
+
+/// Write every bundle of `plan` into `dir` as `<prefix>-000001.tar.zst`
+/// (`.age` appended when encrypted), returning each file and its index in
+/// plan order. Several bundles are written at once (two per core), so that
+/// many small bundles keep every core busy too. Files are not synced; the
+/// caller decides about durability.
+pub fn write_bundles_to_dir(
+    dir: &Path,
+    prefix: &str,
+    entries: &[Entry],
+    plan: &BundlePlan,
+    options: &BundleOptions,
+) -> Result<Vec<(PathBuf, BundleIndex)>> {
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    } else {
+        options.threads
+    };
+    // Two bundles per core: while one lane waits for a file's blocks or
+    // for the sink, the other compresses.
+    let lanes = (2 * threads).min(plan.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: std::sync::Mutex<Vec<Slot>> =
+        std::sync::Mutex::new((0..plan.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..lanes {
+            s.spawn(|| {
+                use std::sync::atomic::Ordering;
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= plan.len() || failed.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let r = write_one(dir, prefix, i, plan.bundle(entries, i), options);
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    if let Ok(mut v) = results.lock() {
+                        v[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .map_err(|_| BundleError::ThreadPanicked)?;
+    let mut out = Vec::with_capacity(plan.len());
+    for r in results {
+        match r {
+            Some(r) => out.push(r?),
+            None => {
+                if !failed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(BundleError::ThreadPanicked);
+                }
+            }
+        }
+    }
+    if out.len() < plan.len() {
+        return Err(BundleError::ThreadPanicked);
+    }
+    Ok(out)
+}
+
+fn write_one(
+    dir: &Path,
+    prefix: &str,
+    i: usize,
+    entries: &[Entry],
+    options: &BundleOptions,
+) -> Result<(PathBuf, BundleIndex)> {
+    let mut name = format!("{prefix}-{:06}{}", i + 1, options.compression.suffix());
+    if options.encryption.is_some() {
+        name.push_str(".age");
+    }
+    let path = dir.join(name);
+    let file = File::create(&path).map_err(|source| BundleError::Extract {
+        action: "create",
+        path: path.clone(),
+        source,
+    })?;
+    let w = BundleWriter::new(io::BufWriter::with_capacity(1 << 20, file), options.clone())
+        .write(entries)?;
+    w.sink.into_inner().map_err(|e| BundleError::Sink {
+        what: "bundle file",
+        source: e.into_error(),
+    })?;
+    Ok((path, w.index))
+}
