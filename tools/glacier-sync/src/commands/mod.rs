@@ -1,13 +1,67 @@
-//! One module per subcommand.
+//! One module per subcommand. mt-aws-glacier's commands live in `mt/`, one
+//! file each; shared helpers (the run context, the journal, filters) in
+//! `common`.
 
+mod common;
+mod mt;
 mod treehash;
+
+use clap::ArgMatches;
+use glacier_sync::mtcompat::config::Config;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Code;
+use crate::output::Output;
 
-/// Runs the command the user asked for.
-pub(crate) fn run(cli: Cli) -> anyhow::Result<Code> {
+pub(crate) use common::Ctx;
+
+/// Runs the command the user asked for. `matches` are the subcommand's
+/// (for the order of filter options); `config` the `--config` file.
+pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> anyhow::Result<Code> {
+    let ctx = Ctx {
+        out: Output {
+            json: cli.json,
+            quiet: cli.quiet,
+        },
+        matches,
+        config,
+    };
     match cli.command {
         Command::Treehash(args) => treehash::run(&args),
+        Command::CreateVault(args) => mt::vaults::create(&ctx, &args),
+        Command::DeleteVault(args) => mt::vaults::delete(&ctx, &args),
+        Command::ListVaults(args) => mt::vaults::list(&ctx, &args),
+        Command::Sync(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::UploadFile(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::CheckLocalHash(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::PurgeVault(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::RetrieveInventory(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::DownloadInventory(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::Restore(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
+        Command::RestoreCompleted(args) => {
+            let _ = args;
+            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
+        }
     }
 }

@@ -1,0 +1,3 @@
+//! mt-aws-glacier's commands, one file each, with its names and options.
+
+pub(crate) mod vaults;
