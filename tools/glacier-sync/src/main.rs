@@ -5,8 +5,6 @@
 
 // The tool is the one place that talks to the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-// Shared helpers land before the commands that use them (issue 5 in progress).
-#![allow(dead_code)]
 
 mod cli;
 mod commands;

@@ -211,3 +211,74 @@ pub(crate) fn resume_dir(journal: &Path) -> PathBuf {
     name.push(".resume");
     journal.with_file_name(name)
 }
+
+/// Checks, before anything is written, that the vault answers: a wrong
+/// endpoint, bad credentials or a missing vault stop the command here with
+/// the journal untouched. Transient errors are retried twice.
+pub(crate) fn preflight(t: &Target) -> anyhow::Result<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match t.store.describe_vault(&t.vault) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt < 3 => {
+                tracing::debug!("describe vault: {e}; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Err(e @ glacier_multipart::Error::VaultNotFound { .. }) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "vault {:?} in {} (create it with `glacier-sync create-vault`)",
+                    t.vault,
+                    t.store.location()
+                )));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "vault {:?} in {}",
+                    t.vault,
+                    t.store.location()
+                )));
+            }
+        }
+    }
+}
+
+/// A size in MiB given on the command line, as bytes: a power of two up to
+/// 4096.
+pub(crate) fn mib_power_of_two(option: &str, mib: u64) -> anyhow::Result<u64> {
+    if mib == 0 || !mib.is_power_of_two() || mib > 4096 {
+        return Err(coded(
+            Code::Usage,
+            format!("{option} {mib}: must be a power of two from 1 to 4096 (MiB)"),
+        ));
+    }
+    Ok(mib << 20)
+}
+
+/// Opens the journal for appending (locked) and replays it.
+pub(crate) fn open_journal(
+    path: &Path,
+) -> anyhow::Result<(journal::JournalWriter, journal::State)> {
+    let (writer, replay) =
+        journal::JournalWriter::open_and_read(path, journal::ReadOptions::default())?;
+    if let Some(t) = &replay.torn_tail {
+        tracing::warn!(
+            "journal {}: an incomplete last line ({} bytes at offset {}) was set aside",
+            path.display(),
+            t.len,
+            t.offset
+        );
+    }
+    Ok((writer, replay.state))
+}
+
+/// Reads the journal without locking it.
+pub(crate) fn read_journal(path: &Path) -> anyhow::Result<journal::State> {
+    Ok(journal::read_journal(path, journal::ReadOptions::default())?.state)
+}
+
+/// Epoch seconds of a `SystemTime`.
+pub(crate) fn epoch(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -31,37 +31,13 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::CreateVault(args) => mt::vaults::create(&ctx, &args),
         Command::DeleteVault(args) => mt::vaults::delete(&ctx, &args),
         Command::ListVaults(args) => mt::vaults::list(&ctx, &args),
-        Command::Sync(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::UploadFile(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::CheckLocalHash(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::PurgeVault(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::RetrieveInventory(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::DownloadInventory(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::Restore(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
-        Command::RestoreCompleted(args) => {
-            let _ = args;
-            Err(crate::exit::coded(Code::Usage, "not implemented yet"))
-        }
+        Command::Sync(args) => mt::sync::run(&ctx, &args),
+        Command::UploadFile(args) => mt::upload_file::run(&ctx, &args),
+        Command::CheckLocalHash(args) => mt::check_local_hash::run(&ctx, &args),
+        Command::PurgeVault(args) => mt::purge_vault::run(&ctx, &args),
+        Command::RetrieveInventory(args) => mt::retrieve_inventory::run(&ctx, &args),
+        Command::DownloadInventory(args) => mt::download_inventory::run(&ctx, &args),
+        Command::Restore(args) => mt::restore::run(&ctx, &args),
+        Command::RestoreCompleted(args) => mt::restore_completed::run(&ctx, &args),
     }
 }
