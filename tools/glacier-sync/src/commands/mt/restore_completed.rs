@@ -48,10 +48,12 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreCompletedArgs) -> anyhow::Result<
         let mut running: HashSet<&str> = HashSet::new();
         for j in &jobs {
             if let JobRequest::ArchiveRetrieval {
-                archive_id,
-                range: None,
-                ..
+                archive_id, range, ..
             } = &j.request
+                // Whole-archive retrievals only (a store may state the range).
+                && range
+                    .as_ref()
+                    .is_none_or(|r| r.start == 0 && j.archive_size.is_none_or(|s| r.end >= s))
             {
                 match j.status {
                     JobStatus::Succeeded => {
