@@ -429,3 +429,315 @@ pub(crate) fn check_local_hash_catches_damage(env: &Env) {
     );
     assert!(!err.contains("héllo"), "{err}");
 }
+
+/// kill -9 in the middle of a sync, then a rerun: every file once.
+pub(crate) fn killed_sync_resumes(env: &Env) {
+    make_tree(env);
+    for i in 0..6 {
+        write(
+            &env.path(&format!("src/more/file {i}.bin")),
+            &pseudo_random(300_000, 10 + i),
+            1_600_002_000,
+        );
+    }
+    let vault = env.vault_spec();
+    let mut args: Vec<String> = [
+        "sync",
+        "--dir",
+        "src",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--partsize",
+        "1",
+        "--max-rate",
+        "1M",
+        "--concurrency",
+        "2",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(env.store_opts());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
+        .args(&args)
+        .current_dir(env.tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = env.journal_state("journal.log").archive_count();
+    assert!(
+        before < 10,
+        "the sync finished before it was killed ({before} archives)"
+    );
+
+    let out = ok(&env.sync(&["--partsize", "1"]));
+    let state = env.journal_state("journal.log");
+    assert_eq!(state.archive_count(), 10, "{out}");
+    assert_eq!(state.file_count(), 10);
+    assert_eq!(
+        env.archive_count(),
+        10,
+        "no duplicate archives in the vault"
+    );
+    ok(&env.run(&[
+        "check-local-hash",
+        "--dir",
+        "src",
+        "--journal",
+        "journal.log",
+    ]));
+}
+
+/// A journal in mt-aws-glacier's own formats (B, A, 0, CRLF) is used as is.
+pub(crate) fn mt_aws_glacier_journal_as_is(env: &Env) {
+    make_tree(env);
+    ok(&env.sync(&[]));
+    // Rewrite our journal the way older mt-aws-glacier versions wrote it.
+    let ours = std::fs::read_to_string(env.path("journal.log")).unwrap();
+    let mut hand = String::new();
+    for (i, line) in ours.lines().enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        // B TIME CREATED ID SIZE MTIME TREEHASH RELNAME
+        match i {
+            0 => hand.push_str(&format!("{line}\n")),
+            1 => hand.push_str(&format!("A\t{}\r\n", f[1..].join("\t"))),
+            _ => hand.push_str(&format!(
+                "{} CREATED {} {} {} {}\n",
+                f[1], f[3], f[4], f[6], f[7]
+            )),
+        }
+    }
+    std::fs::write(env.path("mt.journal"), &hand).unwrap();
+    assert!(
+        hand.contains("\nA\t") && hand.contains(" CREATED "),
+        "{hand}"
+    );
+
+    ok(&env.run(&[
+        "check-local-hash",
+        "--dir",
+        "src",
+        "--journal",
+        "mt.journal",
+    ]));
+    let vault = env.vault_spec();
+    // The config file carries the options; the command line adds the rest.
+    std::fs::write(
+        env.path("glacier.cfg"),
+        format!(
+            "{}vault={vault}\njournal=mt.journal\ndir=src\n",
+            std::fs::read_to_string(env.path("glacier.cfg")).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = ok(&env.run(&["sync"]));
+    assert!(out.starts_with("0 uploaded"), "{out}");
+    std::fs::create_dir(env.path("back")).unwrap();
+    ok(&env.run(&["restore", "--dir", "back", "--max-number-of-files", "10"]));
+    ok(&env.run(&[
+        "restore-completed",
+        "--dir",
+        "back",
+        "--wait",
+        "--poll-interval",
+        "0.1",
+    ]));
+    let src = tree(&env.path("src"));
+    let back = tree(&env.path("back"));
+    assert_eq!(back.len(), 4);
+    for (name, (size, hash, _)) in &back {
+        let (s, h, _) = &src[name];
+        assert_eq!((size, hash), (s, h), "{name}");
+    }
+    // The journal kept its lines; restore added version-B RETRIEVE_JOB ones.
+    let after = std::fs::read_to_string(env.path("mt.journal")).unwrap();
+    assert!(after.starts_with(&hand));
+    assert_eq!(after[hand.len()..].matches("\tRETRIEVE_JOB\t").count(), 4);
+}
+
+/// A bad input: a clear message, the exit code, the journal unchanged.
+fn refused(env: &Env, args: &[&str], code: i32, message: &str) {
+    let before = std::fs::read(env.path("journal.log")).unwrap();
+    let out = env.run(args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    assert_eq!(
+        std::fs::read(env.path("journal.log")).unwrap(),
+        before,
+        "{args:?}"
+    );
+}
+
+pub(crate) fn bad_input(env: &Env) {
+    make_tree(env);
+    ok(&env.sync(&[]));
+    let vault = env.vault_spec();
+    let sync = [
+        "sync",
+        "--dir",
+        "src",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+    ];
+    std::fs::write(env.path("src/new file"), b"not yet uploaded").unwrap();
+
+    // A non-existent --dir.
+    let mut a = sync.to_vec();
+    a[2] = "no such dir";
+    refused(env, &a, 2, "--dir no such dir");
+    // A locked journal.
+    {
+        let _lock = journal::JournalWriter::open(env.path("journal.log")).unwrap();
+        refused(env, &sync, 3, "locked by pid");
+    }
+    // Retrieval beyond --max-cost: nothing requested.
+    std::fs::create_dir(env.path("empty")).unwrap();
+    let restore = [
+        "restore",
+        "--dir",
+        "empty",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--max-number-of-files",
+        "9",
+        "--tier",
+        "expedited",
+        "--max-cost",
+        "0",
+    ];
+    refused(env, &restore, 5, "exceeds --max-cost");
+    // An unknown config key.
+    let cfg = std::fs::read_to_string(env.path("glacier.cfg")).unwrap();
+    std::fs::write(env.path("glacier.cfg"), format!("{cfg}colour=blue\n")).unwrap();
+    refused(env, &sync, 2, "colour");
+    std::fs::write(env.path("glacier.cfg"), &cfg).unwrap();
+    // A corrupt journal: a garbage line in the middle.
+    let good = std::fs::read_to_string(env.path("journal.log")).unwrap();
+    let (first, rest) = good.split_once('\n').unwrap();
+    std::fs::write(
+        env.path("journal.log"),
+        format!("{first}\nB\tgarbage here\n{rest}"),
+    )
+    .unwrap();
+    refused(env, &sync, 3, "line 2");
+    refused(
+        env,
+        &[
+            "check-local-hash",
+            "--dir",
+            "src",
+            "--journal",
+            "journal.log",
+        ],
+        3,
+        "line 2",
+    );
+    std::fs::write(env.path("journal.log"), &good).unwrap();
+    // Nothing was uploaded by any of these.
+    assert_eq!(env.archive_count(), 4);
+}
+
+pub(crate) fn upload_file(env: &Env) {
+    make_tree(env);
+    let vault = env.vault_spec();
+    let out = ok(&env.run(&[
+        "upload-file",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--dir",
+        "src",
+        "--filename",
+        "src/big/many parts.bin",
+        "--partsize",
+        "1",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["relname"], "big/many parts.bin");
+    // The same name again is refused.
+    refused(
+        env,
+        &[
+            "upload-file",
+            "--vault",
+            &vault,
+            "--journal",
+            "journal.log",
+            "--dir",
+            "src",
+            "--filename",
+            "src/big/many parts.bin",
+        ],
+        1,
+        "already in journal",
+    );
+    // Standard input, under a chosen name.
+    let mut args: Vec<String> = [
+        "upload-file",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--stdin",
+        "--set-rel-filename",
+        "from stdin/data.bin",
+        "--check-max-file-size",
+        "10",
+        "--partsize",
+        "1",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(env.store_opts());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let data = pseudo_random((2 << 20) + 77, 5);
+    ok(&run(env.tmp.path(), &refs, Some(&data)));
+    let state = env.journal_state("journal.log");
+    let a = state.latest("from stdin/data.bin").unwrap();
+    assert_eq!(a.size, data.len() as u64);
+    assert_eq!(a.treehash, glacier_treehash::tree_hash(&data));
+    assert_eq!(env.archive_count(), 2);
+    // Single-file restore by name, in one step.
+    std::fs::create_dir(env.path("one")).unwrap();
+    ok(&env.run(&[
+        "restore",
+        "--dir",
+        "one",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--filename",
+        "from stdin/data.bin",
+    ]));
+    ok(&env.run(&[
+        "restore-completed",
+        "--dir",
+        "one",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--wait",
+        "--poll-interval",
+        "0.1",
+    ]));
+    assert_eq!(
+        std::fs::read(env.path("one/from stdin/data.bin")).unwrap(),
+        data
+    );
+    assert!(!env.path("one/big").exists());
+}
