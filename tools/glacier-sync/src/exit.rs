@@ -26,8 +26,8 @@ pub(crate) enum Code {
     /// A retrieval was refused before anything was requested: its estimated
     /// cost exceeds `--max-cost`.
     CostLimit,
-    /// `restore-completed` without `--wait`: some requested retrievals are
-    /// still running (the others were downloaded).
+    /// The job a command needs has not finished yet (`download-inventory`
+    /// with no completed inventory job).
     Pending,
 }
 
@@ -116,4 +116,4 @@ Exit codes:
   3  the journal is locked by another process, unreadable or corrupt (it was not changed)
   4  the store could not be reached or refused the credentials or a request
   5  refused: the estimated retrieval cost exceeds --max-cost (nothing was requested)
-  6  restore-completed: some retrievals are still running (run it again later, or use --wait)";
+  6  the job needed has not finished yet (download-inventory: no completed inventory job)";

@@ -2,6 +2,7 @@
 //! store and against the fake Glacier HTTP service (the real AWS SDK path).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -505,12 +506,9 @@ pub(crate) fn mt_aws_glacier_journal_as_is(env: &Env) {
         let f: Vec<&str> = line.split('\t').collect();
         // B TIME CREATED ID SIZE MTIME TREEHASH RELNAME
         match i {
-            0 => hand.push_str(&format!("{line}\n")),
-            1 => hand.push_str(&format!("A\t{}\r\n", f[1..].join("\t"))),
-            _ => hand.push_str(&format!(
-                "{} CREATED {} {} {} {}\n",
-                f[1], f[3], f[4], f[6], f[7]
-            )),
+            0 => writeln!(hand, "{line}").unwrap(),
+            1 => write!(hand, "A\t{}\r\n", f[1..].join("\t")).unwrap(),
+            _ => writeln!(hand, "{} CREATED {} {} {} {}", f[1], f[3], f[4], f[6], f[7]).unwrap(),
         }
     }
     std::fs::write(env.path("mt.journal"), &hand).unwrap();
