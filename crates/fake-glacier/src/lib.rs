@@ -44,6 +44,11 @@ use tiny_http::{Header, Method, Request, Response, Server};
 pub struct FakeOptions {
     /// How long jobs take before they succeed.
     pub job_delay: Duration,
+    /// The access key ids accepted; empty: any. A request signed with
+    /// another key is refused with 403 `UnrecognizedClientException`, as
+    /// AWS refuses unknown or revoked credentials. (Signatures themselves
+    /// are not verified.)
+    pub access_keys: Vec<String>,
 }
 
 /// A failure to inject.
@@ -66,6 +71,7 @@ pub struct FakeGlacier {
 #[derive(Debug)]
 struct Shared {
     store: Arc<MemoryStore>,
+    access_keys: Vec<String>,
     faults: Mutex<Vec<(Fault, Option<String>, u32)>>,
     requests: AtomicU64,
     part_requests: AtomicU64,
@@ -97,6 +103,7 @@ impl FakeGlacier {
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
             store: Arc::new(MemoryStore::new().with_job_delay(options.job_delay)),
+            access_keys: options.access_keys.clone(),
             faults: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
             part_requests: AtomicU64::new(0),
@@ -327,7 +334,7 @@ impl Shared {
     }
 
     /// The checks a real endpoint makes before looking at the operation.
-    fn check_request(req: &Request, body: &[u8]) -> Result<(), Answer> {
+    fn check_request(&self, req: &Request, body: &[u8]) -> Result<(), Answer> {
         let auth = header(req, "Authorization").unwrap_or("");
         if !auth.starts_with("AWS4-HMAC-SHA256 Credential=")
             || !auth.contains("SignedHeaders=")
@@ -339,6 +346,20 @@ impl Shared {
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token: a SigV4 Authorization header and x-amz-date are required",
             ));
+        }
+        if !self.access_keys.is_empty() {
+            let key = auth
+                .trim_start_matches("AWS4-HMAC-SHA256 Credential=")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            if !self.access_keys.iter().any(|k| k == key) {
+                return Err(Answer::error(
+                    403,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                ));
+            }
         }
         if header(req, "x-amz-glacier-version") != Some("2012-06-01") {
             return Err(Answer::error(
@@ -368,7 +389,7 @@ impl Shared {
 
     #[allow(clippy::too_many_lines)] // one match over the API's routes
     fn route(&self, req: &Request, body: &[u8]) -> Answer {
-        if let Err(a) = Self::check_request(req, body) {
+        if let Err(a) = self.check_request(req, body) {
             return a;
         }
         let url = req.url().to_owned();

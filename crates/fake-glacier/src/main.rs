@@ -1,4 +1,4 @@
-//! `fake-glacier [--job-delay SECONDS]`: serves the fake Glacier vault API on
+//! `fake-glacier [--job-delay SECONDS] [--access-key KEY]...`: serves the fake Glacier vault API on
 //! a free port of 127.0.0.1, prints `http://127.0.0.1:PORT` on the first
 //! line of standard output, and serves until standard input closes or the
 //! process is killed.
@@ -16,9 +16,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let secs: f64 = args.next().ok_or("--job-delay needs SECONDS")?.parse()?;
                 options.job_delay = Duration::from_secs_f64(secs);
             }
+            "--access-key" => {
+                options
+                    .access_keys
+                    .push(args.next().ok_or("--access-key needs KEY")?);
+            }
             _ => {
                 return Err(format!(
-                    "unknown argument {a:?}; usage: fake-glacier [--job-delay SECONDS]"
+                    "unknown argument {a:?}; usage: fake-glacier [--job-delay SECONDS] [--access-key KEY]..."
                 )
                 .into());
             }

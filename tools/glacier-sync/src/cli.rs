@@ -1,16 +1,50 @@
 //! The command line.
+//!
+//! Global options (`-v`, `-q`, `--json`, `--config`) work with every
+//! command. The mt-aws-glacier commands share groups of options, defined
+//! once here and flattened into each command: [`StoreArgs`] (where the
+//! vault is), [`TransferArgs`], [`FilterArgs`], [`RetrievalArgs`].
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
 
 /// Archive files to Amazon Glacier, S3 archive storage classes or a local
 /// directory store, and get them back, verified.
+///
+/// The mt-aws-glacier commands (sync, upload-file, restore, ...) take its
+/// option names, its config file (`--config`) and its journal as they are.
+///
+/// The vault: `--vault NAME` is an Amazon Glacier vault (region from the
+/// config file's `region=` or the AWS chain; `--endpoint-url` points
+/// elsewhere); `--vault file:///srv/store/NAME` or `--vault ./store/NAME` is
+/// vault NAME of the local directory store `/srv/store`; `--store
+/// file:///srv/store --vault NAME` says the same in two options.
 #[derive(Debug, Parser)]
 #[command(name = "glacier-sync", version, about, after_help = EXIT_CODES_HELP)]
 pub(crate) struct Cli {
+    /// More messages on standard error (-v: debug, -vv: trace). `RUST_LOG`
+    /// overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    /// Fewer messages: only warnings and errors.
+    #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    /// Results as JSON on standard output (messages stay on standard error,
+    /// no progress bars).
+    #[arg(long = "json", global = true)]
+    pub(crate) json: bool,
+
+    /// An mt-aws-glacier config file: `key=value` lines (`#` comments), any
+    /// long option plus `key`, `secret`, `region`, `protocol`. The command
+    /// line wins over it; an unknown key is an error.
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub(crate) config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -18,6 +52,26 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     Treehash(TreehashArgs),
+    #[command(name = "create-vault")]
+    CreateVault(VaultNameArgs),
+    #[command(name = "delete-vault")]
+    DeleteVault(VaultNameArgs),
+    #[command(name = "list-vaults")]
+    ListVaults(ListVaultsArgs),
+    Sync(SyncArgs),
+    #[command(name = "upload-file")]
+    UploadFile(UploadFileArgs),
+    #[command(name = "check-local-hash")]
+    CheckLocalHash(CheckLocalHashArgs),
+    #[command(name = "purge-vault")]
+    PurgeVault(PurgeVaultArgs),
+    #[command(name = "retrieve-inventory")]
+    RetrieveInventory(RetrieveInventoryArgs),
+    #[command(name = "download-inventory")]
+    DownloadInventory(DownloadInventoryArgs),
+    Restore(RestoreArgs),
+    #[command(name = "restore-completed")]
+    RestoreCompleted(RestoreCompletedArgs),
 }
 
 /// Print the Amazon Glacier SHA-256 tree hash of files.
@@ -43,4 +97,348 @@ pub(crate) struct TreehashArgs {
     /// Files to hash; `-` reads standard input.
     #[arg(value_name = "FILE", required = true)]
     pub(crate) files: Vec<PathBuf>,
+}
+
+/// Where the store is, for commands that name no vault of their own.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// The store: `file:///DIR` or a path (the local directory store), or
+    /// `glacier://REGION` (Amazon Glacier). Default: Amazon Glacier, or the
+    /// store named in a path-form `--vault`.
+    #[arg(long = "store", value_name = "LOCATION")]
+    pub(crate) store: Option<String>,
+
+    /// Send Amazon Glacier requests to this endpoint (a test service, a VPC
+    /// endpoint) instead of AWS's.
+    #[arg(long = "endpoint-url", value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+}
+
+/// The vault and its store.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct VaultArgs {
+    /// The vault: a name (Amazon Glacier, or in `--store`), or
+    /// `file:///DIR/NAME` / `DIR/NAME` (vault NAME of the local store DIR).
+    #[arg(long = "vault", value_name = "VAULT", required = true)]
+    pub(crate) vault: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// Transfer settings.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TransferArgs {
+    /// Parallel requests (parts or segments in flight), 1 to 30.
+    #[arg(long = "concurrency", value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=30))]
+    pub(crate) concurrency: u16,
+
+    /// Limit transfers to this many bytes per second (suffixes k, M, G:
+    /// powers of 1024).
+    #[arg(long = "max-rate", value_name = "BYTES_PER_SEC", value_parser = parse_rate)]
+    pub(crate) max_rate: Option<u64>,
+}
+
+/// mt-aws-glacier's filter options; rules apply in command-line order, the
+/// first match wins, and files no rule matches are included.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FilterArgs {
+    /// Rules `+PATTERN` / `-PATTERN`, separated by spaces.
+    #[arg(long = "filter", value_name = "RULES")]
+    pub(crate) filter: Vec<String>,
+    /// Include files matching PATTERN.
+    #[arg(long = "include", value_name = "PATTERN")]
+    pub(crate) include: Vec<String>,
+    /// Exclude files matching PATTERN.
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub(crate) exclude: Vec<String>,
+}
+
+/// A retrieval tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TierArg {
+    /// Minutes, the most expensive.
+    Expedited,
+    /// Hours.
+    Standard,
+    /// Up to half a day, the cheapest.
+    Bulk,
+}
+
+/// Retrieval cost control.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RetrievalArgs {
+    /// The retrieval tier.
+    #[arg(long = "tier", value_enum, default_value_t = TierArg::Standard)]
+    pub(crate) tier: TierArg,
+    /// Refuse (exit 5, nothing requested) when the estimated cost in US
+    /// dollars exceeds this.
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub(crate) max_cost: Option<f64>,
+}
+
+/// A vault name, for create-vault and delete-vault.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct VaultNameArgs {
+    /// The vault: a name or `file:///DIR/NAME` (see --vault).
+    #[arg(value_name = "VAULT")]
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// List the vaults of a store.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct ListVaultsArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// How `sync --replace-modified` decides a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Detect {
+    /// The tree hash differs.
+    Treehash,
+    /// The modification time differs.
+    Mtime,
+    /// The mtime differs, or else the tree hash differs.
+    MtimeOrTreehash,
+    /// The mtime and the tree hash both differ.
+    MtimeAndTreehash,
+    /// Always.
+    AlwaysPositive,
+    /// Only a size change.
+    SizeOnly,
+}
+
+/// Upload new files of a directory (and, with the modes, replace modified
+/// ones and delete removed ones), recording every archive in the journal.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+#[allow(clippy::struct_excessive_bools)] // mt-aws-glacier's flags
+pub(crate) struct SyncArgs {
+    /// The directory to synchronise.
+    #[arg(long = "dir", value_name = "DIR", required = true)]
+    pub(crate) dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The journal file.
+    #[arg(long = "journal", value_name = "FILE", required = true)]
+    pub(crate) journal: Option<PathBuf>,
+    /// Part size in MiB, a power of two up to 4096; raised automatically
+    /// (and said so) when a file would need more than 10,000 parts.
+    #[arg(long = "partsize", value_name = "MiB", default_value_t = 16)]
+    pub(crate) partsize: u64,
+    #[command(flatten)]
+    pub(crate) transfer: TransferArgs,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// Upload files that are not in the journal (the default mode).
+    #[arg(long = "new")]
+    pub(crate) new: bool,
+    /// Upload files that changed (see --detect) and delete their old
+    /// archives.
+    #[arg(long = "replace-modified")]
+    pub(crate) replace_modified: bool,
+    /// Delete archives of files that are no longer in the directory.
+    #[arg(long = "delete-removed")]
+    pub(crate) delete_removed: bool,
+    /// How --replace-modified detects a change (a size change always
+    /// counts).
+    #[arg(long = "detect", value_enum, default_value_t = Detect::MtimeAndTreehash)]
+    pub(crate) detect: Detect,
+    /// Stop after this many files uploaded.
+    #[arg(long = "max-number-of-files", value_name = "N")]
+    pub(crate) max_number_of_files: Option<u64>,
+    /// Follow symbolic links.
+    #[arg(long = "follow")]
+    pub(crate) follow: bool,
+    /// Say what would be done, do nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+}
+
+/// Upload one file (or standard input) as one archive.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct UploadFileArgs {
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The journal file.
+    #[arg(long = "journal", value_name = "FILE", required = true)]
+    pub(crate) journal: Option<PathBuf>,
+    /// The file to upload.
+    #[arg(
+        long = "filename",
+        value_name = "FILE",
+        conflicts_with = "stdin",
+        required_unless_present = "stdin"
+    )]
+    pub(crate) filename: Option<PathBuf>,
+    /// Read the archive from standard input (needs --set-rel-filename and
+    /// --check-max-file-size).
+    #[arg(long = "stdin", requires_all = ["set_rel_filename", "check_max_file_size"])]
+    pub(crate) stdin: bool,
+    /// The directory --filename is relative to (its name in the journal).
+    #[arg(long = "dir", value_name = "DIR", conflicts_with = "set_rel_filename")]
+    pub(crate) dir: Option<PathBuf>,
+    /// The name to record in the journal.
+    #[arg(long = "set-rel-filename", value_name = "NAME")]
+    pub(crate) set_rel_filename: Option<String>,
+    /// With --stdin: the largest expected size in MiB (chooses the part
+    /// size).
+    #[arg(long = "check-max-file-size", value_name = "MiB")]
+    pub(crate) check_max_file_size: Option<u64>,
+    /// Part size in MiB (see sync).
+    #[arg(long = "partsize", value_name = "MiB", default_value_t = 16)]
+    pub(crate) partsize: u64,
+    #[command(flatten)]
+    pub(crate) transfer: TransferArgs,
+    /// Say what would be done, do nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+}
+
+/// Check the files of a directory against the journal: size and tree hash
+/// (an mtime difference is only reported). Exit 1 when any differs.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct CheckLocalHashArgs {
+    /// The directory.
+    #[arg(long = "dir", value_name = "DIR", required = true)]
+    pub(crate) dir: Option<PathBuf>,
+    /// The journal file.
+    #[arg(long = "journal", value_name = "FILE", required = true)]
+    pub(crate) journal: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// Ignored (accepted for mt-aws-glacier configs).
+    #[arg(long = "vault", value_name = "VAULT", hide = true)]
+    pub(crate) vault: Option<String>,
+}
+
+/// Delete every archive the journal lists (that the filters select).
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct PurgeVaultArgs {
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The journal file.
+    #[arg(long = "journal", value_name = "FILE", required = true)]
+    pub(crate) journal: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// Say what would be done, do nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+}
+
+/// The inventory formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InventoryFormatArg {
+    /// JSON.
+    Json,
+    /// CSV.
+    Csv,
+}
+
+/// Request a vault inventory (a job; on AWS it takes hours).
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct RetrieveInventoryArgs {
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The format asked for.
+    #[arg(long = "request-inventory-format", value_enum, default_value_t = InventoryFormatArg::Json)]
+    pub(crate) format: InventoryFormatArg,
+}
+
+/// Download the newest completed inventory and write a new journal from it.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct DownloadInventoryArgs {
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The journal to write (absent or empty).
+    #[arg(long = "new-journal", value_name = "FILE", required = true)]
+    pub(crate) new_journal: Option<PathBuf>,
+}
+
+/// Request retrieval of files missing from the directory (or of one file).
+///
+/// Before anything is requested, prints the number of files and bytes, the
+/// tier, the estimated cost and the time it takes.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct RestoreArgs {
+    /// The directory.
+    #[arg(long = "dir", value_name = "DIR", required = true)]
+    pub(crate) dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The journal file.
+    #[arg(long = "journal", value_name = "FILE", required = true)]
+    pub(crate) journal: Option<PathBuf>,
+    /// Request at most this many files (mandatory unless --filename).
+    #[arg(
+        long = "max-number-of-files",
+        value_name = "N",
+        required_unless_present = "filename"
+    )]
+    pub(crate) max_number_of_files: Option<u64>,
+    /// Restore this one file (its name in the journal), present or not.
+    #[arg(long = "filename", value_name = "NAME")]
+    pub(crate) filename: Option<String>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    #[command(flatten)]
+    pub(crate) retrieval: RetrievalArgs,
+    /// Print the summary, request nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+}
+
+/// Download the files whose retrievals completed, with their mtimes.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct RestoreCompletedArgs {
+    /// The directory.
+    #[arg(long = "dir", value_name = "DIR", required = true)]
+    pub(crate) dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// The journal file.
+    #[arg(long = "journal", value_name = "FILE", required = true)]
+    pub(crate) journal: Option<PathBuf>,
+    /// Download in segments of this many MiB (a power of two).
+    #[arg(long = "segment-size", value_name = "MiB", default_value_t = 32)]
+    pub(crate) segment_size: u64,
+    /// Keep polling until every requested retrieval finished, then download.
+    #[arg(long = "wait")]
+    pub(crate) wait: bool,
+    /// Seconds between polls with --wait.
+    #[arg(long = "poll-interval", value_name = "SECONDS", default_value_t = 60.0)]
+    pub(crate) poll_interval: f64,
+    #[command(flatten)]
+    pub(crate) transfer: TransferArgs,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+}
+
+/// Parses `1048576`, `512k`, `10M`, `1G`.
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} is not a positive number of bytes per second"))
 }

@@ -1,7 +1,7 @@
 //! `glacier-sync`: the command-line front end of Permafrost.
 //!
-//! Argument parsing, error reporting and exit codes live here; the work is
-//! done by the library crates.
+//! Argument parsing, the config file, logging, progress, error reporting
+//! and exit codes live here; the work is done by the library crates.
 
 // The tool is the one place that talks to the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -9,18 +9,136 @@
 mod cli;
 mod commands;
 mod exit;
+mod output;
+mod progress;
+mod store;
 
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
+use glacier_sync::mtcompat::config::Config;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match commands::run(cli) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let (argv, config) = match apply_config(argv) {
+        Ok(v) => v,
+        Err(err) => {
+            eprintln!("glacier-sync: error: {err:#}");
+            return exit::code_of(&err).into();
+        }
+    };
+    let matches = match command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) => e.exit(),
+    };
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    init_tracing(&cli);
+    let sub = matches
+        .subcommand()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    match commands::run(cli, &sub, config.as_ref()) {
         Ok(code) => code.into(),
         Err(err) => {
             eprintln!("glacier-sync: error: {err:#}");
-            exit::Code::Failure.into()
+            exit::code_of(&err).into()
         }
     }
+}
+
+/// The clap command, with later occurrences of an option overriding earlier
+/// ones, so the config file's settings (inserted first) lose to the
+/// command line's.
+fn command() -> clap::Command {
+    cli::Cli::command()
+        .args_override_self(true)
+        .mut_subcommands(|s| s.args_override_self(true))
+}
+
+/// Finds `--config FILE`, reads it, and inserts its settings as options
+/// right after the subcommand's name, before the user's own.
+fn apply_config(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, Option<Config>)> {
+    let mut config_path: Option<PathBuf> = None;
+    let mut sub_at: Option<usize> = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].to_string_lossy();
+        if a == "--" {
+            break;
+        }
+        if a == "--config" {
+            config_path = argv.get(i + 1).map(PathBuf::from);
+            i += 2;
+            continue;
+        }
+        if let Some(p) = a.strip_prefix("--config=") {
+            config_path = Some(PathBuf::from(p));
+        } else if sub_at.is_none() && !a.starts_with('-') {
+            sub_at = Some(i);
+        }
+        i += 1;
+    }
+    let (Some(path), Some(sub_at)) = (config_path, sub_at) else {
+        return Ok((argv, None));
+    };
+    let cmd = command();
+    let mut known: Vec<String> = Vec::new();
+    for sc in cmd.get_subcommands() {
+        for arg in sc.get_arguments() {
+            if let Some(l) = arg.get_long() {
+                known.push(l.to_owned());
+            }
+        }
+    }
+    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    let config = Config::read(&path, &known_refs)?;
+    let sub_name = argv[sub_at].to_string_lossy().into_owned();
+    let mut inserted: Vec<OsString> = Vec::new();
+    if let Some(sc) = cmd.find_subcommand(&sub_name) {
+        for setting in config.settings() {
+            let Some(arg) = sc
+                .get_arguments()
+                .find(|a| a.get_long() == Some(setting.key.as_str()))
+            else {
+                continue; // an option of another command, or a credential
+            };
+            let takes_value = arg.get_action().takes_values();
+            if takes_value {
+                inserted.push(format!("--{}={}", setting.key, setting.value).into());
+            } else if !matches!(setting.value.as_str(), "0" | "false" | "no") {
+                inserted.push(format!("--{}", setting.key).into());
+            }
+        }
+    }
+    let mut out = argv[..=sub_at].to_vec();
+    out.extend(inserted);
+    out.extend_from_slice(&argv[sub_at + 1..]);
+    Ok((out, Some(config)))
+}
+
+/// Logs to standard error: warnings by default, `-v` debug, `-vv` trace,
+/// `-q` errors only; `RUST_LOG` overrides.
+fn init_tracing(cli: &cli::Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }

@@ -252,6 +252,7 @@ fn requests_without_sigv4_are_refused() {
 fn delayed_jobs_and_corrupted_ranges_over_http() {
     let fake = FakeGlacier::start(&FakeOptions {
         job_delay: Duration::from_millis(600),
+        ..FakeOptions::default()
     })
     .unwrap();
     let store = connect(&fake);
@@ -355,4 +356,26 @@ fn every_part_boundary_round_trips_over_http() {
         let want = if size <= part { 0 } else { size.div_ceil(part) };
         assert_eq!(parts, want, "size {size}");
     }
+}
+
+#[test]
+fn unknown_access_keys_are_refused() {
+    let fake = FakeGlacier::start(&FakeOptions {
+        access_keys: vec!["AKIDEXAMPLE".into()],
+        ..FakeOptions::default()
+    })
+    .unwrap();
+    // The accepted key works.
+    connect(&fake).create_vault("v").unwrap();
+    // Another key is refused with a non-retryable error naming the cause.
+    let other = GlacierStore::connect(&GlacierOptions {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(fake.endpoint()),
+        static_credentials: Some(("AKIDWRONG".into(), "secret".into())),
+        ..GlacierOptions::default()
+    })
+    .unwrap();
+    let err = other.list_vaults().unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("security token"), "{err}");
 }

@@ -1,5 +1,8 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
+mod mt;
+mod mt_fake;
+mod mt_local;
 mod treehash;
 
 use std::path::Path;
