@@ -1,7 +1,7 @@
 //! The mt-aws-glacier commands against the local directory store.
 
 use crate::mt::{
-    Env, bad_input, check_local_hash_catches_damage, killed_sync_resumes,
+    Env, bad_input, check_local_hash_catches_damage, filters_and_part_size, killed_sync_resumes,
     mt_aws_glacier_journal_as_is, round_trip, sync_modes, upload_file,
 };
 
@@ -38,4 +38,9 @@ fn local_bad_input() {
 #[test]
 fn local_upload_file() {
     upload_file(&Env::local());
+}
+
+#[test]
+fn local_filters_and_part_size() {
+    filters_and_part_size(&Env::local());
 }
