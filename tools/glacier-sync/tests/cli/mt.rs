@@ -236,6 +236,7 @@ pub(crate) fn content(state: &journal::State) -> Vec<(String, u64, Option<i64>, 
 
 /// sync, check-local-hash, restore + restore-completed, download-inventory,
 /// purge-vault.
+#[allow(clippy::too_many_lines)] // one story, step by step
 pub(crate) fn round_trip(env: &Env) {
     make_tree(env);
     let out = env.sync(&["--partsize", "1"]);
