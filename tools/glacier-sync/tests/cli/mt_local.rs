@@ -44,3 +44,78 @@ fn local_upload_file() {
 fn local_filters_and_part_size() {
     filters_and_part_size(&Env::local());
 }
+
+/// `--store file:///DIR?job_delay=S --vault NAME`: jobs take time like
+/// Glacier's; restore-completed without --wait downloads nothing yet and
+/// says how many are running, with --wait it polls until they finish.
+#[test]
+fn local_restore_completed_waits_for_slow_jobs() {
+    let env = Env::local();
+    crate::mt::make_tree(&env);
+    crate::mt::ok(&env.sync(&[]));
+    let store = format!("file://{}?job_delay=1.5", env.path("store").display());
+    let common = [
+        "--store",
+        &store,
+        "--vault",
+        crate::mt::VAULT,
+        "--journal",
+        "journal.log",
+        "--dir",
+        "back",
+    ];
+    std::fs::create_dir(env.path("back")).unwrap();
+    let mut a = vec!["restore", "--max-number-of-files", "2"];
+    a.extend(common);
+    crate::mt::ok(&env.run(&a));
+    let mut a = vec!["restore-completed", "--json"];
+    a.extend(common);
+    let v: serde_json::Value = serde_json::from_str(&crate::mt::ok(&env.run(&a))).unwrap();
+    assert_eq!(
+        (v["restored"].as_u64(), v["pending"].as_u64()),
+        (Some(0), Some(2)),
+        "{v}"
+    );
+    a.extend(["--wait", "--poll-interval", "0.3"]);
+    let v: serde_json::Value = serde_json::from_str(&crate::mt::ok(&env.run(&a))).unwrap();
+    assert_eq!(
+        (v["restored"].as_u64(), v["pending"].as_u64()),
+        (Some(2), Some(0)),
+        "{v}"
+    );
+    assert_eq!(crate::mt::tree(&env.path("back")).len(), 2);
+}
+
+/// `--max-rate` holds the transfer to about that rate (a lower bound on
+/// the time taken; never an upper one).
+#[test]
+fn local_max_rate_limits_uploads() {
+    let env = Env::local();
+    std::fs::create_dir(env.path("src")).unwrap();
+    std::fs::write(env.path("src/two mib"), vec![7u8; 2 << 20]).unwrap();
+    let start = std::time::Instant::now();
+    crate::mt::ok(&env.sync(&["--max-rate", "1M", "--partsize", "1"]));
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// Symbolic links are followed only with --follow; -q silences messages.
+#[test]
+fn local_follow_and_quiet() {
+    let env = Env::local();
+    std::fs::create_dir_all(env.path("src")).unwrap();
+    std::fs::write(env.path("outside.txt"), b"outside").unwrap();
+    std::os::unix::fs::symlink(env.path("outside.txt"), env.path("src/link.txt")).unwrap();
+    std::fs::write(env.path("src/plain.txt"), b"plain").unwrap();
+    let out = crate::mt::ok(&env.sync(&["--dry-run"]));
+    assert_eq!(out, "would upload plain.txt\n");
+    let out = crate::mt::ok(&env.sync(&["--dry-run", "--follow"]));
+    assert_eq!(out, "would upload link.txt\nwould upload plain.txt\n");
+    let out = env.sync(&["--follow", "-q"]);
+    crate::mt::ok(&out);
+    assert_eq!(crate::stderr(&out), "");
+    assert_eq!(env.journal_state("journal.log").archive_count(), 2);
+}
