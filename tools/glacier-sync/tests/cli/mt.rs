@@ -368,6 +368,8 @@ pub(crate) fn filters_and_part_size(env: &Env) {
     assert_eq!(names(&out), ["héllo wörld.txt", "日本語/ファイル 名.txt"]);
     let out = ok(&env.sync(&["--dry-run", "--exclude", "*", "--include", "*.txt"]));
     assert_eq!(out, "");
+    let out = ok(&env.sync(&["--dry-run", "--max-number-of-files", "2"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
     let out = ok(&env.sync(&[
         "--dry-run",
         "--filter",
@@ -628,6 +630,10 @@ pub(crate) fn mt_aws_glacier_journal_as_is(env: &Env) {
     let after = std::fs::read_to_string(env.path("mt.journal")).unwrap();
     assert!(after.starts_with(&hand));
     assert_eq!(after[hand.len()..].matches("\tRETRIEVE_JOB\t").count(), 4);
+    // The command line wins over the config file's journal= (a fresh
+    // journal: everything is new to it).
+    let out = ok(&env.run(&["sync", "--journal", "fresh.log", "--dry-run"]));
+    assert_eq!(out.lines().count(), 4, "{out}");
 }
 
 /// A bad input: a clear message, the exit code, the journal unchanged.
