@@ -119,3 +119,44 @@ fn local_follow_and_quiet() {
     assert_eq!(crate::stderr(&out), "");
     assert_eq!(env.journal_state("journal.log").archive_count(), 2);
 }
+
+/// On a terminal (util-linux `script` gives one) the upload shows a bar
+/// with rate and ETA; with `--json`, or when standard error is a pipe, it
+/// shows none.
+#[test]
+fn local_progress_on_a_terminal_only() {
+    let env = Env::local();
+    std::fs::create_dir(env.path("src")).unwrap();
+    std::fs::write(env.path("src/three mib"), vec![9u8; 3 << 20]).unwrap();
+    let on_tty = |extra: &str, journal: &str| -> String {
+        let cmd = format!(
+            "'{}' sync --dir src --vault '{}' --journal {journal} --partsize 1 --max-rate 2M {extra}",
+            env!("CARGO_BIN_EXE_glacier-sync"),
+            env.vault_spec()
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(env.tmp.path())
+            .output()
+            .expect("util-linux `script` is needed to test the terminal progress bar");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_tty("", "a.log");
+    assert!(
+        shown.contains("three mib") && shown.contains("/s ETA"),
+        "{shown}"
+    );
+    let json = on_tty("--json", "b.log");
+    assert!(!json.contains("ETA"), "{json}");
+    let piped = env.sync(&["--journal", "c.log", "--max-rate", "4M", "--partsize", "1"]);
+    assert!(
+        !crate::stderr(&piped).contains("ETA"),
+        "{}",
+        crate::stderr(&piped)
+    );
+}
