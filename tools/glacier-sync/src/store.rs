@@ -135,8 +135,8 @@ fn open_glacier(
     store_args: &StoreArgs,
     config: Option<&Config>,
 ) -> anyhow::Result<Arc<dyn ArchiveStore>> {
-    let get = |k: &str| config.and_then(|c| c.get(k)).map(str::to_owned);
     use glacier_multipart::{GlacierOptions, GlacierStore};
+    let get = |k: &str| config.and_then(|c| c.get(k)).map(str::to_owned);
     let mut options = GlacierOptions {
         region: region.map(str::to_owned).or_else(|| get("region")),
         endpoint_url: store_args.endpoint_url.clone(),
