@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use glacier_multipart::{
-    ArchiveInfo, ArchiveStore, GlacierOptions, GlacierStore, JobInfo, JobOutput, JobRequest,
-    StoreLimits, UploadInfo, UploadParts, VaultInfo,
+    ArchiveInfo, ArchiveStore, JobInfo, JobOutput, JobRequest, StoreLimits, UploadInfo,
+    UploadParts, VaultInfo,
 };
 use glacier_sync::mtcompat::config::Config;
 use glacier_treehash::TreeHash;
@@ -117,11 +117,25 @@ fn open_location(
     Ok((store, false))
 }
 
+#[cfg(not(feature = "glacier"))]
+fn open_glacier(
+    _region: Option<&str>,
+    _store_args: &StoreArgs,
+    _config: Option<&Config>,
+) -> anyhow::Result<Arc<dyn ArchiveStore>> {
+    Err(coded(
+        Code::Usage,
+        "this glacier-sync was built without the `glacier` feature: only local stores (--vault file:///DIR/NAME)",
+    ))
+}
+
+#[cfg(feature = "glacier")]
 fn open_glacier(
     region: Option<&str>,
     store_args: &StoreArgs,
     config: Option<&Config>,
 ) -> anyhow::Result<Arc<dyn ArchiveStore>> {
+    use glacier_multipart::{GlacierOptions, GlacierStore};
     let get = |k: &str| config.and_then(|c| c.get(k)).map(str::to_owned);
     let mut options = GlacierOptions {
         region: region.map(str::to_owned).or_else(|| get("region")),

@@ -236,6 +236,7 @@ pub(crate) fn content(state: &journal::State) -> Vec<(String, u64, Option<i64>, 
 
 /// sync, check-local-hash, restore + restore-completed, download-inventory,
 /// purge-vault.
+#[allow(clippy::too_many_lines)] // one story, step by step
 pub(crate) fn round_trip(env: &Env) {
     make_tree(env);
     let out = env.sync(&["--partsize", "1"]);
@@ -321,10 +322,82 @@ pub(crate) fn round_trip(env: &Env) {
         content(&env.journal_state("journal.log"))
     );
 
-    // purge-vault empties it.
+    // purge-vault empties it; then the vault can go.
+    let dry = ok(&env.run(&[
+        "purge-vault",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--dry-run",
+    ]));
+    assert_eq!(dry.lines().count(), 4, "{dry}");
+    assert_eq!(env.archive_count(), 4);
     ok(&env.run(&["purge-vault", "--vault", &vault, "--journal", "journal.log"]));
     assert_eq!(env.archive_count(), 0);
     assert_eq!(env.journal_state("journal.log").archive_count(), 0);
+    let store = match env.backend {
+        Backend::Local => vec![
+            "--store".to_owned(),
+            env.path("store").display().to_string(),
+        ],
+        Backend::Fake(_) => vec![],
+    };
+    let mut list = vec!["list-vaults", "--json"];
+    list.extend(store.iter().map(String::as_str));
+    let vaults: serde_json::Value = serde_json::from_str(&ok(&env.run(&list))).unwrap();
+    assert_eq!(vaults[0]["name"], VAULT, "{vaults}");
+    ok(&env.run(&["delete-vault", &vault]));
+    let vaults: serde_json::Value = serde_json::from_str(&ok(&env.run(&list))).unwrap();
+    assert_eq!(vaults, serde_json::json!([]));
+}
+
+/// Filters apply in command-line order (first match wins), and a file
+/// that would need more than 10,000 parts gets a larger part size, said so.
+pub(crate) fn filters_and_part_size(env: &Env) {
+    make_tree(env);
+    let names = |out: &str| -> Vec<String> {
+        let mut v: Vec<String> = out
+            .lines()
+            .map(|l| l.trim_start_matches("would upload ").to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let out = ok(&env.sync(&["--dry-run", "--include", "*.txt", "--exclude", "*"]));
+    assert_eq!(names(&out), ["héllo wörld.txt", "日本語/ファイル 名.txt"]);
+    let out = ok(&env.sync(&["--dry-run", "--exclude", "*", "--include", "*.txt"]));
+    assert_eq!(out, "");
+    let out = ok(&env.sync(&["--dry-run", "--max-number-of-files", "2"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = ok(&env.sync(&[
+        "--dry-run",
+        "--filter",
+        "+big/ -*.bin",
+        "--exclude",
+        "*.txt",
+    ]));
+    assert_eq!(names(&out), ["big/many parts.bin"]);
+    // A sparse file of 10,001 MiB: 1 MiB parts would be 10,001 of them.
+    let f = std::fs::File::create(env.path("src/huge.img")).unwrap();
+    f.set_len(10_001 << 20).unwrap();
+    let out = env.sync(&[
+        "--dry-run",
+        "--partsize",
+        "1",
+        "--include",
+        "huge.img",
+        "--exclude",
+        "*",
+    ]);
+    assert_eq!(ok(&out), "would upload huge.img\n");
+    assert!(
+        stderr(&out).contains("huge.img: part size raised from 1 MiB to 2 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was uploaded by a dry run.
+    assert_eq!(env.archive_count(), 0);
 }
 
 /// Each sync mode and --detect mode.
@@ -557,6 +630,10 @@ pub(crate) fn mt_aws_glacier_journal_as_is(env: &Env) {
     let after = std::fs::read_to_string(env.path("mt.journal")).unwrap();
     assert!(after.starts_with(&hand));
     assert_eq!(after[hand.len()..].matches("\tRETRIEVE_JOB\t").count(), 4);
+    // The command line wins over the config file's journal= (a fresh
+    // journal: everything is new to it).
+    let out = ok(&env.run(&["sync", "--journal", "fresh.log", "--dry-run"]));
+    assert_eq!(out.lines().count(), 4, "{out}");
 }
 
 /// A bad input: a clear message, the exit code, the journal unchanged.

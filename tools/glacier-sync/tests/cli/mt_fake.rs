@@ -2,7 +2,7 @@
 //! the real AWS SDK.
 
 use crate::mt::{
-    Env, bad_input, check_local_hash_catches_damage, killed_sync_resumes,
+    Env, bad_input, check_local_hash_catches_damage, filters_and_part_size, killed_sync_resumes,
     mt_aws_glacier_journal_as_is, round_trip, sync_modes, upload_file,
 };
 
@@ -90,4 +90,9 @@ fn fake_unreachable_endpoint_and_bad_credentials() {
         crate::stderr(&out)
     );
     assert_eq!(std::fs::read(env.path("journal.log")).unwrap(), before);
+}
+
+#[test]
+fn fake_filters_and_part_size() {
+    filters_and_part_size(&Env::fake());
 }

@@ -69,8 +69,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> anyhow::Result<Code> {
         deletes.sort_by(|a, b| a.relname.cmp(&b.relname));
     }
 
+    let limits = target.store.limits();
     if args.dry_run {
         for (f, old) in &uploads {
+            note_part_size(ctx, f, part_size, &limits)?;
             let verb = if old.is_some() { "replace" } else { "upload" };
             ctx.out.line(format!("would {verb} {}", f.relname));
         }
@@ -86,7 +88,6 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> anyhow::Result<Code> {
         return Ok(Code::Success);
     }
 
-    let limits = target.store.limits();
     let uploader = Uploader::new(
         target.store.clone(),
         UploadOptions {
@@ -98,16 +99,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> anyhow::Result<Code> {
     );
     let (mut uploaded, mut replaced, mut bytes) = (0u64, 0u64, 0u64);
     for (f, old) in &uploads {
-        let chosen = choose_part_size(part_size, Some(f.size), &limits)?;
-        if chosen > part_size && f.size > part_size {
-            ctx.out.info(format!(
-                "{}: part size raised from {} MiB to {} MiB (at most {} parts per archive)",
-                f.relname,
-                part_size >> 20,
-                chosen >> 20,
-                limits.max_parts
-            ));
-        }
+        note_part_size(ctx, f, part_size, &limits)?;
         let relname = RelName::new(&f.relname)?;
         let description = encode_description(&ArchiveMeta {
             relname: relname.clone(),
@@ -152,6 +144,27 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> anyhow::Result<Code> {
         "uploaded": uploaded, "replaced": replaced, "deleted": deleted, "bytes": bytes,
     }));
     Ok(Code::Success)
+}
+
+/// Says so when `f` needs a larger part size than asked for.
+fn note_part_size(
+    ctx: &Ctx<'_>,
+    f: &LocalFile,
+    part_size: u64,
+    limits: &glacier_multipart::StoreLimits,
+) -> anyhow::Result<()> {
+    let chosen = choose_part_size(part_size, Some(f.size), limits)
+        .with_context(|| format!("{}: {} bytes", f.relname, f.size))?;
+    if chosen > part_size && f.size > part_size {
+        ctx.out.info(format!(
+            "{}: part size raised from {} MiB to {} MiB (at most {} parts per archive)",
+            f.relname,
+            part_size >> 20,
+            chosen >> 20,
+            limits.max_parts
+        ));
+    }
+    Ok(())
 }
 
 /// Deletes an archive from the vault and records it.
