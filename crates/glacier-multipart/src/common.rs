@@ -242,3 +242,32 @@ pub(crate) fn output_range(
         }),
     }
 }
+
+/// Checks a single-request upload as Glacier does: a valid description,
+/// the tree hash the client sent matches the data, and the archive is not
+/// empty.
+pub(crate) fn check_single_upload(
+    vault: &str,
+    description: &str,
+    data: &[u8],
+    tree_hash: TreeHash,
+) -> Result<()> {
+    check_description(vault, description)?;
+    let actual = glacier_treehash::tree_hash(data);
+    if actual != tree_hash {
+        return Err(Error::ArchiveChecksumMismatch {
+            vault: vault.to_owned(),
+            upload_id: "single request".into(),
+            expected: tree_hash,
+            actual,
+        });
+    }
+    if data.is_empty() {
+        return Err(Error::Rejected {
+            operation: "upload_archive",
+            vault: vault.to_owned(),
+            message: "an archive cannot be empty".into(),
+        });
+    }
+    Ok(())
+}

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     check_complete, check_description, check_id, check_part, check_part_size,
-    check_retrieval_range, check_vault_name, new_id, output_range,
+    check_retrieval_range, check_single_upload, check_vault_name, new_id, output_range,
 };
 use crate::inventory::Inventory;
 use crate::store::{
@@ -416,23 +416,7 @@ impl ArchiveStore for LocalStore {
         tree_hash: TreeHash,
     ) -> Result<ArchiveInfo> {
         let dir = self.vault_dir(vault)?;
-        check_description(vault, description)?;
-        let actual = glacier_treehash::tree_hash(data);
-        if actual != tree_hash {
-            return Err(Error::ArchiveChecksumMismatch {
-                vault: vault.to_owned(),
-                upload_id: "single request".into(),
-                expected: tree_hash,
-                actual,
-            });
-        }
-        if data.is_empty() {
-            return Err(Error::Rejected {
-                operation: "upload_archive",
-                vault: vault.to_owned(),
-                message: "an archive cannot be empty".into(),
-            });
-        }
+        check_single_upload(vault, description, data, tree_hash)?;
         let _lock = Self::lock(&dir, vault, false)?;
         let archive_id = new_id("archive");
         let (meta, data_path) = Self::archive_paths(&dir, &archive_id);

@@ -9,7 +9,7 @@ use glacier_treehash::{TreeHash, is_tree_hash_aligned, tree_hash};
 
 use crate::common::{
     check_complete, check_description, check_part, check_part_size, check_retrieval_range,
-    check_vault_name, new_id, output_range,
+    check_single_upload, check_vault_name, new_id, output_range,
 };
 use crate::inventory::Inventory;
 use crate::store::{
@@ -294,23 +294,7 @@ impl ArchiveStore for MemoryStore {
         tree_hash: TreeHash,
     ) -> Result<ArchiveInfo> {
         self.maybe_throttle("upload_archive", vault)?;
-        check_description(vault, description)?;
-        let actual = glacier_treehash::tree_hash(data);
-        if actual != tree_hash {
-            return Err(Error::ArchiveChecksumMismatch {
-                vault: vault.to_owned(),
-                upload_id: "single request".into(),
-                expected: tree_hash,
-                actual,
-            });
-        }
-        if data.is_empty() {
-            return Err(Error::Rejected {
-                operation: "upload_archive",
-                vault: vault.to_owned(),
-                message: "an archive cannot be empty".into(),
-            });
-        }
+        check_single_upload(vault, description, data, tree_hash)?;
         let mut state = self.state();
         let info = ArchiveInfo {
             archive_id: new_id("archive"),
