@@ -79,6 +79,7 @@ pub(crate) enum Command {
     Retrieve(crate::commands::archive::cli::RetrieveArgs),
     Jobs(crate::commands::archive::cli::JobsArgs),
     Watch(crate::commands::archive::cli::WatchArgs),
+    Catalog(crate::commands::archive::cli::CatalogArgs),
 }
 
 /// Print the Amazon Glacier SHA-256 tree hash of files.

@@ -46,5 +46,8 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::Retrieve(args) => archive::retrieve::run(&ctx, &args),
         Command::Jobs(args) => archive::jobs::run(&ctx, &args),
         Command::Watch(args) => archive::watch::run(&ctx, &args),
+        Command::Catalog(args) => match args.command {
+            archive::cli::CatalogCommand::Rebuild(a) => archive::catalog_rebuild::run(&ctx, &a),
+        },
     }
 }

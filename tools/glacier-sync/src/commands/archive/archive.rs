@@ -87,7 +87,14 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         Some(open_target(ctx, &args.place, true)?)
     };
     if let Some(t) = &target {
-        reconcile(ctx, &mut cat, t)?;
+        let unfinished = reconcile(ctx, &mut cat, t)?;
+        let uploader = Uploader::new(t.store.clone(), UploadOptions::default());
+        for (id, uid) in unfinished {
+            ctx.out.info(format!(
+                "closing run {uid}, interrupted earlier, and storing its catalog export"
+            ));
+            finish_and_export(&mut cat, &uploader, &t.vault, id, &uid)?;
+        }
     }
     let entries = if args.all {
         walk.entries
@@ -244,20 +251,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
     {
         return Err(e);
     }
-    cat.finish_run(run_id, i64::try_from(now()).unwrap_or(i64::MAX))?;
-    // Protect the catalog: the run's export goes to the vault too.
-    let mut export = Vec::new();
-    cat.export_run(run_id, &mut export, "run export")?;
-    let desc = format!("{CATALOG_PREFIX} run={uid}");
-    let info = uploader
-        .upload_reader(
-            &target.vault,
-            &mut &export[..],
-            &desc,
-            Some(export.len() as u64),
-            &NoProgress,
-        )
-        .with_context(|| format!("storing the catalog export of run {uid}"))?;
+    let info = finish_and_export(&mut cat, &uploader, &target.vault, run_id, &uid)?;
     let stored = stored_bytes.load(Ordering::SeqCst) as u64;
     out.info(format!(
         "archived {files} files ({}) in {} bundles ({} stored); catalog export {}",
@@ -277,6 +271,30 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         "catalog_export": info.archive_id,
     }));
     Ok(Code::Success)
+}
+
+/// Ends run `run` and stores its catalog export in the vault, marked
+/// `permafrost-catalog v1 run=UID`, so `catalog rebuild` can find it.
+fn finish_and_export(
+    cat: &mut Catalog,
+    uploader: &Uploader,
+    vault: &str,
+    run_id: catalog::RunId,
+    uid: &str,
+) -> anyhow::Result<glacier_multipart::ArchiveInfo> {
+    cat.finish_run(run_id, i64::try_from(now()).unwrap_or(i64::MAX))?;
+    let mut export = Vec::new();
+    cat.export_run(run_id, &mut export, "run export")?;
+    let desc = format!("{CATALOG_PREFIX} run={uid}");
+    uploader
+        .upload_reader(
+            vault,
+            &mut &export[..],
+            &desc,
+            Some(export.len() as u64),
+            &NoProgress,
+        )
+        .with_context(|| format!("storing the catalog export of run {uid}"))
 }
 
 /// Bundles `members` into the uploader, then records the archive's files.
@@ -321,14 +339,16 @@ fn one_bundle(
         .collect();
     let idx_path = index_dir(cat_path).join(format!("{}.json", safe_name(&info.archive_id)));
     write_atomic(&idx_path, &serde_json::to_vec(&index)?)?;
+    // Stored first: a crash between the two leaves a known archive whose
+    // files the next run archives again, never files of a forgotten one.
     let mut c = lock();
-    c.insert_files(key, &files)?;
     c.set_archive_stored(
         key,
         &info.archive_id,
         Some(&info.tree_hash.to_hex()),
         info.size,
     )?;
+    c.insert_files(key, &files)?;
     Ok(info.size)
 }
 
@@ -418,8 +438,12 @@ fn changed(cat: &Catalog, entries: Vec<Entry>) -> anyhow::Result<Vec<Entry>> {
 
 /// Settles what an interrupted run left: aborts our half-done multipart
 /// uploads and forgets archives recorded as `uploading` (their files are
-/// archived again by this run).
-fn reconcile(ctx: &Ctx<'_>, cat: &mut Catalog, t: &crate::store::Target) -> anyhow::Result<()> {
+/// archived again by this run). Returns the runs that never ended.
+fn reconcile(
+    ctx: &Ctx<'_>,
+    cat: &mut Catalog,
+    t: &crate::store::Target,
+) -> anyhow::Result<Vec<(catalog::RunId, String)>> {
     let uploads = t
         .store
         .list_multipart_uploads(&t.vault)
@@ -435,7 +459,11 @@ fn reconcile(ctx: &Ctx<'_>, cat: &mut Catalog, t: &crate::store::Target) -> anyh
                 .with_context(|| format!("aborting upload {}", u.upload_id))?;
         }
     }
+    let mut unfinished = Vec::new();
     for run in cat.runs()? {
+        if run.ended.is_none() {
+            unfinished.push((run.id, run.uid.clone()));
+        }
         for a in cat.archives_of_run(run.id)? {
             if a.info.state == ArchiveState::Uploading {
                 ctx.out.info(format!(
@@ -446,7 +474,7 @@ fn reconcile(ctx: &Ctx<'_>, cat: &mut Catalog, t: &crate::store::Target) -> anyh
             }
         }
     }
-    Ok(())
+    Ok(unfinished)
 }
 
 fn forget(cat: &mut Catalog, key: ArchiveKey) -> anyhow::Result<()> {

@@ -240,3 +240,31 @@ pub(crate) struct WatchArgs {
     #[command(flatten)]
     pub(crate) decrypt: DecryptArgs,
 }
+
+/// Catalog maintenance.
+#[derive(Debug, Args)]
+pub(crate) struct CatalogArgs {
+    #[command(subcommand)]
+    pub(crate) command: CatalogCommand,
+}
+
+/// The catalog subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum CatalogCommand {
+    /// Rebuild a catalog from the vault alone: its inventory and the
+    /// catalog exports every archive run stored there
+    /// (`permafrost-catalog v1 run=UID`). Runs already in the catalog are
+    /// left alone, so it can also merge a vault into a catalog.
+    Rebuild(RebuildArgs),
+}
+
+/// See [`CatalogCommand::Rebuild`].
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct RebuildArgs {
+    #[command(flatten)]
+    pub(crate) place: Place,
+    /// Seconds between polls of the inventory and retrieval jobs.
+    #[arg(long = "interval", value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) interval: u64,
+}

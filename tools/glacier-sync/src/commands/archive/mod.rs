@@ -12,6 +12,7 @@
 // One file per command; `archive` is the command of this family's name.
 #[allow(clippy::module_inception)]
 pub(crate) mod archive;
+pub(crate) mod catalog_rebuild;
 pub(crate) mod cli;
 pub(crate) mod find;
 pub(crate) mod jobs;
