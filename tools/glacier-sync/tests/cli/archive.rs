@@ -8,8 +8,6 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use glacier_multipart::ArchiveStore as _;
-
 use crate::mt::{Backend, Env, VAULT, ok};
 use crate::{run, stderr, stdout};
 
@@ -156,6 +154,7 @@ fn job_outputs(env: &Env) -> Vec<(Option<std::ops::Range<u64>>, u64, u64)> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines)] // one story, step by step
 pub(crate) fn main_job(env: &Env) {
     make_tree(&env.path("src"), 10_000);
     let src = src_abs(env);
