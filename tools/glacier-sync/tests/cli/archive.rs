@@ -267,7 +267,12 @@ pub(crate) fn main_job(env: &Env) {
     assert!(a["size"].as_u64().unwrap() > 15 << 20, "{a}");
     let outputs = job_outputs(env);
     assert_eq!(outputs.len(), before + 1);
-    let served: Vec<_> = outputs.iter().filter(|o| o.0.is_some()).collect();
+    // The job on the large bundle: a range, served at that size only.
+    let r = (
+        a["range"][0].as_u64().unwrap(),
+        a["range"][1].as_u64().unwrap(),
+    );
+    let served: Vec<_> = outputs.iter().filter(|o| o.0 == Some(r.0..r.1)).collect();
     assert_eq!(served.len(), 1, "{outputs:?}");
     assert!(
         served[0].1 <= 2 << 20 && served[0].2 > 15 << 20,

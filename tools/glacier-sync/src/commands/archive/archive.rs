@@ -9,7 +9,6 @@
 //! `uploading` archives are dropped from the catalog, and their files are
 //! archived again.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -402,11 +401,11 @@ fn file_entry(index: &BundleIndex, i: u64, m: &MemberIndex) -> FileEntry {
 }
 
 /// The entries that are new or changed since they were last stored (size
-/// or mtime differ); directories are kept when new or when something under
-/// them is.
+/// or mtime differ); directories when new or their mtime changed. (The
+/// catalog's hits carry no ctime or inode, so a content change that kept
+/// size and mtime goes unnoticed; `--all` archives everything.)
 fn changed(cat: &Catalog, entries: Vec<Entry>) -> anyhow::Result<Vec<Entry>> {
     let mut keep = vec![false; entries.len()];
-    let mut parents: HashSet<Vec<u8>> = HashSet::new();
     for (i, e) in entries.iter().enumerate() {
         let path = format!("/{}", e.name_lossy());
         let hits = cat.where_is(&path)?;
@@ -414,24 +413,17 @@ fn changed(cat: &Catalog, entries: Vec<Entry>) -> anyhow::Result<Vec<Entry>> {
             h.state == ArchiveState::Stored && h.size == e.size && h.mtime == e.mtime.secs
         });
         if e.kind == EntryKind::Dir {
-            keep[i] = hits.iter().all(|h| h.state != ArchiveState::Stored);
+            keep[i] = !hits
+                .iter()
+                .any(|h| h.state == ArchiveState::Stored && h.mtime == e.mtime.secs);
             continue;
         }
-        if !same {
-            keep[i] = true;
-            let mut n = e.name.as_slice();
-            while let Some(p) = n.iter().rposition(|&b| b == b'/') {
-                n = &n[..p];
-                if !parents.insert(n.to_vec()) {
-                    break;
-                }
-            }
-        }
+        keep[i] = !same;
     }
     Ok(entries
         .into_iter()
         .zip(keep)
-        .filter(|(e, k)| *k || (e.kind == EntryKind::Dir && parents.contains(&e.name)))
+        .filter(|(_, k)| *k)
         .map(|(e, _)| e)
         .collect())
 }
