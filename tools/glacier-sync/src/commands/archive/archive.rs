@@ -9,6 +9,7 @@
 //! `uploading` archives are dropped from the catalog, and their files are
 //! archived again.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -452,6 +453,17 @@ fn reconcile(
         }
     }
     let mut unfinished = Vec::new();
+    let mut suspects: Vec<String> = Vec::new();
+    let mut known: HashSet<String> = HashSet::new();
+    for run in cat.runs()? {
+        for a in cat.archives_of_run(run.id)? {
+            if a.info.state == ArchiveState::Stored
+                && let Some(id) = &a.info.remote_id
+            {
+                known.insert(id.clone());
+            }
+        }
+    }
     for run in cat.runs()? {
         if run.ended.is_none() {
             unfinished.push((run.id, run.uid.clone()));
@@ -463,10 +475,87 @@ fn reconcile(
                     a.info.description
                 ));
                 forget(cat, a.key)?;
+                suspects.push(a.info.description.clone());
             }
         }
     }
+    clean_unknown(ctx, cat.path(), t, suspects, &known)?;
     Ok(unfinished)
+}
+
+/// What an earlier run may have left in the vault unknown to the catalog:
+/// bundles whose upload finished just as the process died. Kept beside the
+/// catalog until an inventory shows them.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Cleanup {
+    descriptions: Vec<String>,
+    inventory_job: Option<String>,
+}
+
+/// Deletes archives of forgotten uploads that did reach the vault, found by
+/// their descriptions in an inventory. When the inventory is not ready
+/// (hours on AWS), says so and keeps the list for a later run.
+fn clean_unknown(
+    ctx: &Ctx<'_>,
+    cat_path: &std::path::Path,
+    t: &crate::store::Target,
+    suspects: Vec<String>,
+    known: &HashSet<String>,
+) -> anyhow::Result<()> {
+    let mut name = cat_path
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
+    name.push(".cleanup.json");
+    let file = cat_path.with_file_name(name);
+    let mut todo: Cleanup = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    todo.descriptions.extend(suspects);
+    if todo.descriptions.is_empty() {
+        return Ok(());
+    }
+    let job = match todo.inventory_job.clone() {
+        Some(j) => j,
+        None => t.store.initiate_job(
+            &t.vault,
+            &glacier_multipart::JobRequest::inventory(glacier_multipart::InventoryFormat::Json),
+        )?,
+    };
+    let ready = match t.store.describe_job(&t.vault, &job) {
+        Ok(i) => i.status == glacier_multipart::JobStatus::Succeeded,
+        Err(glacier_multipart::Error::JobNotFound { .. }) => {
+            todo.inventory_job = None;
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !ready {
+        todo.inventory_job = todo.inventory_job.or(Some(job));
+        ctx.out.warn(format!(
+            "{} interrupted uploads may have reached vault {}; the inventory that shows them              is not ready yet, a later run deletes them",
+            todo.descriptions.len(),
+            t.vault
+        ));
+        write_atomic(&file, &serde_json::to_vec(&todo)?)?;
+        return Ok(());
+    }
+    let data = t.store.get_job_output(&t.vault, &job, None)?.data;
+    let inventory = glacier_multipart::Inventory::parse(&data)
+        .with_context(|| format!("the inventory of job {job}"))?;
+    let wanted: HashSet<&String> = todo.descriptions.iter().collect();
+    for a in inventory.archives {
+        if wanted.contains(&a.description) && !known.contains(&a.archive_id) {
+            ctx.out.info(format!(
+                "deleting {} ({}): uploaded by an interrupted run, unknown to the catalog",
+                a.archive_id, a.description
+            ));
+            t.store.delete_archive(&t.vault, &a.archive_id)?;
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    Ok(())
 }
 
 fn forget(cat: &mut Catalog, key: ArchiveKey) -> anyhow::Result<()> {
