@@ -78,20 +78,18 @@ pub(crate) fn open_target(ctx: &Ctx<'_>, place: &Place, create: bool) -> anyhow:
     let target = if let Some(v) = place.vault.as_deref() {
         store::open_vault(v, &place.store, ctx.config)?
     } else {
-        {
-            let root = data_home()?.join("store");
-            std::fs::create_dir_all(&root)
-                .with_context(|| format!("creating the store {}", root.display()))?;
-            let loc = format!("{}/default", root.display());
-            store::open_vault(
-                &loc,
-                &crate::cli::StoreArgs {
-                    store: None,
-                    endpoint_url: None,
-                },
-                ctx.config,
-            )?
-        }
+        let root = data_home()?.join("store");
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("creating the store {}", root.display()))?;
+        let loc = format!("{}/default", root.display());
+        store::open_vault(
+            &loc,
+            &crate::cli::StoreArgs {
+                store: None,
+                endpoint_url: None,
+            },
+            ctx.config,
+        )?
     };
     if create {
         match target.store.describe_vault(&target.vault) {

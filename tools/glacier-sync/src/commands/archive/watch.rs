@@ -183,20 +183,14 @@ fn extract(
     };
     std::fs::create_dir_all(&plan.to)?;
     if let (Some((start, _)), Some(index)) = (plan.range, load_index(cat_path, &plan.archive_id)) {
-        {
-            let src = Offset {
-                inner: FileSource::open(dest)
-                    .with_context(|| format!("opening {}", dest.display()))?,
-                base: start,
-            };
-            bundler::extract_ranges(&src, &index, &selection, &plan.to, &options)?;
-        }
+        let src = Offset {
+            inner: FileSource::open(dest).with_context(|| format!("opening {}", dest.display()))?,
+            base: start,
+        };
+        bundler::extract_ranges(&src, &index, &selection, &plan.to, &options)?;
     } else {
-        {
-            let f =
-                std::fs::File::open(dest).with_context(|| format!("opening {}", dest.display()))?;
-            bundler::extract_stream(std::io::BufReader::new(f), &selection, &plan.to, &options)?;
-        }
+        let f = std::fs::File::open(dest).with_context(|| format!("opening {}", dest.display()))?;
+        bundler::extract_stream(std::io::BufReader::new(f), &selection, &plan.to, &options)?;
     }
     Ok(())
 }
