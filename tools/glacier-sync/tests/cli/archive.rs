@@ -310,6 +310,17 @@ pub(crate) fn main_job(env: &Env) {
     let out = job.store_cmd(&["--json", "archive", "src", "--max-files", "200"]);
     let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(v["files"], 2, "{v}");
+    // A change of ctime alone (chmod) counts as a change.
+    let quarterly = src.join("finance/quarterly report draft.txt");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::set_permissions(
+        &quarterly,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = job.store_cmd(&["--json", "archive", "src", "--max-files", "200"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["files"], 1, "{v}");
     assert_eq!(
         job.find("memo"),
         vec![format!("{}/finance/new memo.txt", src.display())]

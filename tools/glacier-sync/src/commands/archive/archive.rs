@@ -9,7 +9,8 @@
 //! `uploading` archives are dropped from the catalog, and their files are
 //! archived again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -331,11 +332,24 @@ fn one_bundle(
     });
     let index = written?;
     let info = up.with_context(|| format!("uploading {desc}"))?;
+    // Change times, for the next run's change detection (the bundle index
+    // does not carry them).
+    let ctimes: HashMap<&[u8], i64> = members
+        .iter()
+        .filter_map(|e| {
+            let m = std::fs::symlink_metadata(&e.source).ok()?;
+            Some((e.name.as_slice(), m.ctime()))
+        })
+        .collect();
     let files: Vec<FileEntry> = index
         .members
         .iter()
         .enumerate()
-        .map(|(i, m)| file_entry(&index, i as u64, m))
+        .map(|(i, m)| {
+            let mut f = file_entry(&index, i as u64, m);
+            f.ctime = ctimes.get(m.path.0.as_slice()).copied();
+            f
+        })
         .collect();
     let idx_path = index_dir(cat_path).join(format!("{}.json", safe_name(&info.archive_id)));
     write_atomic(&idx_path, &serde_json::to_vec(&index)?)?;
@@ -401,18 +415,26 @@ fn file_entry(index: &BundleIndex, i: u64, m: &MemberIndex) -> FileEntry {
     }
 }
 
-/// The entries that are new or changed since they were last stored (size
-/// or mtime differ); directories when new or their mtime changed. (The
-/// catalog's hits carry no ctime or inode, so a content change that kept
-/// size and mtime goes unnoticed; `--all` archives everything.)
+/// The entries that are new or changed since they were last stored (size,
+/// mtime or ctime differ: a replaced file, a new inode, gets a new ctime);
+/// directories when new or their mtime changed.
 fn changed(cat: &Catalog, entries: Vec<Entry>) -> anyhow::Result<Vec<Entry>> {
     let mut keep = vec![false; entries.len()];
     for (i, e) in entries.iter().enumerate() {
         let path = format!("/{}", e.name_lossy());
         let hits = cat.where_is(&path)?;
-        let same = hits.iter().any(|h| {
-            h.state == ArchiveState::Stored && h.size == e.size && h.mtime == e.mtime.secs
-        });
+        let ctime = std::fs::symlink_metadata(&e.source).ok().map(|m| m.ctime());
+        let mut same = false;
+        for h in &hits {
+            if h.state == ArchiveState::Stored && h.size == e.size && h.mtime == e.mtime.secs {
+                // A change of ctime (chmod, chown, a replaced file) counts too.
+                let recorded = cat.file(h.id)?.and_then(|(_, f)| f.ctime);
+                if recorded.is_none() || recorded == ctime {
+                    same = true;
+                    break;
+                }
+            }
+        }
         if e.kind == EntryKind::Dir {
             keep[i] = !hits
                 .iter()
