@@ -180,7 +180,8 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
     let done_bundles = AtomicUsize::new(0);
     let stored_bytes = Arc::new(AtomicUsize::new(0));
     let bar = crate::progress::Bar::new("archive", ctx.progress_visible());
-    glacier_multipart::Progress::start(&bar, Some(plan.len() as u64), None, 0);
+    // Progress in content bytes bundled and stored.
+    glacier_multipart::Progress::start(&bar, Some(bytes), Some(plan.len() as u64), 0);
     std::thread::scope(|s| {
         for _ in 0..args.jobs {
             s.spawn(|| {
@@ -225,7 +226,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
                                 Ordering::SeqCst,
                             );
                             done_bundles.fetch_add(1, Ordering::SeqCst);
-                            glacier_multipart::Progress::advance(&bar, 1);
+                            glacier_multipart::Progress::advance(
+                                &bar,
+                                members.iter().map(|e| e.size).sum(),
+                            );
                         }
                         Err(e) => {
                             stop.store(true, Ordering::SeqCst);
