@@ -72,6 +72,14 @@ pub(crate) enum Command {
     Restore(RestoreArgs),
     #[command(name = "restore-completed")]
     RestoreCompleted(RestoreCompletedArgs),
+    Archive(crate::commands::archive::cli::ArchiveArgs),
+    Find(crate::commands::archive::cli::FindArgs),
+    #[command(name = "where-is")]
+    WhereIs(crate::commands::archive::cli::WhereIsArgs),
+    Retrieve(crate::commands::archive::cli::RetrieveArgs),
+    Jobs(crate::commands::archive::cli::JobsArgs),
+    Watch(crate::commands::archive::cli::WatchArgs),
+    Catalog(crate::commands::archive::cli::CatalogArgs),
 }
 
 /// Print the Amazon Glacier SHA-256 tree hash of files.
@@ -429,7 +437,7 @@ pub(crate) struct RestoreCompletedArgs {
 }
 
 /// Parses `1048576`, `512k`, `10M`, `1G`.
-fn parse_rate(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<u64, String> {
     let (num, mult) = match s.chars().last() {
         Some('k' | 'K') => (&s[..s.len() - 1], 1u64 << 10),
         Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),

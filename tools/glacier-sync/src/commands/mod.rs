@@ -2,6 +2,7 @@
 //! file each; shared helpers (the run context, the journal, filters) in
 //! `common`.
 
+pub(crate) mod archive;
 mod common;
 mod mt;
 mod treehash;
@@ -39,5 +40,14 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::DownloadInventory(args) => mt::download_inventory::run(&ctx, &args),
         Command::Restore(args) => mt::restore::run(&ctx, &args),
         Command::RestoreCompleted(args) => mt::restore_completed::run(&ctx, &args),
+        Command::Archive(args) => archive::archive::run(&ctx, &args),
+        Command::Find(args) => archive::find::run(&ctx, &args),
+        Command::WhereIs(args) => archive::where_is::run(&ctx, &args),
+        Command::Retrieve(args) => archive::retrieve::run(&ctx, &args),
+        Command::Jobs(args) => archive::jobs::run(&ctx, &args),
+        Command::Watch(args) => archive::watch::run(&ctx, &args),
+        Command::Catalog(args) => match args.command {
+            archive::cli::CatalogCommand::Rebuild(a) => archive::catalog_rebuild::run(&ctx, &a),
+        },
     }
 }

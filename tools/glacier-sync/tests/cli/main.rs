@@ -1,5 +1,6 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
+mod archive;
 mod mt;
 mod mt_fake;
 mod mt_local;

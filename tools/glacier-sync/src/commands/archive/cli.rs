@@ -1,0 +1,270 @@
+//! The command line of the archive commands (archive, find, where-is,
+//! retrieve, jobs, watch, catalog rebuild).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::cli::{StoreArgs, TierArg};
+use crate::exit::EXIT_CODES_HELP;
+
+/// Where the archives and the catalog are. Both default to the embedded
+/// store under the user's data directory (`$PERMAFROST_HOME`, else
+/// `$XDG_DATA_HOME/permafrost`, else `~/.local/share/permafrost`): a local
+/// directory store `store/` with vault `default`, and `catalog.sqlite`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Place {
+    /// The vault (see the README's forms); default: the local store under
+    /// the data directory, vault `default`.
+    #[arg(long = "vault", value_name = "VAULT")]
+    pub(crate) vault: Option<String>,
+    /// The catalog file; default: `catalog.sqlite` under the data
+    /// directory.
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// Compression of bundles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompressArg {
+    /// Independent zstd frames.
+    Zstd,
+    /// Independent gzip members.
+    Gzip,
+    /// Plain tar.
+    None,
+}
+
+/// Which timestamp `--older-than` / `--newer-than` look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TimeFieldArg {
+    /// Modification time.
+    Mtime,
+    /// Access time.
+    Atime,
+}
+
+/// Archive trees: crawl, bundle, upload and catalog, in parallel.
+///
+/// Files are packed into bundles (seekable tar, zstd by default, optionally
+/// age-encrypted) that stream straight into the store, N at a time, and
+/// every file is recorded in the catalog with the byte range that holds it.
+/// A second run over the same paths archives only new or changed files
+/// (size or mtime differ) unless `--all`. At the end the run's catalog
+/// export is stored in the vault too (`permafrost-catalog v1 run=UID`), so
+/// `catalog rebuild` can restore a lost catalog from the vault alone.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+#[allow(clippy::struct_excessive_bools)]
+pub(crate) struct ArchiveArgs {
+    /// Files and directories to archive.
+    #[arg(value_name = "PATH", required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) place: Place,
+    /// A description of the run (searchable).
+    #[arg(
+        short = 's',
+        long = "description",
+        value_name = "TEXT",
+        default_value = ""
+    )]
+    pub(crate) description: String,
+    /// Tags of the run, comma-separated (searchable with `tag:`).
+    #[arg(
+        short = 't',
+        long = "tags",
+        value_name = "TAG,TAG",
+        value_delimiter = ','
+    )]
+    pub(crate) tags: Vec<String>,
+    /// Only files whose time (see --time-field) is at least this many days
+    /// old.
+    #[arg(
+        long = "older-than",
+        value_name = "DAYS",
+        conflicts_with = "newer_than"
+    )]
+    pub(crate) older_than: Option<u64>,
+    /// Only files whose time is at most this many days old.
+    #[arg(long = "newer-than", value_name = "DAYS")]
+    pub(crate) newer_than: Option<u64>,
+    /// The time --older-than / --newer-than compare.
+    #[arg(long = "time-field", value_enum, default_value_t = TimeFieldArg::Mtime)]
+    pub(crate) time_field: TimeFieldArg,
+    /// At most this many members (files, directories, links) per bundle.
+    #[arg(long = "max-files", value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_files: u64,
+    /// At most this many content bytes per bundle (suffixes k, M, G: powers
+    /// of 1024); a larger file gets a bundle of its own.
+    #[arg(long = "max-bundle-size", value_name = "SIZE", default_value = "500M",
+          value_parser = crate::cli::parse_rate)]
+    pub(crate) max_bundle_size: u64,
+    /// Compression of the bundles.
+    #[arg(long = "compress", value_enum, default_value_t = CompressArg::Zstd)]
+    pub(crate) compress: CompressArg,
+    /// Encrypt the bundles with age to this recipient (`age1...` or an SSH
+    /// public key); repeatable.
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    pub(crate) encrypt_to: Vec<String>,
+    /// Bundles in flight at once.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: u16,
+    /// Print the files, bytes, bundles and the cost picture; store nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+    /// Archive every selected file, even those unchanged since an earlier
+    /// run.
+    #[arg(long = "all")]
+    pub(crate) all: bool,
+}
+
+/// Find archived files with the catalog's query language: words of paths
+/// and descriptions, "phrases", -negation, tag:, path:, under:, size:,
+/// mtime:, archive:, run:.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct FindArgs {
+    /// The query.
+    #[arg(value_name = "QUERY", required = true, num_args = 1..)]
+    pub(crate) query: Vec<String>,
+    /// At most this many results.
+    #[arg(long = "limit", value_name = "N", default_value_t = 100)]
+    pub(crate) limit: u32,
+    /// The catalog file (default: under the data directory).
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+    /// Accepted for symmetry; the catalog alone answers.
+    #[arg(long = "vault", value_name = "VAULT", hide = true)]
+    pub(crate) vault: Option<String>,
+}
+
+/// Every archived version of one path.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct WhereIsArgs {
+    /// The path (absolute, or relative to the current directory).
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// The catalog file (default: under the data directory).
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+    /// Accepted for symmetry; the catalog alone answers.
+    #[arg(long = "vault", value_name = "VAULT", hide = true)]
+    pub(crate) vault: Option<String>,
+}
+
+/// How retrieve and watch decrypt.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DecryptArgs {
+    /// An age identity file (or unencrypted SSH private key) for encrypted
+    /// bundles.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
+}
+
+/// Get files back: plan, request retrieval jobs, and (with --wait, or
+/// later with `watch`) download, verify, decrypt and extract them.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct RetrieveArgs {
+    /// A query selecting the files (see `find`).
+    #[arg(value_name = "QUERY", num_args = 0.., required_unless_present_any = ["archive", "path"])]
+    pub(crate) query: Vec<String>,
+    /// Every file of this archive (catalog number or store id).
+    #[arg(long = "archive", value_name = "ID", conflicts_with_all = ["query", "path"])]
+    pub(crate) archive: Option<String>,
+    /// This one path (its newest archived version).
+    #[arg(long = "path", value_name = "PATH", conflicts_with = "query")]
+    pub(crate) path: Option<PathBuf>,
+    /// The directory the files go into (under their original paths).
+    #[arg(long = "to", value_name = "DIR", required = true)]
+    pub(crate) to: PathBuf,
+    #[command(flatten)]
+    pub(crate) place: Place,
+    /// The retrieval tier.
+    #[arg(long = "tier", value_enum, default_value_t = TierArg::Standard)]
+    pub(crate) tier: TierArg,
+    /// Refuse (exit 5, nothing requested) when the estimated cost in US
+    /// dollars exceeds this.
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub(crate) max_cost: Option<f64>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Wait for the jobs, then download and extract (as `watch` does).
+    #[arg(long = "wait")]
+    pub(crate) wait: bool,
+    /// Seconds between polls with --wait.
+    #[arg(long = "interval", value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) interval: u64,
+    /// Print the plan (and `vault,archive_id` lines), request nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+    /// At most this many files.
+    #[arg(long = "limit", value_name = "N", default_value_t = 10_000)]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) decrypt: DecryptArgs,
+}
+
+/// List the retrieval jobs recorded in the catalog.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct JobsArgs {
+    /// The catalog file (default: under the data directory).
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+    /// Accepted for symmetry; the catalog alone answers.
+    #[arg(long = "vault", value_name = "VAULT", hide = true)]
+    pub(crate) vault: Option<String>,
+}
+
+/// Poll the pending retrieval jobs; download, verify, decrypt and extract
+/// each completed one, then mark it done. Stops when none is pending.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    pub(crate) place: Place,
+    /// Seconds between polls.
+    #[arg(long = "interval", value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) interval: u64,
+    /// Poll once and return (exit 6 when jobs are still pending).
+    #[arg(long = "once")]
+    pub(crate) once: bool,
+    #[command(flatten)]
+    pub(crate) decrypt: DecryptArgs,
+}
+
+/// Catalog maintenance.
+#[derive(Debug, Args)]
+pub(crate) struct CatalogArgs {
+    #[command(subcommand)]
+    pub(crate) command: CatalogCommand,
+}
+
+/// The catalog subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum CatalogCommand {
+    /// Rebuild a catalog from the vault alone: its inventory and the
+    /// catalog exports every archive run stored there
+    /// (`permafrost-catalog v1 run=UID`). Runs already in the catalog are
+    /// left alone, so it can also merge a vault into a catalog.
+    Rebuild(RebuildArgs),
+}
+
+/// See [`CatalogCommand::Rebuild`].
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct RebuildArgs {
+    #[command(flatten)]
+    pub(crate) place: Place,
+    /// Seconds between polls of the inventory and retrieval jobs.
+    #[arg(long = "interval", value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) interval: u64,
+}

@@ -1,0 +1,50 @@
+//! `glacier-sync find QUERY`: search the catalog.
+
+use catalog::{FileHit, Page};
+use serde_json::json;
+
+use super::cli::FindArgs;
+use super::open_catalog;
+use crate::commands::Ctx;
+use crate::exit::{Code, coded};
+
+/// One human line of a hit: the full original path first.
+pub(crate) fn hit_line(h: &FileHit) -> String {
+    format!(
+        "{}\t{} bytes\tmtime {}\tarchive {}\t{}/{}",
+        h.path,
+        h.size,
+        h.mtime,
+        h.archive_id.as_deref().unwrap_or("(uploading)"),
+        h.store,
+        h.vault
+    )
+}
+
+pub(crate) fn run(ctx: &Ctx<'_>, args: &FindArgs) -> anyhow::Result<Code> {
+    let cat = open_catalog(args.catalog.as_deref())?;
+    let text = args.query.join(" ");
+    let query =
+        catalog::query::parse(&text).map_err(|e| coded(Code::Usage, format!("query: {e}")))?;
+    let mut hits = Vec::new();
+    let mut page = Page::first(args.limit.clamp(1, catalog::MAX_PAGE));
+    while hits.len() < args.limit as usize {
+        let p = cat.search(&query, page)?;
+        hits.extend(p.hits);
+        match p.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    hits.truncate(args.limit as usize);
+    for h in &hits {
+        ctx.out.line(hit_line(h));
+    }
+    ctx.out
+        .json(&json!({"query": query.to_string(), "hits": hits}));
+    Ok(if hits.is_empty() {
+        Code::Failure
+    } else {
+        Code::Success
+    })
+}
