@@ -126,6 +126,8 @@ pub(crate) struct ArchiveArgs {
 /// Find archived files with the catalog's query language: words of paths
 /// and descriptions, "phrases", -negation, tag:, path:, under:, size:,
 /// mtime:, archive:, run:.
+///
+/// Like grep, find exits with 1 when no file matches.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct FindArgs {
