@@ -91,4 +91,5 @@ pub use model::{
 };
 pub use query::{Query, QueryError};
 pub use search::MAX_PAGE;
+pub use time::format_time;
 pub use tokens::{phrase_matches, query_tokens};

@@ -79,8 +79,16 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
     Some(secs)
 }
 
-/// The shortest text [`parse_time`] reads back as `secs`.
-pub(crate) fn format_time(secs: i64) -> String {
+/// Seconds since the epoch as UTC text in the form the query language reads
+/// back (`mtime:<TEXT`): `YYYY-MM-DD` at midnight, `YYYY-MM-DDTHH:MM:SSZ`
+/// otherwise, `@SECONDS` outside the years 0 to 9999.
+///
+/// ```
+/// assert_eq!(catalog::format_time(1_560_000_000), "2019-06-08T13:20:00Z");
+/// assert_eq!(catalog::format_time(0), "1970-01-01");
+/// ```
+#[must_use]
+pub fn format_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);

@@ -219,6 +219,15 @@ pub(crate) fn main_job(env: &Env) {
         )),
         "{human}"
     );
+    // The mtime is UTC text the query language reads back, not epoch seconds.
+    let mtime = human
+        .split('\t')
+        .find_map(|f| f.strip_prefix("mtime "))
+        .unwrap_or_else(|| panic!("no mtime field: {human}"));
+    assert!(
+        mtime.len() >= 10 && &mtime[4..5] == "-" && &mtime[7..8] == "-",
+        "{human}"
+    );
     let w = ok(&job.cat_cmd(&["where-is", &budget]));
     assert!(w.starts_with(&budget), "{w}");
 

@@ -14,7 +14,7 @@ pub(crate) fn hit_line(h: &FileHit) -> String {
         "{}\t{} bytes\tmtime {}\tarchive {}\t{}/{}",
         h.path,
         h.size,
-        h.mtime,
+        catalog::format_time(h.mtime),
         h.archive_id.as_deref().unwrap_or("(uploading)"),
         h.store,
         h.vault
