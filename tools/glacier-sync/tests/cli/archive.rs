@@ -298,16 +298,34 @@ pub(crate) fn main_job(env: &Env) {
         text.lines().all(|l| l.starts_with(&format!("{VAULT},"))),
         "{text}"
     );
+    // The plan's price: Glacier's for the vault API, nothing for a local
+    // directory (whose jobs are ready at once), with Glacier's shown beside.
     let out = job.store_cmd(&[
+        "--json",
         "retrieve",
         "tag:projects",
         "--to",
         "out3",
-        "--max-cost",
-        "0.000000001",
-        "--yes",
+        "--dry-run",
     ]);
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    let plan = &plan["plan"];
+    assert!(plan["glacier_usd"].as_f64().unwrap() > 0.0, "{plan}");
+    let local = matches!(env.backend, Backend::Local);
+    assert_eq!(plan["local_store"], local, "{plan}");
+    assert_eq!(plan["usd"].as_f64().unwrap() == 0.0, local, "{plan}");
+    if !local {
+        let out = job.store_cmd(&[
+            "retrieve",
+            "tag:projects",
+            "--to",
+            "out3",
+            "--max-cost",
+            "0.000000001",
+            "--yes",
+        ]);
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    }
     assert_eq!(job_outputs(env).len(), n_jobs);
 
     // A second run archives only what changed.

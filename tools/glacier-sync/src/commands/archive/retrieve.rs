@@ -141,15 +141,40 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
             w.hits.len()
         ));
     }
+    // A local directory (or in-memory) store answers jobs at once and free;
+    // the Glacier figures are then only what the same plan would cost there.
+    let location = target.store.location();
+    let local = location.starts_with("file://") || location.starts_with("memory:");
+    let (charge, wait) = if local {
+        (0.0, (0, 0))
+    } else {
+        (
+            est.usd,
+            (est.wait_min.as_secs() / 60, est.wait_max.as_secs() / 60),
+        )
+    };
+    let cost_text = if local {
+        format!(
+            "local store: no charge, ready at once (on Glacier, tier {}: ~${:.4}, {}-{} minutes, {})",
+            tier.as_str(),
+            est.usd,
+            est.wait_min.as_secs() / 60,
+            est.wait_max.as_secs() / 60,
+            US_EAST_1_2026.as_of
+        )
+    } else {
+        format!(
+            "tier {}, estimated ${:.4}, ready in {}-{} minutes ({})",
+            tier.as_str(),
+            est.usd,
+            wait.0,
+            wait.1,
+            US_EAST_1_2026.as_of
+        )
+    };
     out.info(format!(
-        "plan: {files} files from {requests} archives, {} ({bytes} bytes) in {requests} requests, \
-         tier {}, estimated ${:.4}, ready in {}-{} minutes ({})",
+        "plan: {files} files from {requests} archives, {} ({bytes} bytes) in {requests} requests, {cost_text}",
         human(bytes),
-        tier.as_str(),
-        est.usd,
-        est.wait_min.as_secs() / 60,
-        est.wait_max.as_secs() / 60,
-        US_EAST_1_2026.as_of
     ));
     let plan_json = json!({
         "files": files,
@@ -164,20 +189,21 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
         "bytes": bytes,
         "requests": requests,
         "tier": tier.as_str(),
-        "usd": est.usd,
-        "wait_min_s": est.wait_min.as_secs(),
-        "wait_max_s": est.wait_max.as_secs(),
+        "local_store": local,
+        "usd": charge,
+        "wait_min_s": wait.0 * 60,
+        "wait_max_s": wait.1 * 60,
+        "glacier_usd": est.usd,
+        "glacier_wait_min_s": est.wait_min.as_secs(),
+        "glacier_wait_max_s": est.wait_max.as_secs(),
         "prices": US_EAST_1_2026.as_of,
     });
     if let Some(max) = args.max_cost
-        && est.usd > max
+        && charge > max
     {
         return Err(coded(
             Code::CostLimit,
-            format!(
-                "the estimated cost ${:.4} exceeds --max-cost {max}; nothing requested",
-                est.usd
-            ),
+            format!("the estimated cost ${charge:.4} exceeds --max-cost {max}; nothing requested"),
         ));
     }
     if args.dry_run {
