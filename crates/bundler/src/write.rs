@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek as _, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -261,39 +261,97 @@ mod pool {
     }
 }
 
+/// The directory of the last member opened, kept open so that the next
+/// members of a frame (usually its siblings) are opened relative to it
+/// rather than by a lookup of their whole path.
+#[derive(Default)]
+struct OpenDir {
+    path: PathBuf,
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl OpenDir {
+    fn open(&mut self, path: &Path) -> io::Result<rustix::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name())
+            && !dir.as_os_str().is_empty()
+        {
+            if self.fd.is_none() || self.path.as_os_str() != dir.as_os_str() {
+                self.path.clear();
+                self.path.push(dir);
+                // A descriptor only for lookups: needs no read permission
+                // on the directory, just as opening by path does not.
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let dflags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                let dflags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                self.fd = rustix::fs::open(dir, dflags, Mode::empty()).ok();
+            }
+            if let Some(fd) = &self.fd
+                && let Ok(f) = rustix::fs::openat(fd, name, flags, Mode::empty())
+            {
+                return Ok(f);
+            }
+        }
+        // No directory descriptor, or opening through it failed: by path,
+        // which also gives the error to report.
+        Ok(rustix::fs::open(path, flags, Mode::empty())?)
+    }
+}
+
 /// Append `len` bytes of `path` from `offset` to `buf`; zero-fill what is
 /// missing. Returns a problem description when the file was shorter or
-/// longer than expected.
+/// longer than expected. A whole small file costs one `openat`, one
+/// `pread` (asking for a byte more than expected tells a grown file at
+/// once) and one `close`.
 fn read_into(
+    dirs: &mut OpenDir,
     path: &Path,
     offset: u64,
     buf: &mut Vec<u8>,
     len: usize,
     check_longer: bool,
 ) -> io::Result<Option<String>> {
-    let mut f = File::open(path)?;
-    if offset > 0 {
-        f.seek(SeekFrom::Start(offset))?;
-    }
-    let want = len as u64;
+    let fd = dirs.open(path)?;
     let start = buf.len();
-    // `read_to_end` fills spare capacity without zeroing it first.
-    let got = (&mut f).take(want).read_to_end(buf)?;
+    let want = len + usize::from(check_longer);
+    buf.resize(start + want, 0);
+    let mut got = 0;
+    while got < want {
+        match rustix::io::pread(
+            &fd,
+            &mut buf[start + got..start + want],
+            offset + got as u64,
+        ) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                // A short read of a regular file is its end.
+                if got >= len {
+                    break;
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e.into());
+            }
+        }
+    }
+    buf.truncate(start + len);
     if got < len {
-        buf.resize(start + len, 0);
+        buf[start + got..].fill(0);
         return Ok(Some(format!(
             "file shrank while being read: {} bytes missing at offset {}, zero-filled",
             len - got,
             offset + got as u64
         )));
     }
-    if check_longer {
-        let mut one = [0u8; 1];
-        if matches!(f.read(&mut one), Ok(n) if n > 0) {
-            return Ok(Some(
-                "file grew while being read; only the size seen by the walk was stored".into(),
-            ));
-        }
+    if got > len {
+        return Ok(Some(
+            "file grew while being read; only the size seen by the walk was stored".into(),
+        ));
     }
     Ok(None)
 }
@@ -302,6 +360,7 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
     let mut buf = pool::take(frame_size + frame_size / 8);
     let mut parts = Vec::with_capacity(job.parts.len());
     let mut split = false;
+    let mut dirs = OpenDir::default();
     for p in job.parts {
         let e = &entries[p.entry];
         let member_start = buf.len();
@@ -327,7 +386,7 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
         };
         if e.kind == EntryKind::File {
             buf.reserve(len + BLOCK);
-            match read_into(&e.source, p.data.start, &mut buf, len, p.last) {
+            match read_into(&mut dirs, &e.source, p.data.start, &mut buf, len, p.last) {
                 Ok(problem) => out.problem = problem,
                 Err(err) if whole => {
                     // Leave it out: the bundle stays valid without it.
@@ -493,23 +552,28 @@ fn finish_bundle<W: Write>(
     } = asm;
     index.tar_len = tar_pos;
     index.compressed_len = comp_pos;
-    let json = serde_json::to_vec(&index).map_err(|e| BundleError::Sink {
-        what: "index",
-        source: io::Error::other(e),
-    })?;
-    let mut raw = Vec::with_capacity(json.len() + 4 * BLOCK);
     let newest = index
         .members
         .iter()
         .map(|m| m.mtime.secs)
         .max()
         .unwrap_or(0);
+    // The JSON goes straight after room for the header, which is written
+    // once its size is known (no PAX header: a plain name, whole seconds).
+    let mut raw = Vec::with_capacity(BLOCK + index.members.len() * 448 + 4 * BLOCK);
+    raw.resize(BLOCK, 0);
+    serde_json::to_writer(&mut raw, &index).map_err(|e| BundleError::Sink {
+        what: "index",
+        source: io::Error::other(e),
+    })?;
+    let json_len = raw.len() - BLOCK;
+    let mut header = Vec::with_capacity(BLOCK);
     tar::write_header(
-        &mut raw,
+        &mut header,
         &Header {
             path: INDEX_MEMBER.as_bytes().to_vec(),
             kind: TypeFlag::File,
-            size: json.len() as u64,
+            size: json_len as u64,
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -520,8 +584,12 @@ fn finish_bundle<W: Write>(
             link: Vec::new(),
         },
     );
-    raw.extend_from_slice(&json);
-    raw.resize(raw.len() + tar::padding(json.len() as u64) + 2 * BLOCK, 0);
+    if header.len() == BLOCK {
+        raw[..BLOCK].copy_from_slice(&header);
+    } else {
+        raw.splice(..BLOCK, header);
+    }
+    raw.resize(raw.len() + tar::padding(json_len as u64) + 2 * BLOCK, 0);
     let mut codec = Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
         what: "set up compressor",
         start: comp_pos,
@@ -820,8 +888,11 @@ fn write_one(
         path: path.clone(),
         source,
     })?;
-    let w = BundleWriter::new(io::BufWriter::with_capacity(1 << 20, file), options.clone())
-        .write(entries)?;
+    let w = BundleWriter::new(
+        io::BufWriter::with_capacity(64 << 10, file),
+        options.clone(),
+    )
+    .write(entries)?;
     w.sink.into_inner().map_err(|e| BundleError::Sink {
         what: "bundle file",
         source: e.into_error(),
