@@ -6,7 +6,7 @@
 # The tree (generated once, outside the repository): FILES files of 1-16 KiB,
 # half compressible text, half random, in directories of 500, plus BIG files
 # of 100 MiB (half text, half random).
-#   TREE=/tmp/permafrost-bundle-tree FILES=200000 BIG=3 benches/compare-bundle.sh
+#   TREE=/tmp/permafrost-bundle-tree FILES=200000 BIG=3 RUNS=5 benches/compare-bundle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TREE="${TREE:-/tmp/permafrost-bundle-tree}"
@@ -54,9 +54,14 @@ PY
   touch "$TREE/.complete-$FILES-$BIG"
 fi
 
-echo "building the release example (pf-bundle) ..."
-cargo build --quiet --release -p bundler --example pf-bundle
-PF="$CARGO_TARGET_DIR/release/examples/pf-bundle"
+# PF_BIN: an already built pf-bundle (e.g. of an older commit) instead.
+if [ -n "${PF_BIN:-}" ]; then
+  PF="$PF_BIN"
+else
+  echo "building the release example (pf-bundle) ..."
+  cargo build --quiet --release -p bundler --example pf-bundle
+  PF="$CARGO_TARGET_DIR/release/examples/pf-bundle"
+fi
 
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
