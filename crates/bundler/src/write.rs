@@ -541,9 +541,12 @@ fn work(
     let mut dirs = OpenDir::default();
     let group = group && !matches!(codec, Codec::None);
     let mut held = HeldBack::default();
-    // What the content of the last member with each name extension looked
+    // What the content of recent members with each name extension looked
     // like: a member expected to look random is read straight into `held`.
-    let mut seen: Vec<(&[u8], bool)> = Vec::new();
+    // (+1 for each random-looking one, -1 for each other, within -3..=3:
+    // an extension that mixes both is guessed as text, which costs one copy
+    // of each random-looking member rather than one of every member.)
+    let mut seen: Vec<(&[u8], i8)> = Vec::new();
     for p in job.parts {
         let e = &entries[p.entry];
         let whole = p.header && p.last;
@@ -554,7 +557,7 @@ fn work(
         }
         let classify = group && whole && e.kind == EntryKind::File;
         let ext = extension(&e.name);
-        let guess = classify && seen.iter().any(|&(x, random)| random && x == ext);
+        let guess = classify && seen.iter().any(|&(x, score)| score > 0 && x == ext);
         if guess && held.bytes.capacity() == 0 {
             held.bytes = pool::take(buf.capacity());
         }
@@ -607,10 +610,11 @@ fn work(
             }
             if classify {
                 let random = looks_incompressible(&tgt[data_at..data_at + len]);
+                let step = if random { 1 } else { -1 };
                 if let Some(s) = seen.iter_mut().find(|(x, _)| *x == ext) {
-                    s.1 = random;
+                    s.1 = (s.1 + step).clamp(-3, 3);
                 } else if seen.len() < 64 {
-                    seen.push((ext, random));
+                    seen.push((ext, step));
                 }
                 match (guess, random) {
                     (false, false) => {}
