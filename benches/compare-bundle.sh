@@ -6,7 +6,7 @@
 # The tree (generated once, outside the repository): FILES files of 1-16 KiB,
 # half compressible text, half random, in directories of 500, plus BIG files
 # of 100 MiB (half text, half random).
-#   TREE=/tmp/permafrost-bundle-tree FILES=200000 BIG=3 benches/compare-bundle.sh
+#   TREE=/tmp/permafrost-bundle-tree FILES=200000 BIG=3 RUNS=5 benches/compare-bundle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TREE="${TREE:-/tmp/permafrost-bundle-tree}"
@@ -54,9 +54,14 @@ PY
   touch "$TREE/.complete-$FILES-$BIG"
 fi
 
-echo "building the release example (pf-bundle) ..."
-cargo build --quiet --release -p bundler --example pf-bundle
-PF="$CARGO_TARGET_DIR/release/examples/pf-bundle"
+# PF_BIN: an already built pf-bundle (e.g. of an older commit) instead.
+if [ -n "${PF_BIN:-}" ]; then
+  PF="$PF_BIN"
+else
+  echo "building the release example (pf-bundle) ..."
+  cargo build --quiet --release -p bundler --example pf-bundle
+  PF="$CARGO_TARGET_DIR/release/examples/pf-bundle"
+fi
 
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
@@ -68,12 +73,17 @@ echo "tree: $(find "$TREE" -type f | wc -l) files, $BYTES bytes; $(nproc) cores"
 # Warm the page cache (and the dentry cache) for everyone.
 tar -cf - -C "$TREE" . >/dev/null
 
-# Best of 3 runs of "$@": prints "REAL CPU" (wall seconds, user+system
-# seconds). CPU time is reported too because other jobs on a shared
-# machine stretch wall times, parallel programs' most.
+# Best of RUNS (default 5) runs of "$@": prints "REAL CPU" (wall seconds,
+# user+system seconds). CPU time is reported too because other jobs on a
+# shared machine stretch wall times, parallel programs' most. The outputs
+# of earlier runs are removed before each run, outside the timing, so
+# that neither side pays for freeing the other's (or its own old) pages.
+RUNS="${RUNS:-5}"
+clean() { rm -rf "$OUT/ours" "$OUT/peer.tar.zst"; }
 best() {
   local br="" bc="" f; f=$(mktemp)
-  for _ in 1 2 3; do
+  for _ in $(seq "$RUNS"); do
+    clean
     /usr/bin/time -f '%e %U %S' -o "$f" "$@" >/dev/null
     read -r r u s <"$f"
     local c; c=$(python3 -c "print(f'{$u + $s:.2f}')")
@@ -87,18 +97,19 @@ best() {
 peer_walk() { find "$TREE" -printf '%s\n'; }
 our_walk() { "$PF" walk "$TREE"; }
 peer_bundle() { tar -cf - -C "$TREE" . | zstd -1 -T0 -q -f -o "$OUT/peer.tar.zst"; }
-our_bundle() { rm -rf "$OUT/ours"; "$PF" bundle "$OUT/ours" "$TREE"; }
+our_bundle() { "$PF" bundle "$OUT/ours" "$TREE"; }
 export -f peer_walk our_walk peer_bundle our_bundle
 export TREE PF OUT
+export -f clean
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 read -r tw_peer cw_peer < <(best bash -c peer_walk)
 read -r tw_ours cw_ours < <(best bash -c our_walk)
 read -r tb_peer cb_peer < <(best bash -c peer_bundle)
-read -r tb_ours cb_ours < <(best bash -c our_bundle)
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-ours_size=$(du -sb --apparent-size "$OUT/ours" | cut -f1)
 peer_size=$(stat -c %s "$OUT/peer.tar.zst")
+read -r tb_ours cb_ours < <(best bash -c our_bundle)
+ours_size=$(du -sb --apparent-size "$OUT/ours" | cut -f1)
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$BYTES" "$tw_peer" "$tw_ours" "$tb_peer" "$tb_ours" "$ours_size" "$peer_size" "$cw_peer" "$cw_ours" "$cb_peer" "$cb_ours" <<'PY'
 import sys

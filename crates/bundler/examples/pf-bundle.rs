@@ -7,7 +7,9 @@
 //! pf-bundle extract BUNDLE OUT_DIR [MEMBER...]
 //! ```
 //! Environment: `PF_THREADS`, `PF_LEVEL`, `PF_FRAME` (bytes),
-//! `PF_MAX_FILES`, `PF_MAX_BYTES`, `PF_COMPRESSION` (zstd|gzip|none).
+//! `PF_MAX_FILES`, `PF_MAX_BYTES`, `PF_COMPRESSION` (zstd|gzip|none),
+//! `PF_GROUP` (0: keep walk order inside frames, see
+//! `BundleOptions::group_incompressible`).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -82,6 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 frame_size: env("PF_FRAME", 4usize << 20),
                 threads,
                 encryption: None,
+                group_incompressible: env("PF_GROUP", 1u8) != 0,
             };
             let written = write_bundles_to_dir(&out, "bundle", &w.entries, &plan, &options)?;
             let s = t.elapsed().as_secs_f64();

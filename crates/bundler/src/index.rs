@@ -95,7 +95,7 @@ enum PathRepr {
 impl Serialize for MemberPath {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match std::str::from_utf8(&self.0) {
-            Ok(t) => PathRepr::Text(t.to_owned()).serialize(s),
+            Ok(t) => s.serialize_str(t),
             Err(_) => PathRepr::Hex { hex: hex(&self.0) }.serialize(s),
         }
     }
@@ -113,10 +113,11 @@ impl<'de> Deserialize<'de> for MemberPath {
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
+    for &x in b {
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 15)]));
     }
     s
 }

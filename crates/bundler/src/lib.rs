@@ -21,6 +21,9 @@
 //!   It returns the [`BundleIndex`] (per member: path, metadata, SHA-256,
 //!   tar offset, compressed byte range), which is also the bundle's last
 //!   member, and a zstd bundle ends with a skippable frame pointing at it.
+//!   Inside a frame, random-looking files follow the others of their run
+//!   ([`BundleOptions::group_incompressible`]), which zstd compresses
+//!   faster and smaller.
 //! - [`extract_stream`] and [`extract_ranges`] unpack all or selected
 //!   members, from a whole bundle or from just the byte ranges the index
 //!   names, verifying every hash and refusing hostile input; [`list`] and

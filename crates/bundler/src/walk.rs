@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, Metadata};
-use std::os::unix::ffi::OsStrExt as _;
+use std::io;
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -189,48 +190,167 @@ impl Entry {
     /// Build an entry from metadata already read (`lstat`), for callers that
     /// assemble entries themselves (tests, other sources).
     pub fn from_metadata(source: PathBuf, name: Vec<u8>, meta: &Metadata) -> Option<Self> {
-        let ft = meta.file_type();
-        let kind = if ft.is_file() {
-            EntryKind::File
-        } else if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&source).ok()?;
-            EntryKind::Symlink {
-                target: target.as_os_str().as_bytes().to_vec(),
-            }
+        let meta = Meta::from_std(meta);
+        let link = if meta.kind == Kind::Symlink {
+            Some(fs::read_link(&source).ok()?.into_os_string().into_vec())
         } else {
-            return None;
+            None
+        };
+        Self::build(source, name, &meta, link)
+    }
+
+    /// An entry from [`Meta`]; `link` is the target of a symlink (`None`
+    /// when it could not be read). Sockets, FIFOs and devices give `None`.
+    fn build(source: PathBuf, name: Vec<u8>, meta: &Meta, link: Option<Vec<u8>>) -> Option<Self> {
+        let kind = match meta.kind {
+            Kind::File => EntryKind::File,
+            Kind::Dir => EntryKind::Dir,
+            Kind::Symlink => EntryKind::Symlink { target: link? },
+            Kind::Socket | Kind::Fifo | Kind::Block | Kind::Char | Kind::Other => return None,
         };
         Some(Self {
             size: if kind == EntryKind::File {
-                meta.len()
+                meta.size
             } else {
                 0
             },
             kind,
             source,
             name,
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            mtime: Timestamp {
-                secs: meta.mtime(),
-                nanos: nanos(meta.mtime_nsec()),
-            },
-            atime: Timestamp {
-                secs: meta.atime(),
-                nanos: nanos(meta.atime_nsec()),
-            },
-            dev: meta.dev(),
-            ino: meta.ino(),
-            nlink: meta.nlink(),
+            mode: meta.mode & 0o7777,
+            uid: meta.uid,
+            gid: meta.gid,
+            mtime: meta.mtime,
+            atime: meta.atime,
+            dev: meta.dev,
+            ino: meta.ino,
+            nlink: meta.nlink,
         })
     }
 
     /// The member name, lossily as text (for messages).
     pub fn name_lossy(&self) -> String {
         String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
+/// The file type, as the walk tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Socket,
+    Fifo,
+    Block,
+    Char,
+    Other,
+}
+
+/// What the walk needs of a `stat`, from the standard library's
+/// [`Metadata`] (roots) or from `fstatat` relative to a directory (the rest).
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    kind: Kind,
+    size: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: Timestamp,
+    atime: Timestamp,
+    ctime: Timestamp,
+    dev: u64,
+    ino: u64,
+    nlink: u64,
+}
+
+impl Meta {
+    fn from_std(m: &Metadata) -> Self {
+        let ft = m.file_type();
+        let kind = if ft.is_file() {
+            Kind::File
+        } else if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else if ft.is_socket() {
+            Kind::Socket
+        } else if ft.is_fifo() {
+            Kind::Fifo
+        } else if ft.is_block_device() {
+            Kind::Block
+        } else if ft.is_char_device() {
+            Kind::Char
+        } else {
+            Kind::Other
+        };
+        Self {
+            kind,
+            size: m.len(),
+            mode: m.mode(),
+            uid: m.uid(),
+            gid: m.gid(),
+            mtime: Timestamp {
+                secs: m.mtime(),
+                nanos: nanos(m.mtime_nsec()),
+            },
+            atime: Timestamp {
+                secs: m.atime(),
+                nanos: nanos(m.atime_nsec()),
+            },
+            ctime: Timestamp {
+                secs: m.ctime(),
+                nanos: nanos(m.ctime_nsec()),
+            },
+            dev: m.dev(),
+            ino: m.ino(),
+            nlink: m.nlink(),
+        }
+    }
+
+    // The field types of `struct stat` differ between platforms: the casts
+    // are widening or same-size on each of them.
+    #[allow(
+        clippy::unnecessary_cast,
+        clippy::useless_conversion,
+        clippy::cast_sign_loss,
+        clippy::cast_possible_wrap,
+        clippy::cast_possible_truncation
+    )]
+    fn from_stat(s: &rustix::fs::Stat) -> Self {
+        use rustix::fs::FileType;
+        let kind = match FileType::from_raw_mode(s.st_mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            FileType::Socket => Kind::Socket,
+            FileType::Fifo => Kind::Fifo,
+            FileType::BlockDevice => Kind::Block,
+            FileType::CharacterDevice => Kind::Char,
+            FileType::Unknown => Kind::Other,
+        };
+        Self {
+            kind,
+            size: s.st_size as u64,
+            mode: s.st_mode as u32,
+            uid: s.st_uid as u32,
+            gid: s.st_gid as u32,
+            mtime: Timestamp {
+                secs: s.st_mtime as i64,
+                nanos: nanos(s.st_mtime_nsec as i64),
+            },
+            atime: Timestamp {
+                secs: s.st_atime as i64,
+                nanos: nanos(s.st_atime_nsec as i64),
+            },
+            ctime: Timestamp {
+                secs: s.st_ctime as i64,
+                nanos: nanos(s.st_ctime_nsec as i64),
+            },
+            dev: s.st_dev as u64,
+            ino: s.st_ino as u64,
+            nlink: s.st_nlink as u64,
+        }
     }
 }
 
@@ -461,7 +581,8 @@ impl Walker {
                 source,
             })?;
             let abs_name = strip_root_slash(abs.as_os_str().as_bytes()).to_vec();
-            if meta.is_dir() {
+            let meta = Meta::from_std(&meta);
+            if meta.kind == Kind::Dir {
                 if self.options.follow_symlinks {
                     shared.visited_insert(&meta);
                 }
@@ -486,8 +607,23 @@ impl Walker {
                         .map_or_else(Vec::new, |n| n.as_bytes().to_vec()),
                 };
                 let rel = name.clone();
+                let link = if meta.kind == Kind::Symlink {
+                    fs::read_link(root)
+                        .ok()
+                        .map(|t| t.into_os_string().into_vec())
+                } else {
+                    None
+                };
                 let mut local = Local::default();
-                shared.consider(root_idx, root.clone(), &rel, name, &meta, &mut local, &tx);
+                shared.consider(
+                    root_idx,
+                    root.clone(),
+                    &rel,
+                    name,
+                    (&meta, link),
+                    &mut local,
+                    &tx,
+                );
                 tops.extend(local.entries.into_iter().map(Top::Entry));
                 report.merge(local.report);
             }
@@ -566,6 +702,18 @@ struct Local {
     report: WalkReport,
 }
 
+/// `dir/name` in one allocation (`Path::join` copies, then grows).
+fn child_path(dir: &Path, name: &[u8]) -> PathBuf {
+    let d = dir.as_os_str().as_bytes();
+    let mut v = Vec::with_capacity(d.len() + 1 + name.len());
+    v.extend_from_slice(d);
+    if !d.ends_with(b"/") {
+        v.push(b'/');
+    }
+    v.extend_from_slice(name);
+    PathBuf::from(std::ffi::OsString::from_vec(v))
+}
+
 fn join(base: &[u8], name: &[u8]) -> Vec<u8> {
     if base.is_empty() {
         return name.to_vec();
@@ -578,10 +726,10 @@ fn join(base: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 impl Shared<'_> {
-    fn visited_insert(&self, meta: &Metadata) -> bool {
+    fn visited_insert(&self, meta: &Meta) -> bool {
         self.visited
             .lock()
-            .is_ok_and(|mut v| v.insert((meta.dev(), meta.ino())))
+            .is_ok_and(|mut v| v.insert((meta.dev, meta.ino)))
     }
 
     fn worker(
@@ -610,50 +758,68 @@ impl Shared<'_> {
     ) {
         self.read_dir_entries(job, local, tx);
         // Siblings share the directory's prefix: compare what follows it.
-        let mut children = std::mem::take(&mut local.entries);
         let skip = if job.name.is_empty() {
             0
         } else {
             job.name.len() + 1
         };
-        children.sort_unstable_by(|a, b| a.name[skip..].cmp(&b.name[skip..]));
+        local
+            .entries
+            .sort_unstable_by(|a, b| a.name[skip..].cmp(&b.name[skip..]));
+        // Moved into a vector of the exact size; the scratch vector keeps
+        // its capacity for the next directory.
+        let mut children = Vec::with_capacity(local.entries.len());
+        children.append(&mut local.entries);
         local.dirs.push(((job.root, job.name.clone()), children));
     }
 
+    /// Read one directory: `getdents` on a descriptor of it, and `fstatat`
+    /// of each name relative to that descriptor (no path lookups from the
+    /// root, no allocation beyond the entry itself).
     fn read_dir_entries(
         &self,
         job: &DirJob,
         local: &mut Local,
         tx: &crossbeam_channel::Sender<Option<DirJob>>,
     ) {
-        let rd = match fs::read_dir(&job.path) {
-            Ok(rd) => rd,
-            Err(e) => {
-                local.report.unreadable.push(WalkIssue {
-                    path: job.path.clone(),
-                    message: format!("cannot read directory: {e}"),
-                });
-                return;
-            }
+        use rustix::fs::{AtFlags, Dir, Mode, OFlags};
+        let unreadable = |local: &mut Local, path: PathBuf, what: &str, e: rustix::io::Errno| {
+            local.report.unreadable.push(WalkIssue {
+                path,
+                message: format!("{what}: {}", io::Error::from(e)),
+            });
         };
-        for de in rd {
+        let opened = rustix::fs::open(
+            &job.path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(|fd| Dir::read_from(&fd).map(|dir| (fd, dir)));
+        let (fd, dir) = match opened {
+            Ok(v) => v,
+            Err(e) => return unreadable(local, job.path.clone(), "cannot read directory", e),
+        };
+        let stat_flags = if self.walker.options.follow_symlinks {
+            AtFlags::empty()
+        } else {
+            AtFlags::SYMLINK_NOFOLLOW
+        };
+        for de in dir {
             let de = match de {
                 Ok(de) => de,
                 Err(e) => {
-                    local.report.unreadable.push(WalkIssue {
-                        path: job.path.clone(),
-                        message: format!("cannot read directory entry: {e}"),
-                    });
-                    continue;
+                    unreadable(local, job.path.clone(), "cannot read directory entry", e);
+                    // A failing `getdents` would fail again: stop here.
+                    break;
                 }
             };
-            let path = de.path();
-            let Some(fname) = path.file_name() else {
+            let fname = de.file_name().to_bytes();
+            if fname == b"." || fname == b".." {
                 continue;
-            };
+            }
             // Root-relative names are needed only for globs.
             let rel = if self.walker.include.is_some() || self.walker.exclude.is_some() {
-                join(&job.rel, fname.as_bytes())
+                join(&job.rel, fname)
             } else {
                 Vec::new()
             };
@@ -663,24 +829,23 @@ impl Shared<'_> {
                 local.report.excluded += 1;
                 continue;
             }
-            let meta = if self.walker.options.follow_symlinks {
-                fs::metadata(&path)
-            } else {
-                de.metadata()
-            };
-            let meta = match meta {
-                Ok(m) => m,
+            let path = child_path(&job.path, fname);
+            let meta = match rustix::fs::statat(&fd, de.file_name(), stat_flags) {
+                Ok(st) => Meta::from_stat(&st),
                 Err(e) => {
-                    local.report.unreadable.push(WalkIssue {
-                        path,
-                        message: format!("cannot stat: {e}"),
-                    });
+                    unreadable(local, path, "cannot stat", e);
                     continue;
                 }
             };
-            let name = join(&job.name, fname.as_bytes());
-            drop(de);
-            self.consider(job.root, path, &rel, name, &meta, local, tx);
+            let link = if meta.kind == Kind::Symlink {
+                rustix::fs::readlinkat(&fd, de.file_name(), Vec::new())
+                    .ok()
+                    .map(std::ffi::CString::into_bytes)
+            } else {
+                None
+            };
+            let name = join(&job.name, fname);
+            self.consider(job.root, path, &rel, name, (&meta, link), local, tx);
         }
     }
 
@@ -691,34 +856,36 @@ impl Shared<'_> {
         path: PathBuf,
         rel: &[u8],
         name: Vec<u8>,
-        meta: &Metadata,
+        (meta, link): (&Meta, Option<Vec<u8>>),
         local: &mut Local,
         tx: &crossbeam_channel::Sender<Option<DirJob>>,
     ) {
-        let ft = meta.file_type();
-        if ft.is_socket() {
-            local.report.sockets += 1;
-            return;
-        }
-        if ft.is_fifo() {
-            local.report.fifos += 1;
-            return;
-        }
-        if ft.is_block_device() {
-            local.report.block_devices += 1;
-            return;
-        }
-        if ft.is_char_device() {
-            local.report.char_devices += 1;
-            return;
+        match meta.kind {
+            Kind::Socket => {
+                local.report.sockets += 1;
+                return;
+            }
+            Kind::Fifo => {
+                local.report.fifos += 1;
+                return;
+            }
+            Kind::Block => {
+                local.report.block_devices += 1;
+                return;
+            }
+            Kind::Char => {
+                local.report.char_devices += 1;
+                return;
+            }
+            Kind::File | Kind::Dir | Kind::Symlink | Kind::Other => {}
         }
         let w = self.walker;
-        if ft.is_dir() {
+        if meta.kind == Kind::Dir {
             if w.options.follow_symlinks && !self.visited_insert(meta) {
                 // A loop or a second way into a directory already walked.
                 return;
             }
-            if let Some(e) = Entry::from_metadata(path.clone(), name.clone(), meta) {
+            if let Some(e) = Entry::build(path.clone(), name.clone(), meta, None) {
                 local.entries.push(e);
             }
             self.pending.fetch_add(1, Ordering::SeqCst);
@@ -738,30 +905,24 @@ impl Shared<'_> {
         }
         if let Some(win) = &w.options.time {
             let t = match win.field {
-                TimeField::Mtime => Timestamp {
-                    secs: meta.mtime(),
-                    nanos: nanos(meta.mtime_nsec()),
-                },
-                TimeField::Atime => Timestamp {
-                    secs: meta.atime(),
-                    nanos: nanos(meta.atime_nsec()),
-                },
-                TimeField::Ctime => Timestamp {
-                    secs: meta.ctime(),
-                    nanos: nanos(meta.ctime_nsec()),
-                },
+                TimeField::Mtime => meta.mtime,
+                TimeField::Atime => meta.atime,
+                TimeField::Ctime => meta.ctime,
             };
             if !win.keeps(t) {
                 local.report.excluded += 1;
                 return;
             }
         }
-        match Entry::from_metadata(path.clone(), name, meta) {
-            Some(e) => local.entries.push(e),
-            None => local.report.unreadable.push(WalkIssue {
+        if meta.kind == Kind::Symlink && link.is_none() {
+            local.report.unreadable.push(WalkIssue {
                 path,
                 message: "cannot read symbolic link".into(),
-            }),
+            });
+            return;
+        }
+        if let Some(e) = Entry::build(path, name, meta, link) {
+            local.entries.push(e);
         }
     }
 }

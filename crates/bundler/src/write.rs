@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek as _, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -41,6 +41,15 @@ pub struct BundleOptions {
     pub threads: usize,
     /// Encrypt the bundle with age.
     pub encryption: Option<Encryption>,
+    /// Within a frame, lay out each run of regular files with the members
+    /// whose content looks random (already compressed or encrypted) after
+    /// the others (default on; off with `Compression::None` anyway). zstd
+    /// then stores those as raw blocks instead of Huffman-coding them
+    /// mixed with text, which is faster and smaller. The order of the tar
+    /// stream and of the index then differs from the walk order inside
+    /// such runs; it stays deterministic, and directories, links and link
+    /// targets keep their places.
+    pub group_incompressible: bool,
 }
 
 impl Default for BundleOptions {
@@ -51,6 +60,7 @@ impl Default for BundleOptions {
             frame_size: 4 << 20,
             threads: 0,
             encryption: None,
+            group_incompressible: true,
         }
     }
 }
@@ -192,19 +202,56 @@ fn plan_frames(entries: &[Entry], frame_size: usize) -> Vec<Vec<Part>> {
 }
 
 enum Codec {
-    Zstd(zstd::bulk::Compressor<'static>),
+    Zstd(Zstd),
     Gzip(u32),
     None,
+}
+
+/// A zstd compressor that goes back to [`ZSTD_FREE`] when dropped: its
+/// context holds a megabyte of tables, and setting one up for every bundle
+/// of a run cost more page faults than the bundle's frames.
+struct Zstd {
+    level: i32,
+    z: Option<zstd::bulk::Compressor<'static>>,
+}
+
+/// Idle compressors, with their level (the checksum is always on).
+static ZSTD_FREE: std::sync::Mutex<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl Zstd {
+    fn new(level: i32) -> io::Result<Self> {
+        let found = ZSTD_FREE.lock().ok().and_then(|mut f| {
+            let i = f.iter().position(|(l, _)| *l == level)?;
+            Some(f.swap_remove(i).1)
+        });
+        let z = found.map_or_else(
+            || {
+                let mut z = zstd::bulk::Compressor::new(level)?;
+                z.include_checksum(true)?;
+                Ok::<_, io::Error>(z)
+            },
+            Ok,
+        )?;
+        Ok(Self { level, z: Some(z) })
+    }
+}
+
+impl Drop for Zstd {
+    fn drop(&mut self) {
+        if let Some(z) = self.z.take()
+            && let Ok(mut f) = ZSTD_FREE.lock()
+            && f.len() < 64
+        {
+            f.push((self.level, z));
+        }
+    }
 }
 
 impl Codec {
     fn new(c: Compression, level: i32) -> io::Result<Self> {
         Ok(match c {
-            Compression::Zstd => {
-                let mut z = zstd::bulk::Compressor::new(level)?;
-                z.include_checksum(true)?;
-                Self::Zstd(z)
-            }
+            Compression::Zstd => Self::Zstd(Zstd::new(level)?),
             Compression::Gzip => Self::Gzip(level.clamp(0, 9).cast_unsigned()),
             Compression::None => Self::None,
         })
@@ -213,10 +260,13 @@ impl Codec {
     fn compress(&mut self, raw: &[u8]) -> io::Result<Vec<u8>> {
         let mut out = pool::take(raw.len() + raw.len() / 64 + 1024);
         match self {
-            Self::Zstd(z) => {
+            Self::Zstd(Zstd { z: Some(z), .. }) => {
                 out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
                 z.compress_to_buffer(raw, &mut out)?;
                 Ok(out)
+            }
+            Self::Zstd(Zstd { z: None, .. }) => {
+                Err(io::Error::other("compressor already released"))
             }
             Self::Gzip(level) => {
                 let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(*level));
@@ -241,11 +291,15 @@ mod pool {
     const KEEP: usize = 32;
     const LARGEST: usize = 64 << 20;
 
+    /// A cleared buffer of at least `capacity` bytes. Capacities are
+    /// rounded up to whole MiB, so that a frame buffer and a compressed
+    /// one are interchangeable and `reserve` does not copy.
     pub(super) fn take(capacity: usize) -> Vec<u8> {
+        let capacity = capacity.next_multiple_of(1 << 20);
         let found = FREE.lock().ok().and_then(|mut f| f.pop());
         let mut v = found.unwrap_or_default();
         v.clear();
-        v.reserve(capacity);
+        v.reserve_exact(capacity);
         v
     }
 
@@ -261,59 +315,262 @@ mod pool {
     }
 }
 
+/// The directory of the last member opened, kept open so that the next
+/// members of a frame (usually its siblings) are opened relative to it
+/// rather than by a lookup of their whole path.
+#[derive(Default)]
+struct OpenDir {
+    path: PathBuf,
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl OpenDir {
+    fn open(&mut self, path: &Path) -> io::Result<rustix::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name())
+            && !dir.as_os_str().is_empty()
+        {
+            if self.fd.is_none() || self.path.as_os_str() != dir.as_os_str() {
+                self.path.clear();
+                self.path.push(dir);
+                // A descriptor only for lookups: needs no read permission
+                // on the directory, just as opening by path does not.
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let dflags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                #[cfg(not(any(target_os = "linux", target_os = "android")))]
+                let dflags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                self.fd = rustix::fs::open(dir, dflags, Mode::empty()).ok();
+            }
+            if let Some(fd) = &self.fd
+                && let Ok(f) = rustix::fs::openat(fd, name, flags, Mode::empty())
+            {
+                return Ok(f);
+            }
+        }
+        // No directory descriptor, or opening through it failed: by path,
+        // which also gives the error to report.
+        Ok(rustix::fs::open(path, flags, Mode::empty())?)
+    }
+}
+
 /// Append `len` bytes of `path` from `offset` to `buf`; zero-fill what is
 /// missing. Returns a problem description when the file was shorter or
-/// longer than expected.
+/// longer than expected. A whole small file costs one `openat`, one
+/// `pread` (asking for a byte more than expected tells a grown file at
+/// once) and one `close`.
 fn read_into(
+    dirs: &mut OpenDir,
     path: &Path,
     offset: u64,
     buf: &mut Vec<u8>,
     len: usize,
     check_longer: bool,
 ) -> io::Result<Option<String>> {
-    let mut f = File::open(path)?;
-    if offset > 0 {
-        f.seek(SeekFrom::Start(offset))?;
-    }
-    let want = len as u64;
+    let fd = dirs.open(path)?;
     let start = buf.len();
-    // `read_to_end` fills spare capacity without zeroing it first.
-    let got = (&mut f).take(want).read_to_end(buf)?;
+    let want = len + usize::from(check_longer);
+    if offset == 0 && check_longer {
+        return read_whole(&fd, buf, len);
+    }
+    buf.resize(start + want, 0);
+    let mut got = 0;
+    while got < want {
+        match rustix::io::pread(
+            &fd,
+            &mut buf[start + got..start + want],
+            offset + got as u64,
+        ) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                // A short read of a regular file is its end.
+                if got >= len {
+                    break;
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e.into());
+            }
+        }
+    }
+    buf.truncate(start + len);
     if got < len {
-        buf.resize(start + len, 0);
+        buf[start + got..].fill(0);
         return Ok(Some(format!(
             "file shrank while being read: {} bytes missing at offset {}, zero-filled",
             len - got,
             offset + got as u64
         )));
     }
-    if check_longer {
-        let mut one = [0u8; 1];
-        if matches!(f.read(&mut one), Ok(n) if n > 0) {
-            return Ok(Some(
-                "file grew while being read; only the size seen by the walk was stored".into(),
-            ));
-        }
+    if got > len {
+        return Ok(Some(
+            "file grew while being read; only the size seen by the walk was stored".into(),
+        ));
     }
     Ok(None)
 }
 
-fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Result<FrameOut> {
+/// [`read_into`] for a whole file: straight into the spare capacity of
+/// `buf` (no zero-filling first); a read stops at the end of the file, so
+/// more than `len` bytes arrive only when it grew.
+fn read_whole(
+    fd: &rustix::fd::OwnedFd,
+    buf: &mut Vec<u8>,
+    len: usize,
+) -> io::Result<Option<String>> {
+    let start = buf.len();
+    buf.reserve(len + 1);
+    loop {
+        let got = buf.len() - start;
+        match rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), got as u64) {
+            Ok(0) => break,
+            Ok(_) if buf.len() - start >= len => break,
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e.into());
+            }
+        }
+    }
+    let got = buf.len() - start;
+    if got < len {
+        buf.resize(start + len, 0);
+        return Ok(Some(format!(
+            "file shrank while being read: {} bytes missing at offset {got}, zero-filled",
+            len - got
+        )));
+    }
+    buf.truncate(start + len);
+    if got > len {
+        return Ok(Some(
+            "file grew while being read; only the size seen by the walk was stored".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// Whether `data` looks like random bytes (compressed or encrypted
+/// content): a sample of 512 bytes, spread over the data, uses most byte
+/// values and none of them often. Only a hint for the layout of a frame; a
+/// wrong guess costs some speed, never correctness.
+fn looks_incompressible(data: &[u8]) -> bool {
+    const CHUNK: usize = 128;
+    const SAMPLE: usize = 4 * CHUNK;
+    if data.len() < 2 * SAMPLE {
+        return false;
+    }
+    let mut counts = [0u16; 256];
+    let step = (data.len() - CHUNK) / 3;
+    for i in 0..4 {
+        for &b in &data[i * step..i * step + CHUNK] {
+            counts[usize::from(b)] += 1;
+        }
+    }
+    let distinct = counts.iter().filter(|&&c| c > 0).count();
+    let largest = counts.iter().copied().max().unwrap_or(0);
+    // 512 random bytes: about 221 distinct values, the most frequent about
+    // 7 times. Text, markup, base64: far fewer values or a dominant one.
+    distinct >= 180 && largest <= (SAMPLE / 32 + 4) as u16
+}
+
+/// The name extension of a member (after the last `.` of its last
+/// component; empty when there is none).
+fn extension(name: &[u8]) -> &[u8] {
+    let base = name.rsplit(|&c| c == b'/').next().unwrap_or(name);
+    match base.iter().rposition(|&c| c == b'.') {
+        Some(i) if i > 0 => &base[i + 1..],
+        _ => b"",
+    }
+}
+
+/// Incompressible-looking members held back until the end of a run of
+/// regular files (see [`BundleOptions::group_incompressible`]).
+#[derive(Default)]
+struct HeldBack {
+    bytes: Vec<u8>,
+    parts: Vec<PartOut>,
+}
+
+impl HeldBack {
+    /// Move the member at `buf[start..]` here.
+    fn hold(&mut self, buf: &mut Vec<u8>, start: usize, mut part: PartOut) {
+        if self.bytes.capacity() == 0 {
+            self.bytes = pool::take(buf.capacity());
+        }
+        let base = self.bytes.len();
+        part.header_at = part.header_at.map(|h| h - start + base);
+        part.data_at = part.data_at - start + base;
+        self.bytes.extend_from_slice(&buf[start..]);
+        buf.truncate(start);
+        self.parts.push(part);
+    }
+
+    /// Append what was held back to the frame, after the members there.
+    fn release(&mut self, buf: &mut Vec<u8>, parts: &mut Vec<PartOut>) {
+        let base = buf.len();
+        buf.extend_from_slice(&self.bytes);
+        self.bytes.clear();
+        for mut p in self.parts.drain(..) {
+            p.header_at = p.header_at.map(|h| h + base);
+            p.data_at += base;
+            parts.push(p);
+        }
+    }
+
+    fn done(self) {
+        if self.bytes.capacity() > 0 {
+            pool::give(self.bytes);
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one pass over the parts of a frame: read, hash, lay out
+fn work(
+    entries: &[Entry],
+    job: Job,
+    codec: &mut Codec,
+    frame_size: usize,
+    group: bool,
+) -> Result<FrameOut> {
     let mut buf = pool::take(frame_size + frame_size / 8);
     let mut parts = Vec::with_capacity(job.parts.len());
     let mut split = false;
+    let mut dirs = OpenDir::default();
+    let group = group && !matches!(codec, Codec::None);
+    let mut held = HeldBack::default();
+    // What the content of recent members with each name extension looked
+    // like: a member expected to look random is read straight into `held`.
+    // (+1 for each random-looking one, -1 for each other, within -3..=3:
+    // an extension that mixes both is guessed as text, which costs one copy
+    // of each random-looking member rather than one of every member.)
+    let mut seen: Vec<(&[u8], i8)> = Vec::new();
     for p in job.parts {
         let e = &entries[p.entry];
-        let member_start = buf.len();
+        let whole = p.header && p.last;
+        if !held.parts.is_empty() && (e.kind != EntryKind::File || !whole) {
+            // Only regular files change places, and only among themselves:
+            // directories, links and their targets keep their order.
+            held.release(&mut buf, &mut parts);
+        }
+        let classify = group && whole && e.kind == EntryKind::File;
+        let ext = extension(&e.name);
+        let guess = classify && seen.iter().any(|&(x, score)| score > 0 && x == ext);
+        if guess && held.bytes.capacity() == 0 {
+            held.bytes = pool::take(buf.capacity());
+        }
+        let tgt = if guess { &mut held.bytes } else { &mut buf };
+        let member_start = tgt.len();
         let header_at = if p.header {
-            tar::write_header(&mut buf, &header_of(e));
+            tar::write_header(tgt, &header_of(e));
             Some(member_start)
         } else {
             None
         };
-        let data_at = buf.len();
+        let data_at = tgt.len();
         let len = (p.data.end - p.data.start) as usize;
-        let whole = p.header && p.last;
         split |= !whole;
         let mut out = PartOut {
             entry: p.entry,
@@ -326,19 +583,19 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
             skipped: None,
         };
         if e.kind == EntryKind::File {
-            buf.reserve(len + BLOCK);
-            match read_into(&e.source, p.data.start, &mut buf, len, p.last) {
+            tgt.reserve(len + BLOCK);
+            match read_into(&mut dirs, &e.source, p.data.start, tgt, len, p.last) {
                 Ok(problem) => out.problem = problem,
                 Err(err) if whole => {
                     // Leave it out: the bundle stays valid without it.
-                    buf.truncate(member_start);
+                    tgt.truncate(member_start);
                     out.skipped = Some(format!("cannot read {}: {err}", e.source.display()));
                     parts.push(out);
                     continue;
                 }
                 Err(err) => {
-                    buf.truncate(data_at);
-                    buf.resize(data_at + len, 0);
+                    tgt.truncate(data_at);
+                    tgt.resize(data_at + len, 0);
                     out.problem = Some(format!(
                         "cannot read bytes {}..{}: {err}; zero-filled",
                         p.data.start, p.data.end
@@ -346,14 +603,44 @@ fn work(entries: &[Entry], job: Job, codec: &mut Codec, frame_size: usize) -> Re
                 }
             }
             if whole {
-                out.sha = Some(Sha256::digest(&buf[data_at..]).into());
+                out.sha = Some(Sha256::digest(&tgt[data_at..]).into());
             }
             if p.last {
-                buf.resize(buf.len() + tar::padding(e.size), 0);
+                tgt.resize(tgt.len() + tar::padding(e.size), 0);
+            }
+            if classify {
+                let random = looks_incompressible(&tgt[data_at..data_at + len]);
+                let step = if random { 1 } else { -1 };
+                if let Some(s) = seen.iter_mut().find(|(x, _)| *x == ext) {
+                    s.1 = (s.1 + step).clamp(-3, 3);
+                } else if seen.len() < 64 {
+                    seen.push((ext, step));
+                }
+                match (guess, random) {
+                    (false, false) => {}
+                    (false, true) => {
+                        held.hold(&mut buf, member_start, out);
+                        continue;
+                    }
+                    (true, true) => {
+                        held.parts.push(out);
+                        continue;
+                    }
+                    (true, false) => {
+                        // Guessed wrong: it goes where it would have been.
+                        let base = buf.len();
+                        buf.extend_from_slice(&held.bytes[member_start..]);
+                        held.bytes.truncate(member_start);
+                        out.header_at = out.header_at.map(|h| h - member_start + base);
+                        out.data_at = out.data_at - member_start + base;
+                    }
+                }
             }
         }
         parts.push(out);
     }
+    held.release(&mut buf, &mut parts);
+    held.done();
     let compressed = codec.compress(&buf).map_err(|source| BundleError::Codec {
         what: "compress",
         start: 0,
@@ -493,23 +780,28 @@ fn finish_bundle<W: Write>(
     } = asm;
     index.tar_len = tar_pos;
     index.compressed_len = comp_pos;
-    let json = serde_json::to_vec(&index).map_err(|e| BundleError::Sink {
-        what: "index",
-        source: io::Error::other(e),
-    })?;
-    let mut raw = Vec::with_capacity(json.len() + 4 * BLOCK);
     let newest = index
         .members
         .iter()
         .map(|m| m.mtime.secs)
         .max()
         .unwrap_or(0);
+    // The JSON goes straight after room for the header, which is written
+    // once its size is known (no PAX header: a plain name, whole seconds).
+    let mut raw = pool::take(BLOCK + index.members.len() * 448 + 4 * BLOCK);
+    raw.resize(BLOCK, 0);
+    serde_json::to_writer(&mut raw, &index).map_err(|e| BundleError::Sink {
+        what: "index",
+        source: io::Error::other(e),
+    })?;
+    let json_len = raw.len() - BLOCK;
+    let mut header = Vec::with_capacity(BLOCK);
     tar::write_header(
-        &mut raw,
+        &mut header,
         &Header {
             path: INDEX_MEMBER.as_bytes().to_vec(),
             kind: TypeFlag::File,
-            size: json.len() as u64,
+            size: json_len as u64,
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -520,8 +812,12 @@ fn finish_bundle<W: Write>(
             link: Vec::new(),
         },
     );
-    raw.extend_from_slice(&json);
-    raw.resize(raw.len() + tar::padding(json.len() as u64) + 2 * BLOCK, 0);
+    if header.len() == BLOCK {
+        raw[..BLOCK].copy_from_slice(&header);
+    } else {
+        raw.splice(..BLOCK, header);
+    }
+    raw.resize(raw.len() + tar::padding(json_len as u64) + 2 * BLOCK, 0);
     let mut codec = Codec::new(o.compression, o.level).map_err(|source| BundleError::Codec {
         what: "set up compressor",
         start: comp_pos,
@@ -534,11 +830,13 @@ fn finish_bundle<W: Write>(
         end: comp_pos,
         source,
     })?;
+    pool::give(raw);
     out.write_all(&compressed, "index frame")?;
     let index_range = ByteRange {
         start: comp_pos,
         end: comp_pos + compressed.len() as u64,
     };
+    pool::give(compressed);
     if o.compression == Compression::Zstd {
         out.write_all(&crate::index::trailer(index_range), "trailer")?;
     }
@@ -675,7 +973,13 @@ impl<W: Write> BundleWriter<W> {
                     source,
                 })?;
             for (seq, parts) in frames.into_iter().enumerate() {
-                let f = work(entries, Job { seq, parts }, &mut codec, o.frame_size)?;
+                let f = work(
+                    entries,
+                    Job { seq, parts },
+                    &mut codec,
+                    o.frame_size,
+                    o.group_incompressible,
+                )?;
                 absorb(f, entries, &mut asm, &mut out)?;
             }
             return finish_bundle(asm, out, o, &count);
@@ -695,7 +999,8 @@ impl<W: Write> BundleWriter<W> {
             for _ in 0..threads {
                 let job_rx: Receiver<Job> = job_rx.clone();
                 let out_tx: Sender<Result<FrameOut>> = out_tx.clone();
-                let (c, level, fs) = (o.compression, o.level, o.frame_size);
+                let (c, level, fs, group) =
+                    (o.compression, o.level, o.frame_size, o.group_incompressible);
                 s.spawn(move || {
                     let mut codec = match Codec::new(c, level) {
                         Ok(codec) => codec,
@@ -710,7 +1015,10 @@ impl<W: Write> BundleWriter<W> {
                         }
                     };
                     while let Ok(job) = job_rx.recv() {
-                        if out_tx.send(work(entries, job, &mut codec, fs)).is_err() {
+                        if out_tx
+                            .send(work(entries, job, &mut codec, fs, group))
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -820,8 +1128,11 @@ fn write_one(
         path: path.clone(),
         source,
     })?;
-    let w = BundleWriter::new(io::BufWriter::with_capacity(1 << 20, file), options.clone())
-        .write(entries)?;
+    let w = BundleWriter::new(
+        io::BufWriter::with_capacity(64 << 10, file),
+        options.clone(),
+    )
+    .write(entries)?;
     w.sink.into_inner().map_err(|e| BundleError::Sink {
         what: "bundle file",
         source: e.into_error(),

@@ -1,5 +1,6 @@
 //! Integration tests of the bundler: walking, limits, round trips, stock
-//! tools reading our output, ranged extraction, hostile input, age.
+//! tools reading our output, ranged extraction, hostile input, age, the
+//! layout of frames.
 
 // Test code: short names and panics on failure are the point here.
 #![allow(
@@ -13,6 +14,7 @@
 mod common;
 mod crypt;
 mod hostile;
+mod layout;
 mod limits;
 mod ranged;
 mod roundtrip;

@@ -235,6 +235,39 @@ fn files_that_vanish_or_change_while_bundling_are_reported() {
 }
 
 #[test]
+fn large_files_split_over_frames_that_change_are_reported() {
+    // Read in frame-sized pieces: a file that shrank leaves later pieces
+    // zero-filled; one that grew keeps the walked size.
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("big-shrinks"), pseudo_random(300_000, 7)).unwrap();
+    fs::write(src.path().join("big-grows"), pseudo_random(200_000, 8)).unwrap();
+    let entries = walk_rel(src.path());
+    fs::write(src.path().join("big-shrinks"), pseudo_random(100_000, 7)).unwrap();
+    fs::write(src.path().join("big-grows"), pseudo_random(250_000, 8)).unwrap();
+    let (bytes, index) = bundle(&entries, options(Compression::Zstd, 64 << 10, 2));
+    let shrinks = index.member(b"big-shrinks").unwrap();
+    assert!(shrinks.frames.1 > shrinks.frames.0, "split over frames");
+    assert!(shrinks.problem.as_deref().unwrap().contains("shrank"));
+    let grows = index.member(b"big-grows").unwrap();
+    assert!(grows.problem.as_deref().unwrap().contains("grew"));
+    let out = tempfile::tempdir().unwrap();
+    extract_stream(
+        &bytes[..],
+        &Selection::All,
+        out.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap();
+    let mut expect = pseudo_random(100_000, 7);
+    expect.resize(300_000, 0);
+    assert_eq!(fs::read(out.path().join("big-shrinks")).unwrap(), expect);
+    assert_eq!(
+        fs::read(out.path().join("big-grows")).unwrap(),
+        pseudo_random(200_000, 8)
+    );
+}
+
+#[test]
 fn bundles_to_a_directory_follow_the_plan() {
     let src = tempfile::tempdir().unwrap();
     for i in 0..30 {
