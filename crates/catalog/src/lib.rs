@@ -73,6 +73,7 @@
 mod catalog;
 mod error;
 mod export;
+mod index;
 mod model;
 pub mod query;
 mod record;

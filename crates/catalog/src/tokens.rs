@@ -138,6 +138,27 @@ pub fn query_tokens(text: &str) -> Vec<String> {
     runs(text).into_iter().flat_map(|r| r.parts).collect()
 }
 
+/// Whether the indexed tokens `doc` (from [`index_text`]) hold every token
+/// of `pattern` (tokens separated by spaces, the last one a prefix when the
+/// pattern ends with `*`): what the full-text index answers for a file it
+/// holds, computed on one file's path.
+pub(crate) fn doc_has(doc: &str, pattern: &str) -> bool {
+    let (pattern, prefix) = match pattern.strip_suffix('*') {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    let want: Vec<&str> = pattern.split(' ').filter(|t| !t.is_empty()).collect();
+    want.iter().enumerate().all(|(i, w)| {
+        doc.split(' ').any(|t| {
+            if prefix && i + 1 == want.len() {
+                t.starts_with(w)
+            } else {
+                t == *w
+            }
+        })
+    })
+}
+
 /// Whether `tokens` (from [`query_tokens`]) occur in sequence in `text`, the
 /// last one as a prefix when `prefix_last`. A token matches a span of
 /// adjacent parts of a run (one part, several, or the whole run);
