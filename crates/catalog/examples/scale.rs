@@ -41,6 +41,28 @@ fn db_size(path: &std::path::Path) -> std::io::Result<u64> {
     Ok(std::fs::metadata(path)?.len() + std::fs::metadata(fts)?.len())
 }
 
+/// CPU time of each thread of this process, by name (Linux; empty elsewhere).
+fn thread_cpu_times() -> Vec<(String, Duration)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in dir.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, after)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("", |x| x.1).to_owned();
+        let f: Vec<u64> = after
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+        out.push((name, Duration::from_millis(ticks * 10)));
+    }
+    out
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -122,6 +144,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `--queries-only N PATH`: time the searches on a catalog made before.
     let queries_only = args.first().is_some_and(|a| a == "--queries-only");
     if queries_only {
+        args.remove(0);
+    }
+    // `--insert-only N PATH`: stop after the insertion figures.
+    let insert_only = args.first().is_some_and(|a| a == "--insert-only");
+    if insert_only {
         args.remove(0);
     }
     let n: u64 = args.first().map_or(Ok(1_000_000), |s| s.parse())?;
@@ -216,6 +243,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n as f64 / insert.as_secs_f64(),
         n as f64 / insert_cpu.as_secs_f64(),
     );
+    let threads: Vec<String> = thread_cpu_times()
+        .iter()
+        .map(|(name, t)| format!("{name} {:.1} s", t.as_secs_f64()))
+        .collect();
+    println!(
+        "CPU time by thread (the main one includes generating the files): {}",
+        threads.join(", ")
+    );
     println!(
         "database: {size} bytes, {:.0} bytes per file (catalog {} + search index {})",
         size as f64 / n as f64,
@@ -223,6 +258,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         size - std::fs::metadata(&path)?.len(),
     );
 
+    if insert_only {
+        return Ok(());
+    }
     let (queries_hit, queries_pairs, fixed) = queries(n);
 
     for round in ["as inserted", "after optimize"] {

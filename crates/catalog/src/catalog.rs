@@ -1022,6 +1022,47 @@ pub(crate) fn insert_archive(
 
 /// Inserts files inside an open transaction; `count` also updates the
 /// archive's and run's totals.
+/// File rows per multi-row `INSERT`.
+const ROWS: usize = 32;
+
+/// `INSERT INTO files ... VALUES (...), (...) ...` for [`ROWS`] rows.
+fn multi_insert_sql() -> String {
+    let mut sql =
+        String::from("INSERT INTO files(id, archive_id, dir_id, name, size, mtime, extra) VALUES ");
+    for i in 0..ROWS {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+/// A file row waiting for its multi-row `INSERT`: id, directory id, name,
+/// size, mtime (its `extra` blob is beside it).
+type PendingRow<'a> = (i64, i64, &'a str, i64, i64);
+
+/// Runs the multi-row `INSERT` for [`ROWS`] rows.
+fn insert_rows(
+    multi: &mut rusqlite::CachedStatement<'_>,
+    archive: ArchiveKey,
+    rows: &[PendingRow<'_>],
+    extras: &[Vec<u8>],
+) -> rusqlite::Result<()> {
+    for (i, (row, extra)) in rows.iter().zip(extras).enumerate() {
+        let at = i * 7;
+        multi.raw_bind_parameter(at + 1, row.0)?;
+        multi.raw_bind_parameter(at + 2, archive.0)?;
+        multi.raw_bind_parameter(at + 3, row.1)?;
+        multi.raw_bind_parameter(at + 4, row.2)?;
+        multi.raw_bind_parameter(at + 5, row.3)?;
+        multi.raw_bind_parameter(at + 6, row.4)?;
+        multi.raw_bind_parameter(at + 7, extra)?;
+    }
+    multi.raw_execute()?;
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)] // the state of one write transaction
 pub(crate) fn insert_files_tx(
     tx: &Transaction<'_>,
@@ -1066,8 +1107,12 @@ pub(crate) fn insert_files_tx(
              ON CONFLICT DO UPDATE SET name = excluded.name WHERE name <> excluded.name",
         )
         .map_err(sq)?;
+    // Rows go in ROWS at a time (one statement per ROWS rows costs less
+    // than ROWS statements); the last few one by one.
+    let mut multi = tx.prepare_cached(&multi_insert_sql()).map_err(sq)?;
+    let mut pending: Vec<PendingRow<'_>> = Vec::with_capacity(ROWS);
+    let mut extras: Vec<Vec<u8>> = (0..ROWS).map(|_| Vec::new()).collect();
     let mut total: u64 = 0;
-    let mut extra = Vec::new();
     for f in files {
         let (dir, name) = split_path(&f.path)?;
         if !dirs.contains_key(dir) {
@@ -1097,21 +1142,20 @@ pub(crate) fn insert_files_tx(
                 accounts.insert((kind, num), name.clone());
             }
         }
-        record::encode(f, &mut extra);
         let id = *next_id;
-        ins.execute(params![
-            id,
-            archive.0,
-            dir_id,
-            name,
-            to_i64(f.size),
-            f.mtime,
-            extra
-        ])
-        .map_err(sq)?;
+        record::encode(f, &mut extras[pending.len()]);
+        pending.push((id, dir_id, name, to_i64(f.size), f.mtime));
+        if pending.len() == ROWS {
+            insert_rows(&mut multi, archive, &pending, &extras).map_err(sq)?;
+            pending.clear();
+        }
         *next_id += 1;
-        docs.push(tx, id, dir_id, dir_tokens, name)?;
+        docs.push(tx, id, dir_tokens, name)?;
         total = total.saturating_add(f.size);
+    }
+    for (row, extra) in pending.iter().zip(&extras) {
+        ins.execute(params![row.0, archive.0, row.1, row.2, row.3, row.4, extra])
+            .map_err(sq)?;
     }
     let n = to_i64(files.len() as u64);
     tx.execute(

@@ -43,7 +43,7 @@ const HASH_SIZE: i64 = 16 * 1024 * 1024;
 const CHUNK: usize = 2048;
 
 /// Chunks in flight between the row writer and the indexing thread.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 32;
 
 /// The index file of the catalog at `main` (`None` for in-memory catalogs).
 pub(crate) fn index_path(main: &Path) -> Option<PathBuf> {
@@ -246,41 +246,31 @@ pub(crate) fn catch_up(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(n)
 }
 
-/// A batch of files to index: ids, names packed in one string, and the
-/// tokens of their directories (the indexing thread tokenizes the names).
+/// A batch of files to index: ids, and their token texts packed in one
+/// string (tokenized by the writer, which has time to spare; the indexing
+/// thread has FTS5's work).
 #[derive(Default)]
 pub(crate) struct Chunk {
     ids: Vec<i64>,
-    /// Index into `dirs` of each file's directory.
-    dir_of: Vec<u32>,
-    /// End of each file's name in `names`.
+    /// End of each file's tokens in `text`.
     ends: Vec<usize>,
-    names: String,
-    /// Tokens of directories, one entry per run of files in the same one.
-    dirs: Vec<String>,
-    last_dir: Option<i64>,
+    text: String,
 }
 
 impl Chunk {
     fn clear(&mut self) {
         self.ids.clear();
-        self.dir_of.clear();
         self.ends.clear();
-        self.names.clear();
-        self.dirs.clear();
-        self.last_dir = None;
+        self.text.clear();
     }
 
-    fn push(&mut self, id: i64, dir_id: i64, dir_tokens: &str, name: &str) {
-        if self.last_dir != Some(dir_id) {
-            self.dirs.push(dir_tokens.to_owned());
-            self.last_dir = Some(dir_id);
-        }
+    fn push(&mut self, id: i64, dir_tokens: &str, name: &str) {
+        // Separators at the edges are harmless to the tokenizer.
+        self.text.push(' ');
+        self.text.push_str(dir_tokens);
+        crate::tokens::index_text(name, &mut self.text);
         self.ids.push(id);
-        self.dir_of
-            .push(u32::try_from(self.dirs.len() - 1).unwrap_or(u32::MAX));
-        self.names.push_str(name);
-        self.ends.push(self.names.len());
+        self.ends.push(self.text.len());
     }
 }
 
@@ -341,17 +331,42 @@ impl Indexer {
         };
         let conn =
             open(&path).map_err(|e| CatalogError::sqlite(&path, "opening the search index", e))?;
-        let ckpt = open(main).map_err(|e| CatalogError::sqlite(main, "opening the catalog", e))?;
+        // The indexing thread's commits do not checkpoint: the third thread does.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(|e| CatalogError::sqlite(&path, "setting pragmas", e))?;
+        let logs = [
+            open(main).map_err(|e| CatalogError::sqlite(main, "opening the catalog", e))?,
+            open(&path).map_err(|e| CatalogError::sqlite(&path, "opening the search index", e))?,
+        ];
+        let spawn_err = |e| CatalogError::Index {
+            path: path.clone(),
+            action: "starting the indexing thread",
+            source: e,
+        };
+        let (poke, poked) = sync_channel::<()>(1);
+        let checkpointer = std::thread::Builder::new()
+            .name("catalog-checkpoint".into())
+            .spawn(move || {
+                // Copies both write-ahead logs into their files after each
+                // batch, off the writers' path (readers never wait for it;
+                // it leaves what they still read).
+                for () in poked {
+                    for c in &logs {
+                        let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
+                }
+            })
+            .map_err(spawn_err)?;
         let (to, from) = sync_channel::<Msg>(IN_FLIGHT);
         let (back, recycled) = sync_channel::<Chunk>(IN_FLIGHT + 2);
         let handle = std::thread::Builder::new()
             .name("catalog-index".into())
-            .spawn(move || work(&conn, &ckpt, &from, &back))
-            .map_err(|e| CatalogError::Index {
-                path: path.clone(),
-                action: "starting the indexing thread",
-                source: e,
-            })?;
+            .spawn(move || {
+                work(&conn, &poke, &from, &back);
+                drop(poke);
+                let _ = checkpointer.join();
+            })
+            .map_err(spawn_err)?;
         Ok(Indexer {
             to: Some(to),
             recycled,
@@ -427,7 +442,7 @@ impl Drop for Indexer {
     }
 }
 
-fn work(conn: &Connection, ckpt: &Connection, from: &Receiver<Msg>, back: &SyncSender<Chunk>) {
+fn work(conn: &Connection, poke: &SyncSender<()>, from: &Receiver<Msg>, back: &SyncSender<Chunk>) {
     // Open transaction: ids at or below this are indexed already.
     let mut floor: Option<i64> = None;
     let mut failed: Option<rusqlite::Error> = None;
@@ -463,14 +478,9 @@ fn work(conn: &Connection, ckpt: &Connection, from: &Receiver<Msg>, back: &SyncS
                             "INSERT INTO file_fts(rowid, tokens) VALUES (?1, ?2)",
                         )?;
                         let mut start = 0;
-                        let mut doc = String::new();
-                        for ((&id, &end), &dir) in
-                            chunk.ids.iter().zip(&chunk.ends).zip(&chunk.dir_of)
-                        {
+                        for (&id, &end) in chunk.ids.iter().zip(&chunk.ends) {
                             if id > floor {
-                                let dir = chunk.dirs.get(dir as usize).map_or("", String::as_str);
-                                crate::catalog::file_doc(dir, &chunk.names[start..end], &mut doc);
-                                ins.execute(params![id, doc])?;
+                                ins.execute(params![id, &chunk.text[start..end]])?;
                             }
                             start = end;
                         }
@@ -505,11 +515,7 @@ fn work(conn: &Connection, ckpt: &Connection, from: &Receiver<Msg>, back: &SyncS
                     stopped = true;
                 }
                 let _ = reply.send(r);
-                // Off the writer's path: copy both logs into their files
-                // (readers never block this; it skips what they still need).
-                if !stopped {
-                    let _ = ckpt.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
+                let _ = poke.try_send(());
             }
             Msg::Rollback => {
                 end(&mut floor);
@@ -544,19 +550,18 @@ impl<'a> Docs<'a> {
         Docs::Thread { indexer, chunk }
     }
 
-    /// Indexes file `id`, named `name` in the directory of id `dir_id`
-    /// whose tokens are `dir_tokens`.
+    /// Indexes file `id`, named `name` in a directory whose tokens are
+    /// `dir_tokens`.
     pub(crate) fn push(
         &mut self,
         conn: &Connection,
         id: i64,
-        dir_id: i64,
         dir_tokens: &str,
         name: &str,
     ) -> Result<()> {
         match self {
             Docs::Thread { indexer, chunk } => {
-                chunk.push(id, dir_id, dir_tokens, name);
+                chunk.push(id, dir_tokens, name);
                 if chunk.ids.len() >= CHUNK {
                     let next = indexer.recycled.try_recv().unwrap_or_default();
                     indexer.send(Msg::Docs(std::mem::replace(chunk, next)))?;
