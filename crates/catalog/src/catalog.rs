@@ -1150,7 +1150,7 @@ pub(crate) fn insert_files_tx(
             pending.clear();
         }
         *next_id += 1;
-        docs.push(tx, id, dir_tokens, name)?;
+        docs.push(tx, id, dir_id, dir_tokens, name)?;
         total = total.saturating_add(f.size);
     }
     for (row, extra) in pending.iter().zip(&extras) {

@@ -64,7 +64,18 @@ fn schema_sql(schema: &str) -> String {
          CREATE TABLE IF NOT EXISTS {schema}.meta (
              key   TEXT PRIMARY KEY,
              value INTEGER NOT NULL
-         ) WITHOUT ROWID;"
+         ) WITHOUT ROWID;
+         -- See dense.rs: the ids of each common token in each range of ids.
+         CREATE TABLE IF NOT EXISTS {schema}.dense (
+             token TEXT NOT NULL,
+             lo    INTEGER NOT NULL,
+             ids   BLOB NOT NULL,
+             PRIMARY KEY (token, lo)
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS {schema}.dense_ranges (
+             lo INTEGER PRIMARY KEY,
+             hi INTEGER NOT NULL
+         );"
     )
 }
 
@@ -252,8 +263,9 @@ pub(crate) fn catch_up(conn: &Connection) -> rusqlite::Result<u64> {
 #[derive(Default)]
 pub(crate) struct Chunk {
     ids: Vec<i64>,
-    /// End of each file's tokens in `text`.
-    ends: Vec<usize>,
+    /// Directory id, end of the directory's tokens and end of the file's
+    /// tokens in `text`, of each file.
+    ends: Vec<(i64, usize, usize)>,
     text: String,
 }
 
@@ -264,13 +276,14 @@ impl Chunk {
         self.text.clear();
     }
 
-    fn push(&mut self, id: i64, dir_tokens: &str, name: &str) {
+    fn push(&mut self, id: i64, dir_id: i64, dir_tokens: &str, name: &str) {
         // Separators at the edges are harmless to the tokenizer.
         self.text.push(' ');
         self.text.push_str(dir_tokens);
+        let dir_end = self.text.len();
         crate::tokens::index_text(name, &mut self.text);
         self.ids.push(id);
-        self.ends.push(self.text.len());
+        self.ends.push((dir_id, dir_end, self.text.len()));
     }
 }
 
@@ -445,6 +458,7 @@ impl Drop for Indexer {
 fn work(conn: &Connection, poke: &SyncSender<()>, from: &Receiver<Msg>, back: &SyncSender<Chunk>) {
     // Open transaction: ids at or below this are indexed already.
     let mut floor: Option<i64> = None;
+    let mut dense = crate::dense::Builder::new();
     let mut failed: Option<rusqlite::Error> = None;
     // After a failed commit nothing more is indexed here: `upto` must not
     // pass the batch that was lost (the next writer catches up).
@@ -478,9 +492,12 @@ fn work(conn: &Connection, poke: &SyncSender<()>, from: &Receiver<Msg>, back: &S
                             "INSERT INTO file_fts(rowid, tokens) VALUES (?1, ?2)",
                         )?;
                         let mut start = 0;
-                        for (&id, &end) in chunk.ids.iter().zip(&chunk.ends) {
+                        for (&id, &(dir, mid, end)) in chunk.ids.iter().zip(&chunk.ends) {
                             if id > floor {
                                 ins.execute(params![id, &chunk.text[start..end]])?;
+                                dense.add(id, dir, &chunk.text[start..mid], &chunk.text[mid..end]);
+                            } else {
+                                dense.skip();
                             }
                             start = end;
                         }
@@ -504,6 +521,7 @@ fn work(conn: &Connection, poke: &SyncSender<()>, from: &Receiver<Msg>, back: &S
                 } else {
                     (|| {
                         begin(&mut floor)?;
+                        dense.write(conn, "main")?;
                         set_upto(conn, "main", upto)?;
                         conn.execute_batch("COMMIT")?;
                         floor = None;
@@ -511,6 +529,7 @@ fn work(conn: &Connection, poke: &SyncSender<()>, from: &Receiver<Msg>, back: &S
                     })()
                 };
                 end(&mut floor);
+                dense.clear();
                 if r.is_err() {
                     stopped = true;
                 }
@@ -519,6 +538,7 @@ fn work(conn: &Connection, poke: &SyncSender<()>, from: &Receiver<Msg>, back: &S
             }
             Msg::Rollback => {
                 end(&mut floor);
+                dense.clear();
                 failed = None;
             }
         }
@@ -550,18 +570,19 @@ impl<'a> Docs<'a> {
         Docs::Thread { indexer, chunk }
     }
 
-    /// Indexes file `id`, named `name` in a directory whose tokens are
-    /// `dir_tokens`.
+    /// Indexes file `id`, named `name` in the directory of id `dir_id`
+    /// whose tokens are `dir_tokens`.
     pub(crate) fn push(
         &mut self,
         conn: &Connection,
         id: i64,
+        dir_id: i64,
         dir_tokens: &str,
         name: &str,
     ) -> Result<()> {
         match self {
             Docs::Thread { indexer, chunk } => {
-                chunk.push(id, dir_tokens, name);
+                chunk.push(id, dir_id, dir_tokens, name);
                 if chunk.ids.len() >= CHUNK {
                     let next = indexer.recycled.try_recv().unwrap_or_default();
                     indexer.send(Msg::Docs(std::mem::replace(chunk, next)))?;

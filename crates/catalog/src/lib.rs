@@ -71,6 +71,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod catalog;
+mod dense;
 mod error;
 mod export;
 mod index;

@@ -33,6 +33,8 @@ struct Plan {
     /// The same as `pf_has` patterns (for files the index does not hold yet).
     fts_pat: Vec<String>,
     fts_not_pat: Vec<String>,
+    /// The whole tokens (not prefixes) that every hit holds, from `fts`.
+    and_tokens: Vec<String>,
     /// Filters with their parameters, all required.
     wheres: Vec<(String, Vec<Value>)>,
 }
@@ -121,6 +123,8 @@ impl Catalog {
                         (false, false) => {
                             p.fts.push(expr);
                             p.fts_pat.push(pattern(&toks, prefix));
+                            let whole = if prefix { toks.len() - 1 } else { toks.len() };
+                            p.and_tokens.extend(toks[..whole].iter().cloned());
                             if let Some(ph) = &phrase {
                                 p.wheres.push((format!("pf_phrase({PATH}, ?)"), vec![text(ph)]));
                             }
@@ -196,6 +200,7 @@ impl Catalog {
     fn from_where(
         p: &Plan,
         after: Option<FileId>,
+        upper: i64,
         part: Part,
     ) -> (String, Vec<Value>, &'static str) {
         let mut sql = String::new();
@@ -215,18 +220,20 @@ impl Catalog {
                 m.push_str(n);
                 m.push(')');
             }
-            sql.push_str(" WHERE file_fts MATCH ? AND file_fts.rowid > ?");
+            sql.push_str(" WHERE file_fts MATCH ? AND file_fts.rowid > ? AND file_fts.rowid <= ?");
             params.push(Value::Text(m));
             params.push(Value::Integer(after));
+            params.push(Value::Integer(upper));
         } else {
             sql.push_str(" FROM files f");
             sql.push_str(joins);
-            sql.push_str(" WHERE f.id > ?");
+            sql.push_str(" WHERE f.id > ? AND f.id <= ?");
             params.push(Value::Integer(if part.reading_tail {
                 after.max(part.upto)
             } else {
                 after
             }));
+            params.push(Value::Integer(upper));
         }
         if part.reading_tail {
             for pat in &p.fts_pat {
@@ -279,6 +286,94 @@ impl Catalog {
         Ok(parts)
     }
 
+    /// Up to `want` hits of `plan` with ids in `after..=upper`.
+    fn run_page(
+        &self,
+        plan: &Plan,
+        after: Option<FileId>,
+        upper: i64,
+        part: Part,
+        want: usize,
+    ) -> rusqlite::Result<Vec<FileHit>> {
+        let (from, mut params, order) = Self::from_where(plan, after, upper, part);
+        let sql = format!("SELECT {HIT_COLUMNS}{from} ORDER BY {order} LIMIT ?");
+        params.push(Value::Integer(i64::try_from(want).unwrap_or(i64::MAX)));
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_map(rusqlite::params_from_iter(params), hit)?
+            .collect()
+    }
+
+    /// The indexed part of a search whose words hold two or more common
+    /// tokens (see dense.rs): stretches of ids where their lists never meet
+    /// are skipped; where they meet a few times, those files are tested
+    /// one by one (`pf_has`, as for the tail); from the first stretch the
+    /// lists cannot settle, FTS5 finishes the page as usual.
+    fn search_stretches(
+        &self,
+        plan: &Plan,
+        after: Option<FileId>,
+        part: Part,
+        common: Vec<String>,
+        want: usize,
+        hits: &mut Vec<FileHit>,
+    ) -> rusqlite::Result<()> {
+        use crate::dense::Stretch;
+        let start = after.map_or(0, |a| a.0.max(0));
+        let walker = crate::dense::Walker::new(&self.conn, common, start, part.upto)?;
+        for stretch in walker {
+            match stretch? {
+                Stretch::Empty => {}
+                Stretch::Candidates(ids) => {
+                    let found = self.run_candidates(plan, &ids, want - hits.len())?;
+                    hits.extend(found);
+                }
+                Stretch::Unknown { lo } => {
+                    let found = self.run_page(
+                        plan,
+                        Some(FileId(lo - 1)),
+                        i64::MAX,
+                        part,
+                        want - hits.len(),
+                    )?;
+                    hits.extend(found);
+                    return Ok(());
+                }
+            }
+            if hits.len() >= want {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `want` hits of `plan` among the files `ids` (ascending), each
+    /// tested on its path as the tail is.
+    fn run_candidates(
+        &self,
+        plan: &Plan,
+        ids: &[i64],
+        want: usize,
+    ) -> rusqlite::Result<Vec<FileHit>> {
+        let part = Part {
+            upto: 0,
+            tail: false,
+            reading_tail: true,
+        };
+        let (from, mut params, _) = Self::from_where(plan, None, i64::MAX, part);
+        let sql = format!(
+            "SELECT {HIT_COLUMNS}{from} AND f.id IN (SELECT value FROM json_each(?)) ORDER BY f.id LIMIT ?"
+        );
+        let list = format!(
+            "[{}]",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
+        params.push(Value::Text(list));
+        params.push(Value::Integer(i64::try_from(want).unwrap_or(i64::MAX)));
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_map(rusqlite::params_from_iter(params), hit)?
+            .collect()
+    }
+
     /// One page of the files matching `query`, by ascending [`FileId`].
     pub fn search(&self, query: &Query, page: Page) -> Result<SearchPage> {
         let limit = page.limit.clamp(1, MAX_PAGE);
@@ -291,21 +386,26 @@ impl Catalog {
             .unchecked_transaction()
             .map_err(self.err(action()))?;
         let mut hits = Vec::new();
+        let want = limit as usize + 1;
         for part in self.parts(&plan)? {
-            let want = (limit as usize + 1).saturating_sub(hits.len());
-            if want == 0 {
+            if hits.len() >= want {
                 break;
             }
-            let (from, mut params, order) = Self::from_where(&plan, page.after, part);
-            let sql = format!("SELECT {HIT_COLUMNS}{from} ORDER BY {order} LIMIT ?");
-            params.push(Value::Integer(i64::try_from(want).unwrap_or(i64::MAX)));
-            let mut st = self.conn.prepare_cached(&sql).map_err(self.err(action()))?;
-            let found = st
-                .query_map(rusqlite::params_from_iter(params), hit)
-                .map_err(self.err(action()))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(self.err(action()))?;
-            hits.extend(found);
+            let common = if part.reading_tail || plan.fts.is_empty() {
+                None
+            } else {
+                crate::dense::common_tokens(&self.conn, &plan.and_tokens)
+                    .map_err(self.err(action()))?
+            };
+            if let Some(common) = common {
+                self.search_stretches(&plan, page.after, part, common, want, &mut hits)
+                    .map_err(self.err(action()))?;
+            } else {
+                let found = self
+                    .run_page(&plan, page.after, i64::MAX, part, want - hits.len())
+                    .map_err(self.err(action()))?;
+                hits.extend(found);
+            }
         }
         tx.finish().map_err(self.err(action()))?;
         let next = if hits.len() > limit as usize {
@@ -340,7 +440,7 @@ impl Catalog {
             .map_err(self.err(format!("counting {query}")))?;
         let mut n = 0;
         for part in self.parts(&plan)? {
-            let (from, params, _) = Self::from_where(&plan, None, part);
+            let (from, params, _) = Self::from_where(&plan, None, i64::MAX, part);
             let sql = format!("SELECT count(*){from}");
             n += self
                 .conn
