@@ -33,6 +33,14 @@ const THREAD_MIN_FILES: usize = 4096;
 /// [`CatalogError::Busy`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Directory path -> (id, its tokens), as written.
+pub(crate) type DirCache =
+    HashMap<String, (i64, String), std::hash::BuildHasherDefault<crate::dense::Fx>>;
+
+/// (kind, num) -> name, as written.
+pub(crate) type AccountCache =
+    HashMap<(&'static str, u32), String, std::hash::BuildHasherDefault<crate::dense::Fx>>;
+
 /// Directory ids remembered between batches (cleared when it grows past this).
 const DIR_CACHE_MAX: usize = 100_000;
 
@@ -46,9 +54,9 @@ pub struct Catalog {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
     /// Directory path -> (id, its tokens).
-    dirs: HashMap<String, (i64, String)>,
+    dirs: DirCache,
     /// (kind, num) -> name, as written.
-    accounts: HashMap<(&'static str, u32), String>,
+    accounts: AccountCache,
     /// The search index's writing thread, started by the first large insertion.
     indexer: Option<Indexer>,
 }
@@ -182,8 +190,8 @@ impl Catalog {
         let mut cat = Catalog {
             conn,
             path,
-            dirs: HashMap::new(),
-            accounts: HashMap::new(),
+            dirs: DirCache::default(),
+            accounts: AccountCache::default(),
             indexer: None,
         };
         cat.setup(false)?;
@@ -216,8 +224,8 @@ impl Catalog {
         let mut cat = Catalog {
             conn,
             path: path.to_path_buf(),
-            dirs: HashMap::new(),
-            accounts: HashMap::new(),
+            dirs: DirCache::default(),
+            accounts: AccountCache::default(),
             indexer: None,
         };
         cat.setup(read_only)?;
@@ -621,6 +629,9 @@ impl Catalog {
         if self.indexer.as_ref().is_some_and(Indexer::failed) {
             tracing::warn!(catalog = %path.display(), "the indexing thread failed: indexing here");
             self.indexer = None;
+            self.conn
+                .execute_batch("PRAGMA main.wal_autocheckpoint = 10000")
+                .map_err(self.err("setting pragmas"))?;
             lagging = true;
         }
         if !lagging
@@ -629,6 +640,10 @@ impl Catalog {
             && index::index_path(&path).is_some()
         {
             self.indexer = Some(Indexer::start(&path, BUSY_TIMEOUT)?);
+            // Its third thread checkpoints after each batch, off this path.
+            self.conn
+                .execute_batch("PRAGMA main.wal_autocheckpoint = 0")
+                .map_err(self.err("setting pragmas"))?;
         }
         let inline = total < THREAD_MIN_FILES || self.indexer.is_none();
         if inline {
@@ -672,6 +687,9 @@ impl Catalog {
                 .map_err(|e| CatalogError::sqlite(&path, "committing files", e))?;
             Ok(next - 1)
         })();
+        if inline && let Some(ix) = &self.indexer {
+            ix.poke();
+        }
         let res = match res {
             // The rows are in: the thread commits their postings while the
             // caller goes on (see index.rs).
@@ -1022,6 +1040,29 @@ pub(crate) fn insert_archive(
 
 /// Inserts files inside an open transaction; `count` also updates the
 /// archive's and run's totals.
+/// The id and tokens of directory `dir`, added when new.
+fn dir_entry(
+    tx: &Transaction<'_>,
+    dir: &str,
+    dirs: &mut DirCache,
+    sel: &mut rusqlite::CachedStatement<'_>,
+    ins: &mut rusqlite::CachedStatement<'_>,
+) -> rusqlite::Result<(i64, String)> {
+    if let Some((id, t)) = dirs.get(dir) {
+        return Ok((*id, t.clone()));
+    }
+    let id: i64 = if let Some(id) = sel.query_row([dir], |r| r.get(0)).optional()? {
+        id
+    } else {
+        ins.execute([dir])?;
+        tx.last_insert_rowid()
+    };
+    let mut t = String::new();
+    tokens::index_text(dir, &mut t);
+    dirs.insert(dir.to_owned(), (id, t.clone()));
+    Ok((id, t))
+}
+
 /// File rows per multi-row `INSERT`.
 const ROWS: usize = 32;
 
@@ -1069,8 +1110,8 @@ pub(crate) fn insert_files_tx(
     path: &Path,
     archive: ArchiveKey,
     files: &[FileEntry],
-    dirs: &mut HashMap<String, (i64, String)>,
-    accounts: &mut HashMap<(&'static str, u32), String>,
+    dirs: &mut DirCache,
+    accounts: &mut AccountCache,
     next_id: &mut i64,
     docs: &mut Docs<'_>,
 ) -> Result<()> {
@@ -1113,27 +1154,18 @@ pub(crate) fn insert_files_tx(
     let mut pending: Vec<PendingRow<'_>> = Vec::with_capacity(ROWS);
     let mut extras: Vec<Vec<u8>> = (0..ROWS).map(|_| Vec::new()).collect();
     let mut total: u64 = 0;
+    // Consecutive files of one directory: looked up once.
+    let mut last_dir = String::new();
+    let mut dir_id = 0;
+    let mut dir_tokens = String::new();
     for f in files {
         let (dir, name) = split_path(&f.path)?;
-        if !dirs.contains_key(dir) {
-            let id: i64 = if let Some(id) = dir_sel
-                .query_row([dir], |r| r.get(0))
-                .optional()
-                .map_err(sq)?
-            {
-                id
-            } else {
-                dir_ins.execute([dir]).map_err(sq)?;
-                tx.last_insert_rowid()
-            };
-            let mut t = String::new();
-            tokens::index_text(dir, &mut t);
-            dirs.insert(dir.to_owned(), (id, t));
+        if dir != last_dir || dir_id == 0 {
+            (dir_id, dir_tokens) =
+                dir_entry(tx, dir, dirs, &mut dir_sel, &mut dir_ins).map_err(sq)?;
+            dir.clone_into(&mut last_dir);
         }
-        let (dir_id, dir_tokens) = dirs
-            .get(dir)
-            .map(|(id, t)| (*id, t.as_str()))
-            .expect("inserted above");
+        let dir_tokens = dir_tokens.as_str();
         for (kind, num, name) in [("u", f.uid, &f.owner), ("g", f.gid, &f.group)] {
             if let (Some(num), Some(name)) = (num, name)
                 && accounts.get(&(kind, num)) != Some(name)

@@ -286,8 +286,8 @@ impl Catalog {
         }
         let path = self.path.clone();
         self.settle_index();
-        let mut dirs = HashMap::new();
-        let mut accounts = HashMap::new();
+        let mut dirs = crate::catalog::DirCache::default();
+        let mut accounts = crate::catalog::AccountCache::default();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

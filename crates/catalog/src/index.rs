@@ -39,6 +39,11 @@ const FORMAT: i64 = 1;
 /// FTS5 flushes its buffered postings into a segment when they exceed this.
 const HASH_SIZE: i64 = 16 * 1024 * 1024;
 
+/// FTS5 merges segments of one level when there are this many (its
+/// default is 4): fewer rewrites of the postings while inserting, a few
+/// more segments for a search to read until `optimize` merges them all.
+const AUTOMERGE: i64 = 8;
+
 /// Documents handed to the indexing thread at a time.
 const CHUNK: usize = 2048;
 
@@ -173,6 +178,7 @@ fn init_meta(conn: &Connection, schema: &str) -> rusqlite::Result<()> {
         conn.execute_batch(&format!(
             "BEGIN;
              INSERT INTO {schema}.file_fts(file_fts, rank) VALUES ('hashsize', {HASH_SIZE});
+             INSERT INTO {schema}.file_fts(file_fts, rank) VALUES ('automerge', {AUTOMERGE});
              INSERT OR REPLACE INTO {schema}.meta(key, value) VALUES ('format', {FORMAT}), ('upto', 0);
              COMMIT;"
         ))?;
@@ -313,6 +319,8 @@ pub(crate) struct Indexer {
     pending: std::cell::RefCell<Option<Receiver<rusqlite::Result<()>>>>,
     /// A commit failed: the thread indexes nothing more.
     failed: std::cell::Cell<bool>,
+    /// Asks the checkpointing thread to run.
+    poke: Option<SyncSender<()>>,
     handle: Option<JoinHandle<()>>,
     path: PathBuf,
 }
@@ -372,6 +380,7 @@ impl Indexer {
             .map_err(spawn_err)?;
         let (to, from) = sync_channel::<Msg>(IN_FLIGHT);
         let (back, recycled) = sync_channel::<Chunk>(IN_FLIGHT + 2);
+        let poke_here = poke.clone();
         let handle = std::thread::Builder::new()
             .name("catalog-index".into())
             .spawn(move || {
@@ -385,6 +394,7 @@ impl Indexer {
             recycled,
             pending: std::cell::RefCell::new(None),
             failed: std::cell::Cell::new(false),
+            poke: Some(poke_here),
             handle: Some(handle),
             path,
         })
@@ -438,6 +448,14 @@ impl Indexer {
         self.failed.get()
     }
 
+    /// Asks for a checkpoint of both write-ahead logs (the writer's own
+    /// automatic checkpoints are off while this thread runs).
+    pub(crate) fn poke(&self) {
+        if let Some(p) = &self.poke {
+            let _ = p.try_send(());
+        }
+    }
+
     fn commit(&self, upto: i64) -> Result<()> {
         let (tx, rx) = sync_channel(1);
         self.send(Msg::Commit(upto, tx))?;
@@ -448,6 +466,7 @@ impl Indexer {
 
 impl Drop for Indexer {
     fn drop(&mut self) {
+        drop(self.poke.take());
         drop(self.to.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
