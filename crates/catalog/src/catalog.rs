@@ -614,6 +614,12 @@ impl Catalog {
     /// Records files of several archives in one transaction (all or none).
     /// The search index writes one segment per transaction, so bundles of
     /// a thousand files are best recorded a few dozen at a time.
+    ///
+    /// Batches of 4096 files or more are indexed by a second thread while
+    /// the rows are written; it commits their postings just after the rows,
+    /// while the caller goes on. Searches never miss a committed file: until
+    /// then they test the batch's files one by one (see `index.rs`), and a
+    /// search on this `Catalog` waits for the commit instead.
     pub fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
         let path = self.path.clone();
         let mut dirs = std::mem::take(&mut self.dirs);

@@ -302,7 +302,7 @@ pub(crate) fn common_tokens(
 pub(crate) enum Stretch {
     /// No file of the stretch holds all the tokens: skip it.
     Empty,
-    /// Only these files of the stretch (ascending) may hold them all.
+    /// Only these files of the stretch (ascending) hold them all.
     Candidates(Vec<i64>),
     /// Unknown from `lo` on (no lists, or too many candidates).
     Unknown { lo: i64 },
@@ -358,8 +358,10 @@ impl<'c> Walker<'c> {
         for t in &self.tokens {
             let blob: Option<Vec<u8>> = st.query_row(params![t, lo], |r| r.get(0)).optional()?;
             // A token without a list here is rare here: the lists prove
-            // nothing about it.
-            let Some(blob) = blob else { continue };
+            // nothing about it, and its files are FTS5's to find.
+            let Some(blob) = blob else {
+                return Ok(Stretch::Unknown { lo: from });
+            };
             let target = if first { &mut self.a } else { &mut self.b };
             if decode(&blob, target).is_none() {
                 return Ok(Stretch::Unknown { lo: from });

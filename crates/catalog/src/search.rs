@@ -24,7 +24,7 @@ const PATH: &str = "(d.path || '/' || f.name)";
 /// The largest page [`Catalog::search`] returns.
 pub const MAX_PAGE: u32 = 10_000;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Plan {
     /// FTS expressions that must all match (they drive the query).
     fts: Vec<String>,
@@ -319,12 +319,18 @@ impl Catalog {
     ) -> rusqlite::Result<()> {
         use crate::dense::Stretch;
         let start = after.map_or(0, |a| a.0.max(0));
+        // Candidates hold every common token: words made of them need no
+        // test on the path (phrases still do, in `wheres`).
+        let mut checked = plan.clone();
+        checked.fts_pat.retain(|pat| {
+            pat.ends_with('*') || !pat.split(' ').all(|t| common.iter().any(|c| c == t))
+        });
         let walker = crate::dense::Walker::new(&self.conn, common, start, part.upto)?;
         for stretch in walker {
             match stretch? {
                 Stretch::Empty => {}
                 Stretch::Candidates(ids) => {
-                    let found = self.run_candidates(plan, &ids, want - hits.len())?;
+                    let found = self.run_candidates(&checked, &ids, want - hits.len())?;
                     hits.extend(found);
                 }
                 Stretch::Unknown { lo } => {
