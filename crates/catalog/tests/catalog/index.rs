@@ -296,3 +296,10 @@ fn file_ids_are_never_reused() {
     assert_eq!(cat.count(&"under:/".parse().unwrap()).unwrap(), 1);
     assert!(cat.integrity_check().unwrap().is_empty());
 }
+
+#[test]
+fn a_catalog_moves_between_threads() {
+    // Its indexing thread's handles must not pin it to one thread.
+    fn send<T: Send>() {}
+    send::<Catalog>();
+}
