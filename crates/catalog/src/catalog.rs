@@ -10,6 +10,7 @@ use rusqlite::{
 };
 
 use crate::error::{CatalogError, Result};
+use crate::index::{self, Docs, Indexer};
 use crate::model::{
     AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, JobKey, JobState, NewArchive, NewRun,
     RetrievalJob, Run, RunId, StoreId, VaultId,
@@ -17,17 +18,28 @@ use crate::model::{
 use crate::{record, tokens};
 
 /// The newest schema version this crate writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `PRAGMA application_id` of every catalog: "PFCT".
 pub const APPLICATION_ID: i32 = 0x5046_4354;
 
 /// Migration `i` takes a catalog from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
+
+/// Insertions of at least this many files index on a second thread.
+const THREAD_MIN_FILES: usize = 4096;
 
 /// How long a statement waits for another writer before failing with
 /// [`CatalogError::Busy`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Directory path -> (id, its tokens), as written.
+pub(crate) type DirCache =
+    HashMap<String, (i64, String), std::hash::BuildHasherDefault<crate::dense::Fx>>;
+
+/// (kind, num) -> name, as written.
+pub(crate) type AccountCache =
+    HashMap<(&'static str, u32), String, std::hash::BuildHasherDefault<crate::dense::Fx>>;
 
 /// Directory ids remembered between batches (cleared when it grows past this).
 const DIR_CACHE_MAX: usize = 100_000;
@@ -42,9 +54,11 @@ pub struct Catalog {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
     /// Directory path -> (id, its tokens).
-    dirs: HashMap<String, (i64, String)>,
+    dirs: DirCache,
     /// (kind, num) -> name, as written.
-    accounts: HashMap<(&'static str, u32), String>,
+    accounts: AccountCache,
+    /// The search index's writing thread, started by the first large insertion.
+    indexer: Option<Indexer>,
 }
 
 pub(crate) fn to_i64(v: u64) -> i64 {
@@ -113,6 +127,21 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         },
     )?;
     conn.create_scalar_function(
+        "pf_has",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let dir = ctx.get_raw(0).as_str().unwrap_or("");
+            let name = ctx.get_raw(1).as_str().unwrap_or("");
+            let pattern = ctx.get_raw(2).as_str().unwrap_or("");
+            let mut dir_tokens = String::new();
+            tokens::index_text(dir, &mut dir_tokens);
+            let mut doc = String::new();
+            file_doc(&dir_tokens, name, &mut doc);
+            Ok(tokens::doc_has(&doc, pattern))
+        },
+    )?;
+    conn.create_scalar_function(
         "pf_phrase",
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
@@ -161,30 +190,43 @@ impl Catalog {
         let mut cat = Catalog {
             conn,
             path,
-            dirs: HashMap::new(),
-            accounts: HashMap::new(),
+            dirs: DirCache::default(),
+            accounts: AccountCache::default(),
+            indexer: None,
         };
         cat.setup(false)?;
         Ok(cat)
     }
 
     fn open_with(path: &Path, read_only: bool) -> Result<Self> {
-        let flags = if read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        let opened = if read_only {
+            // Read-only through the URI, not the connection's flags: the
+            // connection can then attach a writable in-memory index when
+            // the catalog's index file is missing (see index.rs).
+            Connection::open_with_flags(
+                index::read_only_uri(path),
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
         } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
         };
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| CatalogError::Open {
+        let conn = opened.map_err(|e| CatalogError::Open {
             path: path.to_path_buf(),
             source: e,
         })?;
         let mut cat = Catalog {
             conn,
             path: path.to_path_buf(),
-            dirs: HashMap::new(),
-            accounts: HashMap::new(),
+            dirs: DirCache::default(),
+            accounts: AccountCache::default(),
+            indexer: None,
         };
         cat.setup(read_only)?;
         Ok(cat)
@@ -257,6 +299,29 @@ impl Catalog {
             self.migrate()?;
         }
         register_functions(&self.conn).map_err(sq("registering functions"))?;
+        index::attach(&self.conn, &self.path, read_only)?;
+        if !read_only {
+            index::create_delete_trigger(&self.conn).map_err(sq("creating triggers"))?;
+            self.catch_up_index()?;
+        }
+        Ok(())
+    }
+
+    /// Indexes the files that the search index lacks (a catalog of an
+    /// earlier version, a lost index file, a crash between the two commits).
+    fn catch_up_index(&mut self) -> Result<()> {
+        let (max, upto) =
+            index::extent(&self.conn).map_err(self.err("reading the search index"))?;
+        if max <= upto {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self.write_tx("indexing")?;
+        let n =
+            index::catch_up(&tx).map_err(|e| CatalogError::sqlite(&path, "indexing files", e))?;
+        tx.commit()
+            .map_err(|e| CatalogError::sqlite(&path, "committing the search index", e))?;
+        tracing::info!(catalog = %path.display(), files = n, "search index caught up");
         Ok(())
     }
 
@@ -334,8 +399,11 @@ impl Catalog {
     /// statistics: run it after a large import (it rewrites the index, so
     /// it takes about as long as a tenth of the inserts did).
     pub fn optimize(&mut self) -> Result<()> {
+        self.settle_index();
         self.conn
-            .execute_batch("INSERT INTO file_fts(file_fts) VALUES ('optimize'); PRAGMA optimize;")
+            .execute_batch(
+                "INSERT INTO fts.file_fts(file_fts) VALUES ('optimize'); PRAGMA optimize;",
+            )
             .map_err(self.err("optimizing the search index"))?;
         self.checkpoint()
     }
@@ -344,18 +412,35 @@ impl Catalog {
     /// (done automatically as it grows; call it before measuring or copying
     /// the file).
     pub fn checkpoint(&mut self) -> Result<()> {
+        self.settle_index();
         self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(self.err("checkpointing the write-ahead log"))
+            .query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.err("checkpointing the write-ahead log"))?;
+        if index::index_path(&self.path).is_some() {
+            self.conn
+                .query_row("PRAGMA fts.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(self.err("checkpointing the search index"))?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the indexing thread (if any) committed the last batch,
+    /// so that this connection's searches need not test it row by row.
+    /// A failure leaves the batch to the tail (searches stay complete) and
+    /// the next insertion catches up.
+    pub(crate) fn settle_index(&self) {
+        if let Some(ix) = &self.indexer
+            && let Err(e) = ix.settle()
+        {
+            tracing::warn!(catalog = %self.path.display(), error = %e, "indexing failed: the next insertion catches up");
+        }
     }
 
     fn write_tx(&mut self, action: &str) -> Result<Transaction<'_>> {
         let path = self.path.clone();
-        self.conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| {
-                CatalogError::sqlite(&path, format!("starting a transaction for {action}"), e)
-            })
+        main_write_tx(&mut self.conn).map_err(|e| {
+            CatalogError::sqlite(&path, format!("starting a transaction for {action}"), e)
+        })
     }
 
     /// The store named `name`, created with `kind` and `location` when new.
@@ -529,6 +614,12 @@ impl Catalog {
     /// Records files of several archives in one transaction (all or none).
     /// The search index writes one segment per transaction, so bundles of
     /// a thousand files are best recorded a few dozen at a time.
+    ///
+    /// Batches of 4096 files or more are indexed by a second thread while
+    /// the rows are written; it commits their postings just after the rows,
+    /// while the caller goes on. Searches never miss a committed file: until
+    /// then they test the batch's files one by one (see `index.rs`), and a
+    /// search on this `Catalog` waits for the commit instead.
     pub fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
         let path = self.path.clone();
         let mut dirs = std::mem::take(&mut self.dirs);
@@ -539,14 +630,81 @@ impl Catalog {
         self.conn
             .execute_batch("PRAGMA foreign_keys = OFF")
             .map_err(self.err("pausing foreign key checks"))?;
+        let total: usize = batches.iter().map(|(_, f)| f.len()).sum();
+        let mut lagging = false;
+        if self.indexer.as_ref().is_some_and(Indexer::failed) {
+            tracing::warn!(catalog = %path.display(), "the indexing thread failed: indexing here");
+            self.indexer = None;
+            self.conn
+                .execute_batch("PRAGMA main.wal_autocheckpoint = 10000")
+                .map_err(self.err("setting pragmas"))?;
+            lagging = true;
+        }
+        if !lagging
+            && total >= THREAD_MIN_FILES
+            && self.indexer.is_none()
+            && index::index_path(&path).is_some()
+        {
+            self.indexer = Some(Indexer::start(&path, BUSY_TIMEOUT)?);
+            // Its third thread checkpoints after each batch, off this path.
+            self.conn
+                .execute_batch("PRAGMA main.wal_autocheckpoint = 0")
+                .map_err(self.err("setting pragmas"))?;
+        }
+        let inline = total < THREAD_MIN_FILES || self.indexer.is_none();
+        if inline {
+            self.settle_index();
+        }
+        let mut docs = match &self.indexer {
+            Some(ix) if !inline => Docs::thread(ix),
+            _ => Docs::Inline(&path),
+        };
+        let conn = &mut self.conn;
         let res = (|| {
-            let tx = self.write_tx("inserting files")?;
-            for (archive, files) in batches {
-                insert_files_tx(&tx, &path, *archive, files, &mut dirs, &mut accounts)?;
+            let tx = main_write_tx(conn).map_err(|e| {
+                CatalogError::sqlite(&path, "starting a transaction for inserting files", e)
+            })?;
+            if inline {
+                // Write the index here: take its lock before reading it (an
+                // indexing thread may hold it until its batch commits).
+                tx.execute_batch("UPDATE fts.meta SET value = value WHERE 0")
+                    .map_err(|e| CatalogError::sqlite(&path, "locking the search index", e))?;
             }
+            if lagging {
+                index::catch_up(&tx)
+                    .map_err(|e| CatalogError::sqlite(&path, "indexing files", e))?;
+            }
+            let mut next = index::next_file_id(&tx)
+                .map_err(|e| CatalogError::sqlite(&path, "reading the search index", e))?;
+            for (archive, files) in batches {
+                insert_files_tx(
+                    &tx,
+                    &path,
+                    *archive,
+                    files,
+                    &mut dirs,
+                    &mut accounts,
+                    &mut next,
+                    &mut docs,
+                )?;
+            }
+            docs.finish(&tx, next - 1)?;
             tx.commit()
-                .map_err(|e| CatalogError::sqlite(&path, "committing files", e))
+                .map_err(|e| CatalogError::sqlite(&path, "committing files", e))?;
+            Ok(next - 1)
         })();
+        if inline && let Some(ix) = &self.indexer {
+            ix.poke();
+        }
+        let res = match res {
+            // The rows are in: the thread commits their postings while the
+            // caller goes on (see index.rs).
+            Ok(upto) => docs.committed(upto),
+            Err(e) => {
+                docs.abandon();
+                Err(e)
+            }
+        };
         let on = self
             .conn
             .execute_batch("PRAGMA foreign_keys = ON")
@@ -763,6 +921,17 @@ impl Catalog {
     }
 }
 
+/// A write transaction holding the catalog's write lock but not the
+/// index's, which the indexing thread takes (`BEGIN IMMEDIATE` would lock
+/// every attached file). A statement that could write `main` takes its
+/// lock even when it writes nothing, waiting for other writers as `BEGIN
+/// IMMEDIATE` does; statements that write the index take its lock then.
+pub(crate) fn main_write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    tx.execute_batch("UPDATE main.runs SET files = files WHERE 0")?;
+    Ok(tx)
+}
+
 fn tag_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
     tx.execute(
         "INSERT INTO tags(name) VALUES (?1) ON CONFLICT DO NOTHING",
@@ -877,13 +1046,80 @@ pub(crate) fn insert_archive(
 
 /// Inserts files inside an open transaction; `count` also updates the
 /// archive's and run's totals.
+/// The id and tokens of directory `dir`, added when new.
+fn dir_entry(
+    tx: &Transaction<'_>,
+    dir: &str,
+    dirs: &mut DirCache,
+    sel: &mut rusqlite::CachedStatement<'_>,
+    ins: &mut rusqlite::CachedStatement<'_>,
+) -> rusqlite::Result<(i64, String)> {
+    if let Some((id, t)) = dirs.get(dir) {
+        return Ok((*id, t.clone()));
+    }
+    let id: i64 = if let Some(id) = sel.query_row([dir], |r| r.get(0)).optional()? {
+        id
+    } else {
+        ins.execute([dir])?;
+        tx.last_insert_rowid()
+    };
+    let mut t = String::new();
+    tokens::index_text(dir, &mut t);
+    dirs.insert(dir.to_owned(), (id, t.clone()));
+    Ok((id, t))
+}
+
+/// File rows per multi-row `INSERT`.
+const ROWS: usize = 32;
+
+/// `INSERT INTO files ... VALUES (...), (...) ...` for [`ROWS`] rows.
+fn multi_insert_sql() -> String {
+    let mut sql =
+        String::from("INSERT INTO files(id, archive_id, dir_id, name, size, mtime, extra) VALUES ");
+    for i in 0..ROWS {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+/// A file row waiting for its multi-row `INSERT`: id, directory id, name,
+/// size, mtime (its `extra` blob is beside it).
+type PendingRow<'a> = (i64, i64, &'a str, i64, i64);
+
+/// Runs the multi-row `INSERT` for [`ROWS`] rows.
+fn insert_rows(
+    multi: &mut rusqlite::CachedStatement<'_>,
+    archive: ArchiveKey,
+    rows: &[PendingRow<'_>],
+    extras: &[Vec<u8>],
+) -> rusqlite::Result<()> {
+    for (i, (row, extra)) in rows.iter().zip(extras).enumerate() {
+        let at = i * 7;
+        multi.raw_bind_parameter(at + 1, row.0)?;
+        multi.raw_bind_parameter(at + 2, archive.0)?;
+        multi.raw_bind_parameter(at + 3, row.1)?;
+        multi.raw_bind_parameter(at + 4, row.2)?;
+        multi.raw_bind_parameter(at + 5, row.3)?;
+        multi.raw_bind_parameter(at + 6, row.4)?;
+        multi.raw_bind_parameter(at + 7, extra)?;
+    }
+    multi.raw_execute()?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // the state of one write transaction
 pub(crate) fn insert_files_tx(
     tx: &Transaction<'_>,
     path: &Path,
     archive: ArchiveKey,
     files: &[FileEntry],
-    dirs: &mut HashMap<String, (i64, String)>,
-    accounts: &mut HashMap<(&'static str, u32), String>,
+    dirs: &mut DirCache,
+    accounts: &mut AccountCache,
+    next_id: &mut i64,
+    docs: &mut Docs<'_>,
 ) -> Result<()> {
     let sq = |e| CatalogError::sqlite(path, format!("inserting files of archive {archive}"), e);
     let run: Option<i64> = tx
@@ -903,11 +1139,8 @@ pub(crate) fn insert_files_tx(
     };
     let mut ins = tx
         .prepare_cached(
-            "INSERT INTO files(archive_id, dir_id, name, size, mtime, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO files(id, archive_id, dir_id, name, size, mtime, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
-        .map_err(sq)?;
-    let mut fts = tx
-        .prepare_cached("INSERT INTO file_fts(rowid, tokens) VALUES (?1, ?2)")
         .map_err(sq)?;
     let mut dir_sel = tx
         .prepare_cached("SELECT id FROM dirs WHERE path = ?1")
@@ -921,30 +1154,24 @@ pub(crate) fn insert_files_tx(
              ON CONFLICT DO UPDATE SET name = excluded.name WHERE name <> excluded.name",
         )
         .map_err(sq)?;
+    // Rows go in ROWS at a time (one statement per ROWS rows costs less
+    // than ROWS statements); the last few one by one.
+    let mut multi = tx.prepare_cached(&multi_insert_sql()).map_err(sq)?;
+    let mut pending: Vec<PendingRow<'_>> = Vec::with_capacity(ROWS);
+    let mut extras: Vec<Vec<u8>> = (0..ROWS).map(|_| Vec::new()).collect();
     let mut total: u64 = 0;
-    let mut doc = String::new();
-    let mut extra = Vec::new();
+    // Consecutive files of one directory: looked up once.
+    let mut last_dir = String::new();
+    let mut dir_id = 0;
+    let mut dir_tokens = String::new();
     for f in files {
         let (dir, name) = split_path(&f.path)?;
-        if !dirs.contains_key(dir) {
-            let id: i64 = if let Some(id) = dir_sel
-                .query_row([dir], |r| r.get(0))
-                .optional()
-                .map_err(sq)?
-            {
-                id
-            } else {
-                dir_ins.execute([dir]).map_err(sq)?;
-                tx.last_insert_rowid()
-            };
-            let mut t = String::new();
-            tokens::index_text(dir, &mut t);
-            dirs.insert(dir.to_owned(), (id, t));
+        if dir != last_dir || dir_id == 0 {
+            (dir_id, dir_tokens) =
+                dir_entry(tx, dir, dirs, &mut dir_sel, &mut dir_ins).map_err(sq)?;
+            dir.clone_into(&mut last_dir);
         }
-        let (dir_id, dir_tokens) = dirs
-            .get(dir)
-            .map(|(id, t)| (*id, t.as_str()))
-            .expect("inserted above");
+        let dir_tokens = dir_tokens.as_str();
         for (kind, num, name) in [("u", f.uid, &f.owner), ("g", f.gid, &f.group)] {
             if let (Some(num), Some(name)) = (num, name)
                 && accounts.get(&(kind, num)) != Some(name)
@@ -953,20 +1180,20 @@ pub(crate) fn insert_files_tx(
                 accounts.insert((kind, num), name.clone());
             }
         }
-        record::encode(f, &mut extra);
-        ins.execute(params![
-            archive.0,
-            dir_id,
-            name,
-            to_i64(f.size),
-            f.mtime,
-            extra
-        ])
-        .map_err(sq)?;
-        let id = tx.last_insert_rowid();
-        file_doc(dir_tokens, name, &mut doc);
-        fts.execute(params![id, doc]).map_err(sq)?;
+        let id = *next_id;
+        record::encode(f, &mut extras[pending.len()]);
+        pending.push((id, dir_id, name, to_i64(f.size), f.mtime));
+        if pending.len() == ROWS {
+            insert_rows(&mut multi, archive, &pending, &extras).map_err(sq)?;
+            pending.clear();
+        }
+        *next_id += 1;
+        docs.push(tx, id, dir_id, dir_tokens, name)?;
         total = total.saturating_add(f.size);
+    }
+    for (row, extra) in pending.iter().zip(&extras) {
+        ins.execute(params![row.0, archive.0, row.1, row.2, row.3, row.4, extra])
+            .map_err(sq)?;
     }
     let n = to_i64(files.len() as u64);
     tx.execute(

@@ -92,6 +92,17 @@ pub enum CatalogError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The search index beside the catalog (`<catalog>-fts`) could not be
+    /// maintained: a file operation or the indexing thread failed.
+    #[error("search index {path}: {action}: {source}")]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// What we were doing.
+        action: &'static str,
+        /// What went wrong.
+        source: std::io::Error,
+    },
     /// An export file is malformed, truncated or of an unknown version.
     #[error("export {file} is invalid at record {record}: {reason}")]
     BadExport {

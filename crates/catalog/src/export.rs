@@ -285,12 +285,16 @@ impl Catalog {
             });
         }
         let path = self.path.clone();
-        let mut dirs = HashMap::new();
-        let mut accounts = HashMap::new();
+        self.settle_index();
+        let mut dirs = crate::catalog::DirCache::default();
+        let mut accounts = crate::catalog::AccountCache::default();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| CatalogError::sqlite(&path, "starting an import", e))?;
+        let mut next_id = crate::index::next_file_id(&tx)
+            .map_err(|e| CatalogError::sqlite(&path, "reading the search index", e))?;
+        let mut docs = crate::index::Docs::Inline(&path);
         let new_run = NewRun {
             uid: Some(run.uid.clone()),
             roots: run.roots,
@@ -316,7 +320,16 @@ impl Catalog {
                          a: Option<ArchiveKey>|
          -> Result<()> {
             if let (Some(a), false) = (a, batch.is_empty()) {
-                insert_files_tx(tx, &path, a, batch, &mut dirs, &mut accounts)?;
+                insert_files_tx(
+                    tx,
+                    &path,
+                    a,
+                    batch,
+                    &mut dirs,
+                    &mut accounts,
+                    &mut next_id,
+                    &mut docs,
+                )?;
             }
             batch.clear();
             Ok(())
@@ -395,6 +408,7 @@ impl Catalog {
             }
         }
         flush(&tx, &mut batch, batch_archive)?;
+        docs.finish(&tx, next_id - 1)?;
         tx.commit()
             .map_err(|e| CatalogError::sqlite(&self.path, "committing an import", e))?;
         Ok(ImportOutcome {

@@ -24,12 +24,17 @@ const PATH: &str = "(d.path || '/' || f.name)";
 /// The largest page [`Catalog::search`] returns.
 pub const MAX_PAGE: u32 = 10_000;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Plan {
     /// FTS expressions that must all match (they drive the query).
     fts: Vec<String>,
     /// FTS expressions that must not match.
     fts_not: Vec<String>,
+    /// The same as `pf_has` patterns (for files the index does not hold yet).
+    fts_pat: Vec<String>,
+    fts_not_pat: Vec<String>,
+    /// The whole tokens (not prefixes) that every hit holds, from `fts`.
+    and_tokens: Vec<String>,
     /// Filters with their parameters, all required.
     wheres: Vec<(String, Vec<Value>)>,
 }
@@ -48,6 +53,26 @@ fn fts_expr(tokens: &[String], prefix: bool) -> String {
         }
     }
     s
+}
+
+/// A `pf_has` pattern: the tokens, the last with `*` when a prefix.
+fn pattern(tokens: &[String], prefix: bool) -> String {
+    let mut s = tokens.join(" ");
+    if prefix {
+        s.push('*');
+    }
+    s
+}
+
+/// Which files a query reads: those the index holds, or the tail above it.
+#[derive(Clone, Copy)]
+struct Part {
+    /// Files up to this id are indexed.
+    upto: i64,
+    /// Some files are above `upto`.
+    tail: bool,
+    /// This query reads only the tail, testing words on each path.
+    reading_tail: bool,
 }
 
 fn text(s: &str) -> Value {
@@ -97,6 +122,9 @@ impl Catalog {
                     match (c.negated, in_archives) {
                         (false, false) => {
                             p.fts.push(expr);
+                            p.fts_pat.push(pattern(&toks, prefix));
+                            let whole = if prefix { toks.len() - 1 } else { toks.len() };
+                            p.and_tokens.extend(toks[..whole].iter().cloned());
                             if let Some(ph) = &phrase {
                                 p.wheres.push((format!("pf_phrase({PATH}, ?)"), vec![text(ph)]));
                             }
@@ -114,7 +142,10 @@ impl Catalog {
                         }
                         (true, _) => {
                             match &phrase {
-                                None => p.fts_not.push(expr),
+                                None => {
+                                    p.fts_not.push(expr);
+                                    p.fts_not_pat.push(pattern(&toks, prefix));
+                                }
                                 Some(ph) => p.wheres.push((format!("NOT pf_phrase({PATH}, ?)"), vec![text(ph)])),
                             }
                             if in_archives {
@@ -164,20 +195,24 @@ impl Catalog {
         Ok(p)
     }
 
-    /// (SQL after `SELECT <cols>`, parameters) for a plan; `after` bounds ids.
-    fn from_where(p: &Plan, after: Option<FileId>) -> (String, Vec<Value>, &'static str) {
+    /// (SQL after `SELECT <cols>`, parameters, ordering column) for a
+    /// plan; `after` bounds ids.
+    fn from_where(
+        p: &Plan,
+        after: Option<FileId>,
+        upper: i64,
+        part: Part,
+    ) -> (String, Vec<Value>, &'static str) {
         let mut sql = String::new();
         let mut params = Vec::new();
         let joins =
             " CROSS JOIN dirs d ON d.id = f.dir_id CROSS JOIN archives a ON a.id = f.archive_id
              CROSS JOIN vaults v ON v.id = a.vault_id CROSS JOIN stores s ON s.id = v.store_id";
-        if p.fts.is_empty() {
-            sql.push_str(" FROM files f");
-            sql.push_str(joins);
-            sql.push_str(" WHERE f.id > ?");
-        } else {
+        let after = after.map_or(i64::MIN, |a| a.0);
+        let driven = !p.fts.is_empty() && !part.reading_tail;
+        if driven {
             // CROSS JOIN fixes the order: the FTS table drives.
-            sql.push_str(" FROM file_fts CROSS JOIN files f ON f.id = file_fts.rowid");
+            sql.push_str(" FROM fts.file_fts CROSS JOIN files f ON f.id = file_fts.rowid");
             sql.push_str(joins);
             let mut m = format!("({})", p.fts.join(") AND ("));
             for n in &p.fts_not {
@@ -185,21 +220,41 @@ impl Catalog {
                 m.push_str(n);
                 m.push(')');
             }
-            sql.push_str(" WHERE file_fts MATCH ? AND file_fts.rowid > ?");
+            sql.push_str(" WHERE file_fts MATCH ? AND file_fts.rowid > ? AND file_fts.rowid <= ?");
             params.push(Value::Text(m));
-        }
-        let order_col = if p.fts.is_empty() {
-            "f.id"
+            params.push(Value::Integer(after));
+            params.push(Value::Integer(upper));
         } else {
-            "file_fts.rowid"
-        };
-        params.push(Value::Integer(after.map_or(i64::MIN, |a| a.0)));
-        if p.fts.is_empty() {
-            for n in &p.fts_not {
+            sql.push_str(" FROM files f");
+            sql.push_str(joins);
+            sql.push_str(" WHERE f.id > ? AND f.id <= ?");
+            params.push(Value::Integer(if part.reading_tail {
+                after.max(part.upto)
+            } else {
+                after
+            }));
+            params.push(Value::Integer(upper));
+        }
+        if part.reading_tail {
+            for pat in &p.fts_pat {
+                sql.push_str(" AND pf_has(d.path, f.name, ?)");
+                params.push(text(pat));
+            }
+            for pat in &p.fts_not_pat {
+                sql.push_str(" AND NOT pf_has(d.path, f.name, ?)");
+                params.push(text(pat));
+            }
+        } else if !driven {
+            for (n, pat) in p.fts_not.iter().zip(&p.fts_not_pat) {
                 sql.push_str(
-                    " AND f.id NOT IN (SELECT rowid FROM file_fts WHERE file_fts MATCH ?)",
+                    " AND f.id NOT IN (SELECT rowid FROM fts.file_fts WHERE file_fts MATCH ?)",
                 );
                 params.push(Value::Text(n.clone()));
+                if part.tail {
+                    sql.push_str(" AND (f.id <= ? OR NOT pf_has(d.path, f.name, ?))");
+                    params.push(Value::Integer(part.upto));
+                    params.push(text(pat));
+                }
             }
         }
         for (w, ps) in &p.wheres {
@@ -207,23 +262,158 @@ impl Catalog {
             sql.push_str(w);
             params.extend(ps.iter().cloned());
         }
-        (sql, params, order_col)
+        (sql, params, if driven { "file_fts.rowid" } else { "f.id" })
+    }
+
+    /// The parts a query of `plan` reads: the indexed files, and (when the
+    /// index lags behind the rows and the index drives) the tail.
+    fn parts(&self, plan: &Plan) -> Result<Vec<Part>> {
+        let (max, upto) =
+            crate::index::extent(&self.conn).map_err(self.err("reading the search index"))?;
+        let tail = max > upto;
+        let mut parts = vec![Part {
+            upto,
+            tail,
+            reading_tail: false,
+        }];
+        if tail && !plan.fts.is_empty() {
+            parts.push(Part {
+                upto,
+                tail,
+                reading_tail: true,
+            });
+        }
+        Ok(parts)
+    }
+
+    /// Up to `want` hits of `plan` with ids in `after..=upper`.
+    fn run_page(
+        &self,
+        plan: &Plan,
+        after: Option<FileId>,
+        upper: i64,
+        part: Part,
+        want: usize,
+    ) -> rusqlite::Result<Vec<FileHit>> {
+        let (from, mut params, order) = Self::from_where(plan, after, upper, part);
+        let sql = format!("SELECT {HIT_COLUMNS}{from} ORDER BY {order} LIMIT ?");
+        params.push(Value::Integer(i64::try_from(want).unwrap_or(i64::MAX)));
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_map(rusqlite::params_from_iter(params), hit)?
+            .collect()
+    }
+
+    /// The indexed part of a search whose words hold two or more common
+    /// tokens (see dense.rs): stretches of ids where their lists never meet
+    /// are skipped; where they meet a few times, those files are tested
+    /// one by one (`pf_has`, as for the tail); from the first stretch the
+    /// lists cannot settle, FTS5 finishes the page as usual.
+    fn search_stretches(
+        &self,
+        plan: &Plan,
+        after: Option<FileId>,
+        part: Part,
+        common: Vec<String>,
+        want: usize,
+        hits: &mut Vec<FileHit>,
+    ) -> rusqlite::Result<()> {
+        use crate::dense::Stretch;
+        let start = after.map_or(0, |a| a.0.max(0));
+        // Candidates hold every common token: words made of them need no
+        // test on the path (phrases still do, in `wheres`).
+        let mut checked = plan.clone();
+        checked.fts_pat.retain(|pat| {
+            pat.ends_with('*') || !pat.split(' ').all(|t| common.iter().any(|c| c == t))
+        });
+        let walker = crate::dense::Walker::new(&self.conn, common, start, part.upto)?;
+        for stretch in walker {
+            match stretch? {
+                Stretch::Empty => {}
+                Stretch::Candidates(ids) => {
+                    let found = self.run_candidates(&checked, &ids, want - hits.len())?;
+                    hits.extend(found);
+                }
+                Stretch::Unknown { lo } => {
+                    let found = self.run_page(
+                        plan,
+                        Some(FileId(lo - 1)),
+                        i64::MAX,
+                        part,
+                        want - hits.len(),
+                    )?;
+                    hits.extend(found);
+                    return Ok(());
+                }
+            }
+            if hits.len() >= want {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `want` hits of `plan` among the files `ids` (ascending), each
+    /// tested on its path as the tail is.
+    fn run_candidates(
+        &self,
+        plan: &Plan,
+        ids: &[i64],
+        want: usize,
+    ) -> rusqlite::Result<Vec<FileHit>> {
+        let part = Part {
+            upto: 0,
+            tail: false,
+            reading_tail: true,
+        };
+        let (from, mut params, _) = Self::from_where(plan, None, i64::MAX, part);
+        let sql = format!(
+            "SELECT {HIT_COLUMNS}{from} AND f.id IN (SELECT value FROM json_each(?)) ORDER BY f.id LIMIT ?"
+        );
+        let list = format!(
+            "[{}]",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
+        params.push(Value::Text(list));
+        params.push(Value::Integer(i64::try_from(want).unwrap_or(i64::MAX)));
+        let mut st = self.conn.prepare_cached(&sql)?;
+        st.query_map(rusqlite::params_from_iter(params), hit)?
+            .collect()
     }
 
     /// One page of the files matching `query`, by ascending [`FileId`].
     pub fn search(&self, query: &Query, page: Page) -> Result<SearchPage> {
         let limit = page.limit.clamp(1, MAX_PAGE);
         let plan = self.plan(query)?;
-        let (from, mut params, order) = Self::from_where(&plan, page.after);
-        let sql = format!("SELECT {HIT_COLUMNS}{from} ORDER BY {order} LIMIT ?");
-        params.push(Value::Integer(i64::from(limit) + 1));
+        self.settle_index();
         let action = || format!("searching for {query}");
-        let mut st = self.conn.prepare_cached(&sql).map_err(self.err(action()))?;
-        let mut hits = st
-            .query_map(rusqlite::params_from_iter(params), hit)
-            .map_err(self.err(action()))?
-            .collect::<rusqlite::Result<Vec<_>>>()
+        // One read transaction: `files` is read before the index (see index.rs).
+        let tx = self
+            .conn
+            .unchecked_transaction()
             .map_err(self.err(action()))?;
+        let mut hits = Vec::new();
+        let want = limit as usize + 1;
+        for part in self.parts(&plan)? {
+            if hits.len() >= want {
+                break;
+            }
+            let common = if part.reading_tail || plan.fts.is_empty() {
+                None
+            } else {
+                crate::dense::common_tokens(&self.conn, &plan.and_tokens)
+                    .map_err(self.err(action()))?
+            };
+            if let Some(common) = common {
+                self.search_stretches(&plan, page.after, part, common, want, &mut hits)
+                    .map_err(self.err(action()))?;
+            } else {
+                let found = self
+                    .run_page(&plan, page.after, i64::MAX, part, want - hits.len())
+                    .map_err(self.err(action()))?;
+                hits.extend(found);
+            }
+        }
+        tx.finish().map_err(self.err(action()))?;
         let next = if hits.len() > limit as usize {
             hits.truncate(limit as usize);
             hits.last().map(|h| h.id)
@@ -249,15 +439,26 @@ impl Catalog {
     /// How many files match `query` (reads every match: slower than a page).
     pub fn count(&self, query: &Query) -> Result<u64> {
         let plan = self.plan(query)?;
-        let (from, params, _) = Self::from_where(&plan, None);
-        let sql = format!("SELECT count(*){from}");
-        self.conn
-            .prepare_cached(&sql)
-            .and_then(|mut st| {
-                st.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))
-            })
-            .map(to_u64)
-            .map_err(self.err(format!("counting {query}")))
+        self.settle_index();
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err(format!("counting {query}")))?;
+        let mut n = 0;
+        for part in self.parts(&plan)? {
+            let (from, params, _) = Self::from_where(&plan, None, i64::MAX, part);
+            let sql = format!("SELECT count(*){from}");
+            n += self
+                .conn
+                .prepare_cached(&sql)
+                .and_then(|mut st| {
+                    st.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))
+                })
+                .map(to_u64)
+                .map_err(self.err(format!("counting {query}")))?;
+        }
+        tx.finish().map_err(self.err(format!("counting {query}")))?;
+        Ok(n)
     }
 
     /// Every archived version of one path, oldest archive first.

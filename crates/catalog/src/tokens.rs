@@ -97,7 +97,8 @@ pub(crate) fn runs(text: &str) -> Vec<Run> {
 /// Appends every token of `text` to `out`, separated by single spaces: the
 /// parts of each run, then spans of two and three adjacent parts, then the
 /// whole run (so `iPhoneBackup` gives `i phone backup iphone phonebackup
-/// iphonebackup`). Allocation-free for ASCII text: this runs once per
+/// iphonebackup`), leaving out spans that hold a number (`mp3` gives `mp 3`:
+/// queries never ask for them, see [`query_tokens`]). Allocation-free for ASCII text: this runs once per
 /// inserted file.
 pub(crate) fn index_text(text: &str, out: &mut String) {
     let mut bounds: Vec<(usize, usize)> = Vec::new();
@@ -107,10 +108,23 @@ pub(crate) fn index_text(text: &str, out: &mut String) {
         }
         part_bounds(run, &mut bounds);
         let k = bounds.len();
-        for len in 1..=k {
+        for &(a, b) in &bounds {
+            push_lower(out, &run[a..b]);
+        }
+        if k == 1 {
+            continue;
+        }
+        // A query word is cut at letter/digit boundaries too, whatever its
+        // case, so no query ever asks for a span holding digits and
+        // letters: only spans of letter parts are tokens.
+        let letters =
+            |i: usize| !run[bounds[i].0..bounds[i].1].starts_with(|c: char| c.is_numeric());
+        for len in 2..=k {
             if len <= MAX_SPAN || len == k {
                 for first in 0..=k - len {
-                    push_lower(out, &run[bounds[first].0..bounds[first + len - 1].1]);
+                    if (first..first + len).all(letters) {
+                        push_lower(out, &run[bounds[first].0..bounds[first + len - 1].1]);
+                    }
                 }
             }
         }
@@ -136,6 +150,27 @@ fn push_lower(out: &mut String, tok: &str) {
 /// matches an indexed span of parts).
 pub fn query_tokens(text: &str) -> Vec<String> {
     runs(text).into_iter().flat_map(|r| r.parts).collect()
+}
+
+/// Whether the indexed tokens `doc` (from [`index_text`]) hold every token
+/// of `pattern` (tokens separated by spaces, the last one a prefix when the
+/// pattern ends with `*`): what the full-text index answers for a file it
+/// holds, computed on one file's path.
+pub(crate) fn doc_has(doc: &str, pattern: &str) -> bool {
+    let (pattern, prefix) = match pattern.strip_suffix('*') {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    let want: Vec<&str> = pattern.split(' ').filter(|t| !t.is_empty()).collect();
+    want.iter().enumerate().all(|(i, w)| {
+        doc.split(' ').any(|t| {
+            if prefix && i + 1 == want.len() {
+                t.starts_with(w)
+            } else {
+                t == *w
+            }
+        })
+    })
 }
 
 /// Whether `tokens` (from [`query_tokens`]) occur in sequence in `text`, the
@@ -215,7 +250,7 @@ mod tests {
         );
         assert_eq!(
             idx("XMLFile iPhone mp3"),
-            "xml file xmlfile i phone iphone mp 3 mp3"
+            "xml file xmlfile i phone iphone mp 3"
         );
         assert_eq!(
             idx("iPhoneBackup"),
@@ -230,6 +265,45 @@ mod tests {
             idx("Überweisung_MÜLLER 報告書.docx"),
             "überweisung müller 報告書 docx"
         );
+    }
+
+    #[test]
+    fn every_query_token_of_a_path_span_is_indexed() {
+        // A query typed from any run of adjacent parts of a path, in its
+        // case, in lower or in upper case, asks only for indexed tokens.
+        let mut paths: Vec<String> = crate::synth::synthetic_tree(5, 3000)
+            .map(|f| f.path)
+            .collect();
+        paths.extend(
+            [
+                "/x/iPhoneBackup2019v2.tar",
+                "/y/XMLFile_mp3Player/ABC123def",
+                "/z/Überweisung_MÜLLER 報告書2.docx",
+            ]
+            .map(String::from),
+        );
+        let mut bounds = Vec::new();
+        for path in &paths {
+            let mut doc = String::new();
+            index_text(path, &mut doc);
+            let have: std::collections::HashSet<&str> = doc.split(' ').collect();
+            for run in path
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|r| !r.is_empty())
+            {
+                part_bounds(run, &mut bounds);
+                for i in 0..bounds.len() {
+                    for j in i..bounds.len() {
+                        let span = &run[bounds[i].0..bounds[j].1];
+                        for q in [span.to_owned(), span.to_lowercase(), span.to_uppercase()] {
+                            for t in query_tokens(&q) {
+                                assert!(have.contains(t.as_str()), "{path}: {q:?} asks for {t:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

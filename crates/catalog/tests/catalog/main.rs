@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod export;
+mod index;
 mod records;
 mod schema;
 mod search;

@@ -7,11 +7,18 @@ use catalog::{APPLICATION_ID, Catalog, CatalogError, Page, SCHEMA_VERSION};
 /// Every schema version's SQL, frozen, and rows as that version holds them.
 /// When version 2 arrives, add `v2-schema.sql`/`v2-data.sql` (made with the
 /// version 2 code) and a line here; the test opens each with today's code.
-const FIXTURES: &[(u32, &str, &str)] = &[(
-    1,
-    include_str!("fixtures/v1-schema.sql"),
-    include_str!("fixtures/v1-data.sql"),
-)];
+const FIXTURES: &[(u32, &str, &str)] = &[
+    (
+        1,
+        include_str!("fixtures/v1-schema.sql"),
+        include_str!("fixtures/v1-data.sql"),
+    ),
+    (
+        2,
+        include_str!("fixtures/v2-schema.sql"),
+        include_str!("fixtures/v2-data.sql"),
+    ),
+];
 
 fn make_fixture(path: &Path, schema: &str, data: &str) {
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -86,11 +93,18 @@ fn opens_every_earlier_version() {
 }
 
 #[test]
-fn the_v1_fixture_is_the_v1_schema() {
-    // Version 1 is the current schema: the frozen copy must match it until
-    // a version 2 exists (then this test moves to comparing v1 with git).
-    assert_eq!(SCHEMA_VERSION, 1);
+fn the_fixtures_are_the_schemas() {
+    // The frozen copies must match the migrations: version 1 is v1.sql,
+    // version 2 (the current one) is v1.sql then v2.sql.
+    assert_eq!(SCHEMA_VERSION, 2);
     assert_eq!(FIXTURES[0].1, include_str!("../../src/schema/v1.sql"));
+    assert_eq!(
+        FIXTURES[1].1,
+        concat!(
+            include_str!("../../src/schema/v1.sql"),
+            include_str!("../../src/schema/v2.sql")
+        )
+    );
 }
 
 #[test]
