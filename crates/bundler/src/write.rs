@@ -546,17 +546,35 @@ fn raw_frame(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(sum as u32).to_le_bytes());
 }
 
+/// How a frame of a frame job is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// Compressed as asked ([`BundleOptions::level`]).
+    Compress,
+    /// Random-looking members whose tar headers are too large a part to
+    /// store raw: zstd at [`FAST_LEVEL`], which skips through random bytes
+    /// quickly and still shrinks the headers and padding.
+    Fast,
+    /// Raw blocks ([`raw_frame`]).
+    Raw,
+}
+
+/// The zstd level of [`Store::Fast`] frames (`--fast=4`): on random
+/// members of 1-16 KiB with their headers, a third less time than level 1
+/// for 0.05 % more bytes.
+const FAST_LEVEL: i32 = -4;
+
 /// Where a frame job's tar bytes are cut into frames: each cut starts a
-/// frame, stored raw or compressed, that runs to the next cut.
-struct Cuts(Vec<(usize, bool)>);
+/// frame, stored one [`Store`] way, that runs to the next cut.
+struct Cuts(Vec<(usize, Store)>);
 
 impl Cuts {
     fn new() -> Self {
-        Self(vec![(0, false)])
+        Self(vec![(0, Store::Compress)])
     }
 
-    /// From `at` on, store raw (or compress). `at` never goes back.
-    fn mark(&mut self, at: usize, raw: bool) {
+    /// From `at` on, store this way. `at` never goes back.
+    fn mark(&mut self, at: usize, raw: Store) {
         let Some(last) = self.0.last_mut() else {
             self.0.push((at, raw));
             return;
@@ -575,9 +593,9 @@ impl Cuts {
         }
     }
 
-    /// The frames of `len` tar bytes: `(start, end, raw)`, none empty
+    /// The frames of `len` tar bytes: `(start, end, how)`, none empty
     /// (but one empty compressed frame when `len` is 0).
-    fn frames(&self, len: usize) -> Vec<(usize, usize, bool)> {
+    fn frames(&self, len: usize) -> Vec<(usize, usize, Store)> {
         let mut v = Vec::with_capacity(self.0.len());
         for (i, &(start, raw)) in self.0.iter().enumerate() {
             let end = self.0.get(i + 1).map_or(len, |c| c.0).min(len);
@@ -586,7 +604,7 @@ impl Cuts {
             }
         }
         if v.is_empty() {
-            v.push((0, 0, false));
+            v.push((0, 0, Store::Compress));
         }
         v
     }
@@ -665,15 +683,19 @@ impl HeldBack {
         }
         let content: usize = self.parts.iter().map(|p| p.data_len).sum();
         let total = self.bytes.len();
-        let raw = raw_frames
-            && total >= RAW_GROUP_MIN
-            && (total - content.min(total)) * RAW_GROUP_OVERHEAD <= total;
-        if raw {
-            cuts.mark(buf.len(), true);
+        let how = if total >= RAW_GROUP_MIN
+            && (total - content.min(total)) * RAW_GROUP_OVERHEAD <= total
+        {
+            Store::Raw
+        } else {
+            Store::Fast
+        };
+        if raw_frames {
+            cuts.mark(buf.len(), how);
         }
         self.release(buf, parts);
-        if raw {
-            cuts.mark(buf.len(), false);
+        if raw_frames {
+            cuts.mark(buf.len(), Store::Compress);
         }
     }
 
@@ -777,7 +799,12 @@ fn work(
                         at + ZSTD_BLOCK
                     };
                     let from = if at == data_at { member_start } else { at };
-                    cuts.mark(from, looks_incompressible(&tgt[at..next]));
+                    let how = if looks_incompressible(&tgt[at..next]) {
+                        Store::Raw
+                    } else {
+                        Store::Compress
+                    };
+                    cuts.mark(from, how);
                     at = next;
                 }
             }
@@ -819,20 +846,23 @@ fn work(
     held.done();
     let frames = cuts.frames(buf.len());
     let mut pieces = Vec::with_capacity(frames.len());
-    for (start, end, raw) in frames {
-        let bytes = if raw {
-            let mut v = pool::take(end - start + (end - start) / ZSTD_BLOCK * 3 + 64);
-            raw_frame(&buf[start..end], &mut v);
-            v
-        } else {
-            codec
-                .compress(&buf[start..end])
-                .map_err(|source| BundleError::Codec {
-                    what: "compress",
-                    start: 0,
-                    end: 0,
-                    source,
-                })?
+    for (start, end, how) in frames {
+        let codec_err = |source| BundleError::Codec {
+            what: "compress",
+            start: 0,
+            end: 0,
+            source,
+        };
+        let bytes = match how {
+            Store::Raw => {
+                let mut v = pool::take(end - start + (end - start) / ZSTD_BLOCK * 3 + 64);
+                raw_frame(&buf[start..end], &mut v);
+                v
+            }
+            Store::Fast => Codec::new(Compression::Zstd, FAST_LEVEL)
+                .and_then(|mut fast| fast.compress(&buf[start..end]))
+                .map_err(codec_err)?,
+            Store::Compress => codec.compress(&buf[start..end]).map_err(codec_err)?,
         };
         pieces.push(Piece {
             tar_start: start,
@@ -1391,7 +1421,7 @@ fn write_one(
 
 #[cfg(test)]
 mod tests {
-    use super::{Cuts, ZSTD_BLOCK, raw_frame};
+    use super::{Cuts, Store, ZSTD_BLOCK, raw_frame};
 
     #[test]
     fn raw_frames_decode_with_libzstd_at_every_block_boundary() {
@@ -1426,22 +1456,26 @@ mod tests {
     #[test]
     fn cuts_merge_and_drop_empty_frames() {
         let mut c = Cuts::new();
-        c.mark(0, true); // nothing compressed before: the first frame is raw
-        c.mark(100, true);
-        c.mark(100, false);
-        c.mark(150, true);
-        c.mark(150, false); // an empty raw frame vanishes
-        c.mark(200, true);
+        c.mark(0, Store::Raw); // nothing compressed before: the first frame is raw
+        c.mark(100, Store::Raw);
+        c.mark(100, Store::Compress);
+        c.mark(150, Store::Raw);
+        c.mark(150, Store::Compress); // an empty raw frame vanishes
+        c.mark(200, Store::Raw);
         assert_eq!(
             c.frames(300),
-            [(0, 100, true), (100, 200, false), (200, 300, true)]
+            [
+                (0, 100, Store::Raw),
+                (100, 200, Store::Compress),
+                (200, 300, Store::Raw)
+            ]
         );
         let mut c = Cuts::new();
-        c.mark(0, false);
-        assert_eq!(c.frames(10), [(0, 10, false)]);
+        c.mark(0, Store::Compress);
+        assert_eq!(c.frames(10), [(0, 10, Store::Compress)]);
         let mut c = Cuts::new();
-        c.mark(10, true);
-        assert_eq!(c.frames(10), [(0, 10, false)]);
-        assert_eq!(Cuts::new().frames(0), [(0, 0, false)]);
+        c.mark(10, Store::Raw);
+        assert_eq!(c.frames(10), [(0, 10, Store::Compress)]);
+        assert_eq!(Cuts::new().frames(0), [(0, 0, Store::Compress)]);
     }
 }
