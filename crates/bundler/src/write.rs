@@ -51,14 +51,19 @@ pub struct BundleOptions {
     /// targets keep their places.
     pub group_incompressible: bool,
     /// With zstd and [`group_incompressible`](Self::group_incompressible):
-    /// store random-looking content in frames of raw (uncompressed) zstd
-    /// blocks, so zstd's match finder never scans it (default on). The
-    /// random-looking members grouped at the end of a run of regular
-    /// files get a raw frame of their own after the compressed frame of
-    /// the others, and each piece of a large file split over frames is
-    /// judged in blocks of 128 KiB: its random-looking stretches become
-    /// raw frames between compressed ones. Raw frames are standard zstd
-    /// frames (with the XXH64 content checksum, like the compressed ones),
+    /// give random-looking content zstd frames of its own, so zstd's match
+    /// finder does not work through it at [`level`](Self::level) (default
+    /// on). Each piece of a large file split over frames is judged in
+    /// blocks of 128 KiB, and its random-looking stretches are stored as
+    /// frames of raw (uncompressed) zstd blocks between compressed ones.
+    /// The random-looking members grouped at the end of a run of regular
+    /// files get a frame after the compressed frame of the others: raw
+    /// when their tar headers and padding are at most 1/64 of it (members
+    /// of about 100 KiB and more), otherwise compressed at zstd level -4,
+    /// which skips through random bytes fast and still shrinks the headers
+    /// (about 1.5 KiB a member with PAX records: stored raw, they would
+    /// cost more than the pass saves). Raw frames are standard zstd
+    /// frames with the XXH64 content checksum, like the compressed ones,
     /// so `zstd -d`, `zstd -t` and ranged reads see no difference. The
     /// judgement is a sample of 512 bytes: content whose sample looks
     /// random but whose rest compresses is stored larger than zstd would
