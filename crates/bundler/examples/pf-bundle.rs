@@ -9,7 +9,8 @@
 //! Environment: `PF_THREADS`, `PF_LEVEL`, `PF_FRAME` (bytes),
 //! `PF_MAX_FILES`, `PF_MAX_BYTES`, `PF_COMPRESSION` (zstd|gzip|none),
 //! `PF_GROUP` (0: keep walk order inside frames, see
-//! `BundleOptions::group_incompressible`).
+//! `BundleOptions::group_incompressible`), `PF_RAW` (0: compress random-looking
+//! content too, see `BundleOptions::raw_frames`).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -85,6 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 threads,
                 encryption: None,
                 group_incompressible: env("PF_GROUP", 1u8) != 0,
+                raw_frames: env("PF_RAW", 1u8) != 0,
             };
             let written = write_bundles_to_dir(&out, "bundle", &w.entries, &plan, &options)?;
             let s = t.elapsed().as_secs_f64();

@@ -22,8 +22,15 @@
 //!   tar offset, compressed byte range), which is also the bundle's last
 //!   member, and a zstd bundle ends with a skippable frame pointing at it.
 //!   Inside a frame, random-looking files follow the others of their run
-//!   ([`BundleOptions::group_incompressible`]), which zstd compresses
-//!   faster and smaller.
+//!   ([`BundleOptions::group_incompressible`]), and random-looking content
+//!   gets frames of its own ([`BundleOptions::raw_frames`]): stored in
+//!   raw zstd blocks when the content dominates (the random stretches of
+//!   large files, members of about 100 KiB and more), otherwise compressed
+//!   at zstd's fast level -4, so zstd's match finder never works through
+//!   it at the level asked. Raw frames are standard zstd frames with the
+//!   usual XXH64 content checksum. A 512-byte sample decides: content
+//!   whose sample looks random but whose rest compresses is stored larger
+//!   than zstd would have made it.
 //! - [`extract_stream`] and [`extract_ranges`] unpack all or selected
 //!   members, from a whole bundle or from just the byte ranges the index
 //!   names, verifying every hash and refusing hostile input; [`list`] and

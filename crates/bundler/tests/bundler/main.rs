@@ -17,6 +17,7 @@ mod hostile;
 mod layout;
 mod limits;
 mod ranged;
+mod raw_frames;
 mod roundtrip;
 mod stock_tools;
 mod walk;
