@@ -61,6 +61,16 @@ pub(crate) fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// `len` bytes of repeated English text (compressible), varied by `seed`.
+pub(crate) fn text(len: usize, seed: usize) -> Vec<u8> {
+    format!("{seed}: the quick brown fox jumps over the lazy dog; ")
+        .into_bytes()
+        .into_iter()
+        .cycle()
+        .take(len)
+        .collect()
+}
+
 /// Every path under `root` with a description of what it is, for comparing
 /// two trees.
 pub(crate) fn describe(root: &Path) -> Vec<(PathBuf, String)> {

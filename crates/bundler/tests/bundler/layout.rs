@@ -9,16 +9,7 @@ use bundler::{
     extract_stream,
 };
 
-use crate::common::{bundle, describe, need_tool, pseudo_random, sh, walk_rel};
-
-fn text(len: usize, seed: usize) -> Vec<u8> {
-    format!("{seed} lorem ipsum dolor sit amet, consectetur adipiscing elit; ")
-        .into_bytes()
-        .into_iter()
-        .cycle()
-        .take(len)
-        .collect()
-}
+use crate::common::{bundle, describe, need_tool, pseudo_random, sh, text, walk_rel};
 
 /// `a/` holds text and random files in turns, a subdirectory and a hard
 /// link to a random file; `z.bin` is alone after the directory.

@@ -10,16 +10,7 @@ use bundler::{
     extract_stream,
 };
 
-use crate::common::{bundle, describe, need_tool, pseudo_random, sh, walk_rel};
-
-fn text(len: usize, seed: usize) -> Vec<u8> {
-    format!("{seed}: the quick brown fox jumps over the lazy dog; ")
-        .into_bytes()
-        .into_iter()
-        .cycle()
-        .take(len)
-        .collect()
-}
+use crate::common::{bundle, describe, need_tool, pseudo_random, sh, text, walk_rel};
 
 /// 3 MiB: 256 KiB of text and 256 KiB of random bytes in turns.
 fn striped() -> Vec<u8> {

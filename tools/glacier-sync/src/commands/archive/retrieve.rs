@@ -145,32 +145,23 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
     // the Glacier figures are then only what the same plan would cost there.
     let location = target.store.location();
     let local = location.starts_with("file://") || location.starts_with("memory:");
-    let (charge, wait) = if local {
+    let (charge, wait_s) = if local {
         (0.0, (0, 0))
     } else {
-        (
-            est.usd,
-            (est.wait_min.as_secs() / 60, est.wait_max.as_secs() / 60),
-        )
+        (est.usd, (est.wait_min.as_secs(), est.wait_max.as_secs()))
     };
+    let glacier = format!(
+        "tier {}, estimated ${:.4}, ready in {}-{} minutes ({})",
+        tier.as_str(),
+        est.usd,
+        est.wait_min.as_secs() / 60,
+        est.wait_max.as_secs() / 60,
+        US_EAST_1_2026.as_of
+    );
     let cost_text = if local {
-        format!(
-            "local store: no charge, ready at once (on Glacier, tier {}: ~${:.4}, {}-{} minutes, {})",
-            tier.as_str(),
-            est.usd,
-            est.wait_min.as_secs() / 60,
-            est.wait_max.as_secs() / 60,
-            US_EAST_1_2026.as_of
-        )
+        format!("local store: no charge, ready at once (on Glacier: {glacier})")
     } else {
-        format!(
-            "tier {}, estimated ${:.4}, ready in {}-{} minutes ({})",
-            tier.as_str(),
-            est.usd,
-            wait.0,
-            wait.1,
-            US_EAST_1_2026.as_of
-        )
+        glacier
     };
     out.info(format!(
         "plan: {files} files from {requests} archives, {} ({bytes} bytes) in {requests} requests, {cost_text}",
@@ -191,8 +182,8 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
         "tier": tier.as_str(),
         "local_store": local,
         "usd": charge,
-        "wait_min_s": wait.0 * 60,
-        "wait_max_s": wait.1 * 60,
+        "wait_min_s": wait_s.0,
+        "wait_max_s": wait_s.1,
         "glacier_usd": est.usd,
         "glacier_wait_min_s": est.wait_min.as_secs(),
         "glacier_wait_max_s": est.wait_max.as_secs(),
