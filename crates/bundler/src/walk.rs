@@ -181,6 +181,9 @@ pub struct Entry {
     pub mtime: Timestamp,
     /// Access time.
     pub atime: Timestamp,
+    /// Status change time, as the walk saw it (a catalog compares it to
+    /// tell a chmod or a replaced file).
+    pub ctime: Timestamp,
     pub(crate) dev: u64,
     pub(crate) ino: u64,
     pub(crate) nlink: u64,
@@ -222,6 +225,7 @@ impl Entry {
             gid: meta.gid,
             mtime: meta.mtime,
             atime: meta.atime,
+            ctime: meta.ctime,
             dev: meta.dev,
             ino: meta.ino,
             nlink: meta.nlink,

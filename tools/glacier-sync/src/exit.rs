@@ -91,6 +91,16 @@ pub(crate) fn code_of(err: &anyhow::Error) -> Code {
         {
             return Code::Usage;
         }
+        if let Some(e) = cause.downcast_ref::<archiver::Error>() {
+            match e {
+                archiver::Error::CostLimit { .. } => return Code::CostLimit,
+                archiver::Error::Query(_) | archiver::Error::InvalidEntry { .. } => {
+                    return Code::Usage;
+                }
+                // The cause, next in the chain, decides (a store error: 4).
+                _ => continue,
+            }
+        }
         if cause.downcast_ref::<journal::JournalError>().is_some() {
             return Code::Journal;
         }

@@ -6,5 +6,6 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-pub mod cost;
+/// Prices and estimates: the `archiver` crate's, under their old name.
+pub use archiver::pricing as cost;
 pub mod mtcompat;

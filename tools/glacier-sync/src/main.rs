@@ -133,8 +133,15 @@ fn init_tracing(cli: &cli::Cli) {
             _ => "trace",
         }
     };
+    // The archive flows' notices and warnings reach the user as messages
+    // already (their observer); their events show from -v on.
+    let directives = if cli.verbose == 0 {
+        format!("{level},archiver=error")
+    } else {
+        level.to_owned()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
