@@ -454,7 +454,8 @@ pub fn archive_planned(
         UploadOptions {
             part_size: options.part_size,
             concurrency: options.upload_concurrency,
-            ..UploadOptions::default()
+            retry: options.retry,
+            state_dir: None,
         },
     );
     let shared = Mutex::new(cat);
@@ -544,28 +545,35 @@ pub fn archive_planned(
     {
         return Err(e);
     }
-    let info = finish_and_export(cat, &uploader, &vault.name, run_id, &uid)?;
+    let info = finish_and_export(cat, &side, &uploader, &vault.name, run_id, &uid)?;
     summary.stored_bytes = stored_bytes.load(Ordering::SeqCst);
     summary.catalog_export = Some(info.archive_id);
     tracing::info!(target: "archiver", run = %uid, stored = summary.stored_bytes, "archive run finished");
     Ok(summary)
 }
 
-/// Ends run `run_id` and stores its catalog export in the vault, marked
-/// `permafrost-catalog v1 run=UID`, so [`crate::rebuild_catalog`] can find
-/// it.
+/// Ends run `run_id` (if it has not ended) and stores its catalog export
+/// in the vault, marked `permafrost-catalog v1 run=UID`, so
+/// [`crate::rebuild_catalog`] can find it. The run is listed beside the
+/// catalog until the export is stored, so a kill in between is completed
+/// by [`recover`] (at worst the vault then holds the export twice, which
+/// a rebuild imports once).
 fn finish_and_export(
     cat: &mut Catalog,
+    side: &SideFiles,
     uploader: &Uploader,
     vault: &str,
     run_id: RunId,
     uid: &str,
 ) -> Result<glacier_multipart::ArchiveInfo> {
-    cat.finish_run(run_id, now())?;
+    side.set_export_pending(uid, true)?;
+    if cat.run(run_id)?.is_some_and(|r| r.ended.is_none()) {
+        cat.finish_run(run_id, now())?;
+    }
     let mut export = Vec::new();
     cat.export_run(run_id, &mut export, "run export")?;
     let desc = format!("{CATALOG_PREFIX} run={uid}");
-    uploader
+    let info = uploader
         .upload_reader(
             vault,
             &mut &export[..],
@@ -575,7 +583,9 @@ fn finish_and_export(
         )
         .map_err(Error::store(format!(
             "storing the catalog export of run {uid}"
-        )))
+        )))?;
+    side.set_export_pending(uid, false)?;
+    Ok(info)
 }
 
 /// Bundles `members` into the uploader, then records the archive's files.
@@ -731,12 +741,29 @@ pub fn recover(
     catalog: &mut ArchiveCatalog,
     observer: &dyn Observer,
 ) -> Result<Vec<String>> {
-    let unfinished = reconcile(vault, catalog, observer)?;
+    let mut unfinished = reconcile(vault, catalog, observer)?;
+    let side = catalog.side().clone();
+    for uid in side.pending_exports() {
+        match catalog.catalog().run_by_uid(&uid)? {
+            Some(run) if !unfinished.iter().any(|(id, _)| *id == run.id) => {
+                unfinished.push((run.id, uid));
+            }
+            Some(_) => {}
+            None => side.set_export_pending(&uid, false)?,
+        }
+    }
     let uploader = Uploader::new(vault.store.clone(), UploadOptions::default());
     let mut closed = Vec::new();
     for (id, uid) in unfinished {
         emit_notice(observer, &Notice::ClosingRun { uid: uid.clone() });
-        finish_and_export(catalog.catalog_mut(), &uploader, &vault.name, id, &uid)?;
+        finish_and_export(
+            catalog.catalog_mut(),
+            &side,
+            &uploader,
+            &vault.name,
+            id,
+            &uid,
+        )?;
         closed.push(uid);
     }
     Ok(closed)
@@ -772,7 +799,6 @@ fn reconcile(
     let side = catalog.side().clone();
     let cat = catalog.catalog_mut();
     let mut unfinished = Vec::new();
-    let mut suspects: Vec<String> = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
     let runs = cat.runs()?;
     let mut archives = BTreeMap::new();
@@ -787,24 +813,38 @@ fn reconcile(
         }
         archives.insert(run.id, list);
     }
+    let mut forget = Vec::new();
     for run in &runs {
         if run.ended.is_none() {
             unfinished.push((run.id, run.uid.clone()));
         }
         for a in archives.get(&run.id).into_iter().flatten() {
             if a.info.state == ArchiveState::Uploading {
-                emit_notice(
-                    observer,
-                    &Notice::Forgetting {
-                        description: a.info.description.clone(),
-                    },
-                );
-                cat.set_archive_state(a.key, ArchiveState::Deleted)?;
-                suspects.push(a.info.description.clone());
+                forget.push(a);
             }
         }
     }
-    clean_unknown(vault, &side, suspects, &known, observer)?;
+    // Listed beside the catalog before they are forgotten in it, so a kill
+    // in between still leaves their uploads to be looked for.
+    if !forget.is_empty() {
+        let mut todo = side.load_cleanup();
+        for a in &forget {
+            if !todo.descriptions.contains(&a.info.description) {
+                todo.descriptions.push(a.info.description.clone());
+            }
+        }
+        side.save_cleanup(&todo)?;
+    }
+    for a in forget {
+        emit_notice(
+            observer,
+            &Notice::Forgetting {
+                description: a.info.description.clone(),
+            },
+        );
+        cat.set_archive_state(a.key, ArchiveState::Deleted)?;
+    }
+    clean_unknown(vault, &side, &known, observer)?;
     Ok(unfinished)
 }
 
@@ -814,14 +854,12 @@ fn reconcile(
 fn clean_unknown(
     vault: &Vault,
     side: &SideFiles,
-    suspects: Vec<String>,
     known: &HashSet<String>,
     observer: &dyn Observer,
 ) -> Result<()> {
     let store = &vault.store;
     let v = &vault.name;
     let mut todo: Cleanup = side.load_cleanup();
-    todo.descriptions.extend(suspects);
     if todo.descriptions.is_empty() {
         return Ok(());
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bundler::{Compression, TimeWindow};
 use catalog::FileEntry;
-use glacier_multipart::ArchiveStore;
+use glacier_multipart::{ArchiveStore, RetryPolicy};
 
 use crate::pricing::StorageClass;
 
@@ -104,6 +104,9 @@ pub struct ArchiveOptions {
     pub part_size: u64,
     /// Parts in flight per upload (default 4).
     pub upload_concurrency: usize,
+    /// How failed store requests are retried (default: eight tries over
+    /// about six minutes).
+    pub retry: RetryPolicy,
     /// Called for each recorded file.
     pub entry_hook: Option<Arc<dyn EntryHook>>,
 }
@@ -123,6 +126,7 @@ impl fmt::Debug for ArchiveOptions {
             .field("jobs", &self.jobs)
             .field("part_size", &self.part_size)
             .field("upload_concurrency", &self.upload_concurrency)
+            .field("retry", &self.retry)
             .field("entry_hook", &self.entry_hook.is_some())
             .finish()
     }
@@ -143,6 +147,7 @@ impl Default for ArchiveOptions {
             jobs: 2,
             part_size: 16 << 20,
             upload_concurrency: 4,
+            retry: RetryPolicy::default(),
             entry_hook: None,
         }
     }
@@ -221,6 +226,20 @@ impl ArchiveOptions {
     #[must_use]
     pub fn jobs(mut self, n: usize) -> Self {
         self.jobs = n.max(1);
+        self
+    }
+
+    /// Uploads in parts of `bytes` (1 MiB times a power of two).
+    #[must_use]
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Retries failed store requests by `policy`.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 

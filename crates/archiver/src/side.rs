@@ -4,8 +4,9 @@
 //! bundle's own index, so a retrieval can ask for just the ranges of the
 //! wanted members), `FILE.jobs/JOB_ID.json` (what a pending retrieval job
 //! is to extract, and where; its downloaded output is `JOB_ID.out` there
-//! until extracted) and `FILE.cleanup.json` (descriptions of interrupted
-//! uploads that may have reached the vault, awaiting an inventory).
+//! until extracted), `FILE.cleanup.json` (descriptions of interrupted
+//! uploads that may have reached the vault, awaiting an inventory) and
+//! `FILE.exports.json` (runs ended whose catalog export is being stored).
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,11 @@ impl SideFiles {
         self.with_suffix(".cleanup.json")
     }
 
+    /// The runs ended whose catalog export may not be stored yet.
+    pub fn pending_exports_file(&self) -> PathBuf {
+        self.with_suffix(".exports.json")
+    }
+
     /// Where the index of archive `archive_id` is kept.
     pub fn index_path(&self, archive_id: &str) -> PathBuf {
         self.index_dir()
@@ -157,6 +163,37 @@ impl SideFiles {
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|source| Error::Json { path, source })
+    }
+
+    /// Run uids whose export is pending.
+    pub(crate) fn pending_exports(&self) -> Vec<String> {
+        std::fs::read(self.pending_exports_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Marks (or, `pending: false`, unmarks) run `uid`'s export pending.
+    pub(crate) fn set_export_pending(&self, uid: &str, pending: bool) -> Result<()> {
+        let mut list = self.pending_exports();
+        list.retain(|u| u != uid);
+        if pending {
+            list.push(uid.to_owned());
+        }
+        let path = self.pending_exports_file();
+        if list.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io("removing", path)(e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let bytes = serde_json::to_vec(&list).map_err(|source| Error::Json {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)
     }
 
     pub(crate) fn load_cleanup(&self) -> Cleanup {
