@@ -51,11 +51,11 @@
 // but rare and never on a hot path. Boxing them would only hide the fields.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "aws")]
+mod aws;
 mod common;
 mod download;
 mod error;
-#[cfg(feature = "glacier")]
-mod glacier;
 mod inventory;
 mod local;
 mod location;
@@ -66,10 +66,10 @@ mod serde_util;
 mod store;
 mod upload;
 
+#[cfg(feature = "glacier")]
+pub use aws::glacier::{GlacierOptions, GlacierStore};
 pub use download::{DownloadInfo, DownloadOptions, Downloader};
 pub use error::{Error, Result};
-#[cfg(feature = "glacier")]
-pub use glacier::{GlacierOptions, GlacierStore};
 pub use inventory::{Inventory, InventoryParseError};
 pub use local::LocalStore;
 pub use location::open_store;

@@ -2,24 +2,20 @@
 //! `glacier`).
 //!
 //! The SDK is async; this store owns a private multi-thread tokio runtime
-//! and blocks on it, so callers see the same blocking [`ArchiveStore`] as
+//! (set up with the HTTP client and configuration by the shared
+//! [`aws`](super) module) and blocks on it, so callers see the same blocking [`ArchiveStore`] as
 //! for every other store. Several threads may call it at once.
 
 use std::fmt;
 use std::ops::Range;
 use std::time::SystemTime;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_sdk_glacier::Client;
-use aws_sdk_glacier::config::Credentials;
-use aws_sdk_glacier::config::http::HttpResponse;
-use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_glacier::primitives::ByteStream;
 use aws_sdk_glacier::types::{GlacierJobDescription, InventoryRetrievalJobInput, JobParameters};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use glacier_treehash::TreeHash;
 
+use super::map_err;
 use crate::serde_util::parse_time;
 use crate::store::{
     ArchiveInfo, ArchiveStore, InventoryFormat, JobInfo, JobOutput, JobRequest, JobStatus,
@@ -74,81 +70,6 @@ fn bad(operation: &'static str, vault: &str, message: impl Into<String>) -> Erro
     }
 }
 
-/// Maps an SDK failure to our error; `not_found` names what a 404 means
-/// for this operation.
-fn map_err<E>(
-    operation: &'static str,
-    vault: &str,
-    not_found: impl FnOnce() -> Error,
-    err: SdkError<E, HttpResponse>,
-) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let vault_s = vault.to_owned();
-    match err {
-        SdkError::TimeoutError(_) => Error::Timeout {
-            operation,
-            vault: vault_s,
-        },
-        SdkError::DispatchFailure(e) => {
-            if e.is_timeout() {
-                Error::Timeout {
-                    operation,
-                    vault: vault_s,
-                }
-            } else {
-                Error::Connection {
-                    operation,
-                    vault: vault_s,
-                    message: format!("{e:?}"),
-                }
-            }
-        }
-        SdkError::ResponseError(e) => Error::Connection {
-            operation,
-            vault: vault_s,
-            message: format!("unreadable response: {e:?}"),
-        },
-        SdkError::ServiceError(ctx) => {
-            let err = ctx.err();
-            let code = err.code().unwrap_or("").to_owned();
-            let message = format!("{code}: {}", err.message().unwrap_or(""));
-            let status = ctx.raw().status().as_u16();
-            match (code.as_str(), status) {
-                ("ResourceNotFoundException", _) | (_, 404) => not_found(),
-                ("ThrottlingException" | "SlowDown" | "LimitExceededException", _) | (_, 429) => {
-                    Error::Throttled {
-                        operation,
-                        vault: vault_s,
-                        message,
-                    }
-                }
-                ("RequestTimeoutException", _) | (_, 408) => Error::Timeout {
-                    operation,
-                    vault: vault_s,
-                },
-                (_, s) if s >= 500 => Error::Server {
-                    operation,
-                    vault: vault_s,
-                    status: s,
-                    message,
-                },
-                _ => Error::Rejected {
-                    operation,
-                    vault: vault_s,
-                    message,
-                },
-            }
-        }
-        other => Error::Rejected {
-            operation,
-            vault: vault_s,
-            message: format!("{other:?}"),
-        },
-    }
-}
-
 fn parse_hash(operation: &'static str, vault: &str, s: Option<&str>) -> Result<TreeHash> {
     let s = s.ok_or_else(|| bad(operation, vault, "the answer has no tree hash"))?;
     TreeHash::from_hex(s).map_err(|e| bad(operation, vault, format!("bad tree hash {s:?}: {e}")))
@@ -174,40 +95,18 @@ impl GlacierStore {
     /// Connects (loading configuration and credentials the standard way,
     /// unless `options` says otherwise). Nothing is sent yet.
     pub fn connect(options: &GlacierOptions) -> Result<GlacierStore> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("glacier-store")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("starting the AWS runtime", "tokio runtime", e))?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .retry_config(RetryConfig::disabled());
-        if let Some(region) = &options.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &options.endpoint_url {
-            loader = loader.endpoint_url(url.clone());
-        }
-        if let Some(profile) = &options.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some((key, secret)) = &options.static_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                key.clone(),
-                secret.clone(),
-                None,
-                None,
-                "permafrost-static",
-            ));
-        }
-        let config = runtime.block_on(loader.load());
-        let region = config
-            .region()
-            .map_or_else(String::new, ToString::to_string);
+        let runtime = super::runtime("glacier-store")?;
+        let connect = super::Connect {
+            region: options.region.as_deref(),
+            endpoint_url: options.endpoint_url.as_deref(),
+            profile: options.profile.as_deref(),
+            static_credentials: options
+                .static_credentials
+                .as_ref()
+                .map(|(k, s)| (k.as_str(), s.as_str())),
+        };
+        let config = super::load_config(&runtime, &connect);
+        let region = super::region_of(&config);
         let location = match &options.endpoint_url {
             Some(url) => format!("glacier://{region}?endpoint={url}"),
             None => format!("glacier://{region}"),
