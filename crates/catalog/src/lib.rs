@@ -93,6 +93,6 @@ pub use model::{
     StoreId, VaultId,
 };
 pub use query::{Query, QueryError};
-pub use search::MAX_PAGE;
+pub use search::{MAX_PAGE, StoredFile};
 pub use time::format_time;
 pub use tokens::{phrase_matches, query_tokens};

@@ -335,3 +335,47 @@ fn where_is_lists_every_version() {
         Err(CatalogError::RelativePath { .. })
     ));
 }
+
+#[test]
+fn stored_files_under_a_directory_in_one_query() {
+    let f = cat();
+    let mut cat = f.cat;
+    let paths = |cat: &Catalog, dir: &str| {
+        let mut v = Vec::new();
+        cat.stored_files_under(dir, |s| {
+            v.push((format!("{}/{}", s.dir, s.name), s.size, s.ctime));
+        })
+        .unwrap();
+        v.sort();
+        v
+    };
+    // a1 is still uploading: none of its files count.
+    assert!(paths(&cat, "/data/Finance").is_empty());
+    cat.set_archive_stored(f.a1, "REMOTE-A1", None, 1).unwrap();
+    let finance = paths(&cat, "/data/Finance");
+    assert_eq!(
+        finance.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+        [
+            "/data/Finance/Budget_2019-final.xlsx",
+            "/data/Finance/Budget_2020.xlsx",
+            "/data/Finance/old/budget 2019 draft.docx",
+        ],
+        "a sibling directory sharing the prefix (/data/Finance2) is not below"
+    );
+    assert_eq!(paths(&cat, "/data/Finance/"), finance);
+    assert_eq!(paths(&cat, "/").len(), 8);
+    assert_eq!(paths(&cat, "/data").len(), 7);
+    assert!(paths(&cat, "/nowhere").is_empty());
+    let mut with_ctime = file("/t/a", 1, "2020-01-01");
+    with_ctime.ctime = Some(77);
+    let store = cat.store("local", "local", None).unwrap();
+    let vault = cat.vault(store, "main").unwrap();
+    let a = cat
+        .add_archive(&crate::support::archive(f.run2, vault, 3000, ""))
+        .unwrap();
+    cat.insert_files(a, &[with_ctime]).unwrap();
+    cat.set_archive_stored(a, "REMOTE-T", None, 1).unwrap();
+    assert_eq!(paths(&cat, "/t"), [("/t/a".to_owned(), 1, Some(77))]);
+    cat.set_archive_state(a, ArchiveState::Deleted).unwrap();
+    assert!(paths(&cat, "/t").is_empty());
+}
