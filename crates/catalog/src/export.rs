@@ -39,6 +39,11 @@ pub const EXPORT_VERSION: u32 = 1;
 
 const BATCH: usize = 20_000;
 
+/// zstd level of exports. An export is mostly SHA-256 digests, which no
+/// level compresses: at 200 000 files level 1 wrote 11.6 MB in 0.17 s,
+/// level 9 the same 11.6 MB in 1.0 s, at the end of every archive run.
+const LEVEL: i32 = 1;
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Record {
@@ -135,7 +140,7 @@ impl Catalog {
         let r = self.run(run)?.ok_or_else(|| self.not_found("run", &run))?;
         let archives = self.archives_of_run(run)?;
         let stores = store_kinds(&tx).map_err(self.err("reading stores"))?;
-        let mut w = zstd::Encoder::new(out, 9).map_err(io("writing export", name))?;
+        let mut w = zstd::Encoder::new(out, LEVEL).map_err(io("writing export", name))?;
         let mut summary = ExportSummary {
             archives: 0,
             files: 0,
