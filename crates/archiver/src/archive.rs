@@ -11,16 +11,16 @@
 //! left; [`archive`] calls it first.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::fs::MetadataExt as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use bundler::{
     BundleIndex, BundleLimits, BundleOptions, BundlePlan, BundleWriter, Compression, Encryption,
     Entry, EntryKind, MemberIndex, MemberKind, NameStyle, WalkOptions, Walker,
 };
 use catalog::{
-    ArchiveState, Catalog, FileEntry, MemberLocation, NewArchive, NewRun, PackedRange, RunId,
+    ArchiveKey, ArchiveState, Catalog, FileEntry, MemberLocation, NewArchive, NewRun, PackedRange,
+    RunId,
 };
 use glacier_multipart::{NoProgress, UploadOptions, Uploader};
 
@@ -458,7 +458,6 @@ pub fn archive_planned(
             state_dir: None,
         },
     );
-    let shared = Mutex::new(cat);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -466,9 +465,22 @@ pub fn archive_planned(
     let progress = observer.progress(&Transfer::Archive { run: &uid });
     // Progress in content bytes bundled and stored.
     progress.start(Some(bytes), Some(plan.bundles() as u64), 0);
-    std::thread::scope(|s| {
+    let (to_catalog, requests) = mpsc::channel::<Request>();
+    let recorded = std::thread::scope(|s| {
+        // The catalog's one writer: lanes hand it their rows and go on.
+        let writer = s.spawn(|| {
+            let r = record(cat, &requests, &uid);
+            if r.is_err() {
+                stop.store(true, Ordering::SeqCst);
+            }
+            // Wakes lanes waiting for a reply, fails those that send.
+            drop(requests);
+            r
+        });
         for _ in 0..options.jobs.max(1) {
+            let to_catalog = to_catalog.clone();
             s.spawn(|| {
+                let to_catalog = to_catalog;
                 loop {
                     if stop.load(Ordering::SeqCst) {
                         return;
@@ -487,11 +499,11 @@ pub fn archive_planned(
                     };
                     observer.bundle_started(&event);
                     let r = one_bundle(
-                        &shared,
+                        &to_catalog,
                         &side,
                         &uploader,
                         vault,
-                        &NewArchive {
+                        NewArchive {
                             run: run_id,
                             vault: vault_id,
                             remote_id: None,
@@ -504,6 +516,7 @@ pub fn archive_planned(
                             state: ArchiveState::Uploading,
                             recipients: options.encrypt_to.clone(),
                         },
+                        i,
                         members,
                         BundleOptions {
                             compression: options.compression,
@@ -536,9 +549,14 @@ pub fn archive_planned(
                 }
             });
         }
+        drop(to_catalog);
+        writer
+            .join()
+            .unwrap_or(Err(Error::Panicked("catalog writer")))
     });
     drop(progress);
-    let cat = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+    // The writer's failure is the cause of the lanes' that followed it.
+    let cat = recorded?;
     if let Some(e) = first_error
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
@@ -588,23 +606,116 @@ fn finish_and_export(
     Ok(info)
 }
 
-/// Bundles `members` into the uploader, then records the archive's files.
+/// What the lanes ask of the catalog's writer.
+enum Request {
+    /// Record an archive as uploading; the reply carries its key.
+    Add(Box<NewArchive>, mpsc::SyncSender<Result<ArchiveKey>>),
+    /// Mark archive `key` (bundle `seq`) stored, then record its files.
+    Stored {
+        key: ArchiveKey,
+        seq: usize,
+        info: glacier_multipart::ArchiveInfo,
+        files: Vec<FileEntry>,
+    },
+}
+
+/// Files recorded per transaction: large enough that the catalog indexes
+/// them on its second thread and writes few index segments.
+const RECORD_BATCH: usize = 16 * 1024;
+
+/// The catalog's writer during a run: records archives as they start, and
+/// marks each stored as soon as it is; the files of stored archives are
+/// recorded [`RECORD_BATCH`] at a time (and the rest once every lane is
+/// done, even after a failure). A crash in between leaves stored archives
+/// without files, whose files the next run archives again, as a crash
+/// between marking one stored and recording its files always could.
+/// Returns the catalog when the lanes are done.
+fn record<'c>(
+    cat: &'c mut Catalog,
+    requests: &mpsc::Receiver<Request>,
+    uid: &str,
+) -> Result<&'c mut Catalog> {
+    let mut pending: Vec<(ArchiveKey, usize, Vec<FileEntry>)> = Vec::new();
+    let mut count = 0usize;
+    let flush = |cat: &mut Catalog, pending: &mut Vec<(ArchiveKey, usize, Vec<FileEntry>)>| {
+        let Some(&(_, seq, _)) = pending.first() else {
+            return Ok(());
+        };
+        let batches: Vec<(ArchiveKey, &[FileEntry])> =
+            pending.iter().map(|(k, _, f)| (*k, f.as_slice())).collect();
+        let r = cat.insert_many(&batches).map_err(|e| Error::Bundling {
+            seq,
+            run: uid.to_owned(),
+            source: Box::new(e.into()),
+        });
+        pending.clear();
+        r
+    };
+    for request in requests {
+        match request {
+            Request::Add(archive, reply) => {
+                // A failure goes back to the lane, which fails its bundle.
+                let _ = reply.send(cat.add_archive(&archive).map_err(Error::from));
+            }
+            Request::Stored {
+                key,
+                seq,
+                info,
+                files,
+            } => {
+                // Stored first: a crash between the two leaves a known
+                // archive whose files the next run archives again, never
+                // files of a forgotten one.
+                let marked = cat.set_archive_stored(
+                    key,
+                    &info.archive_id,
+                    Some(&info.tree_hash.to_hex()),
+                    info.size,
+                );
+                if let Err(e) = marked {
+                    let _ = flush(cat, &mut pending);
+                    return Err(Error::Bundling {
+                        seq,
+                        run: uid.to_owned(),
+                        source: Box::new(e.into()),
+                    });
+                }
+                count += files.len();
+                pending.push((key, seq, files));
+                if count >= RECORD_BATCH {
+                    count = 0;
+                    flush(cat, &mut pending)?;
+                }
+            }
+        }
+    }
+    flush(cat, &mut pending)?;
+    Ok(cat)
+}
+
+/// Bundles `members` into the uploader, then hands the archive's files to
+/// the catalog's writer. The archive is recorded as uploading while the
+/// bundle is being compressed, before the first byte goes to the store.
 /// Returns the archive id and the bytes stored.
 #[allow(clippy::too_many_arguments)]
 fn one_bundle(
-    cat: &Mutex<&mut Catalog>,
+    to_catalog: &mpsc::Sender<Request>,
     side: &SideFiles,
     uploader: &Uploader,
     vault: &Vault,
-    archive: &NewArchive,
+    archive: NewArchive,
+    seq: usize,
     members: &[Entry],
     bundle_options: BundleOptions,
     options: &ArchiveOptions,
     observer: &dyn Observer,
 ) -> Result<(String, u64)> {
-    let lock = || cat.lock().unwrap_or_else(PoisonError::into_inner);
+    let gone = || Error::Panicked("catalog writer");
     let desc = archive.description.clone();
-    let key = lock().add_archive(archive)?;
+    let (reply, key) = mpsc::sync_channel(1);
+    to_catalog
+        .send(Request::Add(Box::new(archive), reply))
+        .map_err(|_| gone())?;
     let (w, mut r) = crate::pipe::pipe(8);
     let (up, written) = std::thread::scope(|s| {
         let writer = s.spawn(move || -> Result<BundleIndex> {
@@ -615,15 +726,24 @@ fn one_bundle(
                 .map_err(|source| Error::Stream { source })?;
             Ok(written.index)
         });
-        let up = uploader.upload_reader(&vault.name, &mut r, &desc, None, &NoProgress);
+        let up = match key.recv().unwrap_or_else(|_| Err(gone())) {
+            Ok(key) => Ok((
+                key,
+                uploader
+                    .upload_reader(&vault.name, &mut r, &desc, None, &NoProgress)
+                    .map_err(Error::store(format!("uploading {desc}"))),
+            )),
+            Err(e) => Err(e),
+        };
         drop(r);
         let written = writer
             .join()
             .unwrap_or(Err(Error::Panicked("bundle writer")));
         (up, written)
     });
+    let (key, up) = up?;
     let index = written?;
-    let info = up.map_err(Error::store(format!("uploading {desc}")))?;
+    let info = up?;
     for s in &index.skipped {
         emit_warning(
             observer,
@@ -644,41 +764,34 @@ fn one_bundle(
             );
         }
     }
-    // Change times, for the next run's change detection (the bundle index
-    // does not carry them).
+    // Change times as the walk saw them, for the next run's change
+    // detection (the bundle index does not carry them).
     let by_name: HashMap<&[u8], &Entry> = members.iter().map(|e| (e.name.as_slice(), e)).collect();
-    let ctimes: HashMap<&[u8], i64> = members
-        .iter()
-        .filter_map(|e| {
-            let m = std::fs::symlink_metadata(&e.source).ok()?;
-            Some((e.name.as_slice(), m.ctime()))
-        })
-        .collect();
     let files: Vec<FileEntry> = index
         .members
         .iter()
         .enumerate()
         .map(|(i, m)| {
             let mut f = file_entry(&index, i as u64, m);
-            f.ctime = ctimes.get(m.path.0.as_slice()).copied();
-            if let (Some(hook), Some(e)) = (&options.entry_hook, by_name.get(m.path.0.as_slice())) {
+            let e = by_name.get(m.path.0.as_slice());
+            f.ctime = e.map(|e| e.ctime.secs);
+            if let (Some(hook), Some(e)) = (&options.entry_hook, e) {
                 hook.before_record(&e.source, &mut f);
             }
             f
         })
         .collect();
     side.save_index(&info.archive_id, &index)?;
-    // Stored first: a crash between the two leaves a known archive whose
-    // files the next run archives again, never files of a forgotten one.
-    let mut c = lock();
-    c.set_archive_stored(
-        key,
-        &info.archive_id,
-        Some(&info.tree_hash.to_hex()),
-        info.size,
-    )?;
-    c.insert_files(key, &files)?;
-    Ok((info.archive_id, info.size))
+    let stored = (info.archive_id.clone(), info.size);
+    to_catalog
+        .send(Request::Stored {
+            key,
+            seq,
+            info,
+            files,
+        })
+        .map_err(|_| gone())?;
+    Ok(stored)
 }
 
 fn unhex32(s: &str) -> Option<[u8; 32]> {

@@ -1,45 +1,143 @@
 //! Incremental runs: which entries are new or changed since they were last
 //! stored.
+//!
+//! The catalog is read in bulk: one [`Catalog::stored_files_under`] per
+//! topmost directory entry (a walk's root) covers every entry below it;
+//! only the entries outside those (the roots themselves, explicit entries
+//! of [`crate::Sources::Entries`] in directories of their own) are looked
+//! up one by one, or by their directory when it holds many of them.
 
-use std::os::unix::fs::MetadataExt as _;
+use std::collections::{HashMap, HashSet};
 
 use bundler::{Entry, EntryKind};
-use catalog::{ArchiveState, Catalog};
+use catalog::{ArchiveState, Catalog, StoredFile};
 
 use crate::error::Result;
 
+/// Outside entries sharing a directory: from this many on, the directory
+/// is read at once instead of each path.
+const GROUP_MIN: usize = 8;
+
 /// The entries that are new or changed since they were last stored (size,
 /// mtime or ctime differ: a replaced file, a new inode, gets a new ctime);
-/// directories when new or their mtime changed.
+/// directories when new or their mtime changed. The ctime compared is the
+/// one the walk saw.
 pub(crate) fn changed(cat: &Catalog, entries: Vec<Entry>) -> Result<Vec<Entry>> {
-    let mut keep = vec![false; entries.len()];
-    for (i, e) in entries.iter().enumerate() {
-        let path = format!("/{}", e.name_lossy());
-        let hits = cat.where_is(&path)?;
-        let ctime = std::fs::symlink_metadata(&e.source).ok().map(|m| m.ctime());
-        let mut same = false;
-        for h in &hits {
-            if h.state == ArchiveState::Stored && h.size == e.size && h.mtime == e.mtime.secs {
-                // A change of ctime (chmod, chown, a replaced file) counts too.
-                let recorded = cat.file(h.id)?.and_then(|(_, f)| f.ctime);
-                if recorded.is_none() || recorded == ctime {
-                    same = true;
+    let paths: Vec<String> = entries
+        .iter()
+        .map(|e| format!("/{}", e.name_lossy()))
+        .collect();
+    let index: HashMap<&str, usize> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), i))
+        .collect();
+    let mut same = vec![false; entries.len()];
+    let mut buf = String::new();
+    let mut visit = |s: &StoredFile<'_>| {
+        buf.clear();
+        buf.push_str(s.dir);
+        buf.push('/');
+        buf.push_str(s.name);
+        if let Some(&i) = index.get(buf.as_str())
+            && unchanged(&entries[i], s.size, s.mtime, s.ctime)
+        {
+            same[i] = true;
+        }
+    };
+
+    // The topmost directory entries: shorter paths first, so an ancestor
+    // is known before its descendants.
+    let mut dirs: Vec<&str> = entries
+        .iter()
+        .zip(&paths)
+        .filter(|(e, _)| e.kind == EntryKind::Dir)
+        .map(|(_, p)| p.as_str())
+        .collect();
+    dirs.sort_unstable_by_key(|p| p.len());
+    let mut tops: HashSet<&str> = HashSet::new();
+    for d in dirs {
+        if !ancestors(d).any(|a| tops.contains(a)) {
+            tops.insert(d);
+        }
+    }
+    for t in &tops {
+        cat.stored_files_under(t, &mut visit)?;
+    }
+    // Entries below none of them, by directory.
+    let mut outside: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in paths.iter().enumerate() {
+        if !ancestors(p).any(|a| tops.contains(a)) {
+            let parent = p.rsplit_once('/').map_or("", |(d, _)| d);
+            outside.entry(parent).or_default().push(i);
+        }
+    }
+    let mut one_by_one = Vec::new();
+    for (dir, members) in outside {
+        if members.len() >= GROUP_MIN {
+            cat.stored_files_under(if dir.is_empty() { "/" } else { dir }, &mut visit)?;
+        } else {
+            one_by_one.extend(members);
+        }
+    }
+    for i in one_by_one {
+        let e = &entries[i];
+        for h in cat.where_is(&paths[i])? {
+            if h.state == ArchiveState::Stored && (e.kind == EntryKind::Dir || h.size == e.size) {
+                let ctime = if e.kind == EntryKind::Dir {
+                    None
+                } else {
+                    cat.file(h.id)?.and_then(|(_, f)| f.ctime)
+                };
+                if unchanged(e, h.size, h.mtime, ctime) {
+                    same[i] = true;
                     break;
                 }
             }
         }
-        if e.kind == EntryKind::Dir {
-            keep[i] = !hits
-                .iter()
-                .any(|h| h.state == ArchiveState::Stored && h.mtime == e.mtime.secs);
-            continue;
-        }
-        keep[i] = !same;
     }
     Ok(entries
         .into_iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
+        .zip(same)
+        .filter(|(_, s)| !*s)
         .map(|(e, _)| e)
         .collect())
+}
+
+/// Whether a stored version matches entry `e`: a directory by its mtime, anything
+/// else by size, mtime and (when recorded) ctime.
+fn unchanged(e: &Entry, size: u64, mtime: i64, ctime: Option<i64>) -> bool {
+    if e.kind == EntryKind::Dir {
+        return mtime == e.mtime.secs;
+    }
+    size == e.size && mtime == e.mtime.secs && ctime.is_none_or(|c| c == e.ctime.secs)
+}
+
+/// The proper ancestors of an absolute path, nearest first (`/` last).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(path);
+    std::iter::from_fn(move || {
+        let p = rest?;
+        let (d, _) = p.rsplit_once('/')?;
+        if d.is_empty() {
+            rest = None;
+            (p != "/").then_some("/")
+        } else {
+            rest = Some(d);
+            Some(d)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ancestors;
+
+    #[test]
+    fn ancestors_of_paths() {
+        let a = |p| ancestors(p).collect::<Vec<_>>();
+        assert_eq!(a("/a/b/c"), ["/a/b", "/a", "/"]);
+        assert_eq!(a("/a"), ["/"]);
+        assert!(a("/").is_empty());
+    }
 }

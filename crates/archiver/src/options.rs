@@ -55,7 +55,7 @@ impl SourceEntry {
 
 /// Called for every file recorded, just before its catalog row is written:
 /// a place to add metadata read during the run (owner and group names,
-/// for instance). Runs on the catalog writer; keep it quick.
+/// for instance). Runs on the bundling lanes, once per file; keep it quick.
 pub trait EntryHook: Send + Sync {
     /// `row` is about to be recorded for the file at `source` on disk.
     fn before_record(&self, source: &Path, row: &mut FileEntry);

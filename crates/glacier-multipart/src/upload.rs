@@ -179,26 +179,21 @@ struct StreamSource<'r> {
 
 impl StreamSource<'_> {
     fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<()> {
-        while buf.len() < want {
-            let old = buf.len();
-            buf.resize(want, 0);
-            match self.reader.read(&mut buf[old..]) {
-                Ok(0) => {
-                    buf.truncate(old);
-                    return Ok(());
-                }
-                Ok(n) => buf.truncate(old + n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(old),
-                Err(e) => {
-                    return Err(Error::SourceRead {
-                        source_name: "the input stream".into(),
-                        offset: self.pos + old as u64,
-                        source: e,
-                    });
-                }
-            }
+        let Some(more) = want.checked_sub(buf.len()) else {
+            return Ok(());
+        };
+        // `read_to_end` grows the buffer as the bytes come and zeroes no
+        // byte twice (resizing to `want` before every read zeroed up to a
+        // part's worth per read: megabytes per bundle).
+        match (&mut *self.reader).take(more as u64).read_to_end(buf) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::SourceRead {
+                source_name: "the input stream".into(),
+                // What was read before the error stays in `buf`.
+                offset: self.pos + buf.len() as u64,
+                source: e,
+            }),
         }
-        Ok(())
     }
 }
 
