@@ -98,7 +98,8 @@ pub struct ArchiveOptions {
     pub compression: Compression,
     /// age recipients (`age1...` or SSH public keys); none: not encrypted.
     pub encrypt_to: Vec<String>,
-    /// Bundles in flight at once (default 2).
+    /// Bundles in flight at once (default: one more than the cores, so
+    /// that while one bundle is being stored the cores still compress).
     pub jobs: usize,
     /// Part size of uploads (default 16 MiB).
     pub part_size: u64,
@@ -144,7 +145,7 @@ impl Default for ArchiveOptions {
             max_bundle_size: 500 << 20,
             compression: Compression::Zstd,
             encrypt_to: Vec::new(),
-            jobs: 2,
+            jobs: std::thread::available_parallelism().map_or(2, std::num::NonZero::get) + 1,
             part_size: 16 << 20,
             upload_concurrency: 4,
             retry: RetryPolicy::default(),

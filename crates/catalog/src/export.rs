@@ -140,7 +140,12 @@ impl Catalog {
         let r = self.run(run)?.ok_or_else(|| self.not_found("run", &run))?;
         let archives = self.archives_of_run(run)?;
         let stores = store_kinds(&tx).map_err(self.err("reading stores"))?;
-        let mut w = zstd::Encoder::new(out, LEVEL).map_err(io("writing export", name))?;
+        // Buffered: serde_json writes a record in many small pieces, and
+        // each write into the encoder is a call into zstd.
+        let mut w = std::io::BufWriter::with_capacity(
+            1 << 17,
+            zstd::Encoder::new(out, LEVEL).map_err(io("writing export", name))?,
+        );
         let mut summary = ExportSummary {
             archives: 0,
             files: 0,
@@ -220,7 +225,9 @@ impl Catalog {
             },
             name,
         )?;
-        w.finish()
+        w.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+            .and_then(zstd::Encoder::finish)
             .and_then(|mut o| o.flush())
             .map_err(io("writing export", name))?;
         drop(files);

@@ -18,12 +18,14 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         .tags(args.tags.clone())
         .max_files(args.max_files)
         .max_bundle_size(args.max_bundle_size)
-        .jobs(usize::from(args.jobs))
         .compression(match args.compress {
             CompressArg::Zstd => Compression::Zstd,
             CompressArg::Gzip => Compression::Gzip,
             CompressArg::None => Compression::None,
         });
+    if let Some(j) = args.jobs {
+        options = options.jobs(usize::from(j));
+    }
     options.encrypt_to.clone_from(&args.encrypt_to);
     if args.all {
         options = options.all();

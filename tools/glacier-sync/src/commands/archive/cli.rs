@@ -110,10 +110,10 @@ pub(crate) struct ArchiveArgs {
     /// public key); repeatable.
     #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
     pub(crate) encrypt_to: Vec<String>,
-    /// Bundles in flight at once.
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 2,
+    /// Bundles in flight at once [default: one more than the cores].
+    #[arg(short = 'j', long = "jobs", value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub(crate) jobs: u16,
+    pub(crate) jobs: Option<u16>,
     /// Print the files, bytes, bundles and the cost picture; store nothing.
     #[arg(long = "dry-run")]
     pub(crate) dry_run: bool,
