@@ -310,17 +310,16 @@ impl JobId {
 }
 
 /// Archive ids of this store are `[A-Za-z0-9_-]`; keys written by others
-/// may hold anything, and are hex-encoded behind an `x` in job ids.
+/// may hold anything, and are hex-encoded behind a `~` in job ids.
 fn encode_id(id: &str) -> String {
     if !id.is_empty()
         && id
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
-        && !id.starts_with('x')
     {
         id.to_owned()
     } else {
-        id.bytes().fold(String::from("x"), |mut s, b| {
+        id.bytes().fold(String::from("~"), |mut s, b| {
             use std::fmt::Write as _;
             let _ = write!(s, "{b:02x}");
             s
@@ -329,7 +328,7 @@ fn encode_id(id: &str) -> String {
 }
 
 fn decode_id(s: &str) -> Option<String> {
-    match s.strip_prefix('x') {
+    match s.strip_prefix('~') {
         None => Some(s.to_owned()),
         Some(hex) => {
             if !hex.len().is_multiple_of(2) {
@@ -2213,6 +2212,7 @@ mod tests {
         }
         assert_eq!(JobId::decode("nope"), None);
         assert_eq!(JobId::decode("r.Q.1.all.x"), None);
+        assert_eq!(JobId::decode("r.S.1.all.~4"), None);
     }
 
     #[test]

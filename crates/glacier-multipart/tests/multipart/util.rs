@@ -218,7 +218,11 @@ pub(crate) fn fresh_bucket() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     );
-    assert_eq!(raw_http("PUT", &format!("/{name}"), b""), 200, "creating bucket {name}");
+    assert_eq!(
+        raw_http("PUT", &format!("/{name}"), b""),
+        200,
+        "creating bucket {name}"
+    );
     name
 }
 
