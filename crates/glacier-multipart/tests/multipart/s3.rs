@@ -476,9 +476,9 @@ fn locations_name_bucket_prefix_class_and_endpoint() {
 fn an_independent_client_sees_the_class_metadata_and_checksums_we_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = fresh_bucket();
-    let mut o = s3_options(&bucket, S3Class::DeepArchive);
-    o.prefix = "backups/site1".into();
-    let s = Arc::new(S3Store::connect(&o).unwrap());
+    let mut options = s3_options(&bucket, S3Class::DeepArchive);
+    options.prefix = "backups/site1".into();
+    let s = Arc::new(S3Store::connect(&options).unwrap());
     s.create_vault("v").unwrap();
     let small = data(100_000, 12);
     let one = s
@@ -516,22 +516,22 @@ print(json.dumps(out))
         ],
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let a = &v[&k1];
-    assert_eq!(a["class"], "DEEP_ARCHIVE", "{out}");
-    assert_eq!(a["meta"]["treehash"], tree_hash(&small).to_hex());
-    assert_eq!(a["meta"]["description"], "mt2 small");
-    assert_eq!(a["size"], 100_000);
+    let first = &v[&k1];
+    assert_eq!(first["class"], "DEEP_ARCHIVE", "{out}");
+    assert_eq!(first["meta"]["treehash"], tree_hash(&small).to_hex());
+    assert_eq!(first["meta"]["description"], "mt2 small");
+    assert_eq!(first["size"], 100_000);
     assert_eq!(
-        a["crc_ok"], true,
+        first["crc_ok"], true,
         "the CRC64NVME S3 keeps is that of our bytes: {out}"
     );
-    let b = &v[&k2];
-    assert_eq!(b["class"], "DEEP_ARCHIVE", "{out}");
-    assert_eq!(b["meta"]["description"], "a file");
-    assert_eq!(b["meta"]["partsize"], (8 * MIB).to_string());
-    assert_eq!(b["type"], "FULL_OBJECT", "{out}");
+    let second = &v[&k2];
+    assert_eq!(second["class"], "DEEP_ARCHIVE", "{out}");
+    assert_eq!(second["meta"]["description"], "a file");
+    assert_eq!(second["meta"]["partsize"], (8 * MIB).to_string());
+    assert_eq!(second["type"], "FULL_OBJECT", "{out}");
     assert_eq!(
-        b["crc_ok"], true,
+        second["crc_ok"], true,
         "a full-object CRC64NVME of the multipart object: {out}"
     );
     let side = &v["sidecar"];
