@@ -28,6 +28,13 @@ fn rd32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The kind of an NT ACE type number (0, 5, 9, 0xB: allow; 1, 6, 0xA,
+/// 0xC: deny; 2, 7, 0xD, 0xF: audit; 3, 8, 0xE, 0x10: alarm; others:
+/// [`AceKind::Other`]).
+pub fn ace_kind(t: u8) -> AceKind {
+    ace_type(t).0
+}
+
 /// What the ACE type number says: its kind, whether it is an object ACE,
 /// and whether its body is `mask` + SID at all.
 fn ace_type(t: u8) -> (AceKind, Layout) {
