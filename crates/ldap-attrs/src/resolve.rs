@@ -309,10 +309,9 @@ fn tls_config(ca: &std::path::Path) -> Result<std::sync::Arc<rustls::ClientConfi
             ca.display()
         )));
     }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ResolveError::Config(format!("TLS: {e}")))?
+    // The process's provider: ring, the only one built in (as for the
+    // configuration ldap3 makes itself).
+    let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(std::sync::Arc::new(config))

@@ -10,7 +10,7 @@ use ldap_attrs::{AceKind, Acl, AclFormat, Principal, Sid, nt};
 use crate::{hex, require_tools, run, tools_dir};
 
 /// Samba's descriptor for each SDDL string.
-fn samba(sddl: &[&str]) -> Vec<Vec<u8>> {
+pub(crate) fn samba(sddl: &[&str]) -> Vec<Vec<u8>> {
     require_tools();
     let out = run(Command::new("/usr/bin/python3")
         .arg(tools_dir().join("sddl2sd.py"))
