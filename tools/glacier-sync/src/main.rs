@@ -55,7 +55,10 @@ fn main() -> ExitCode {
 /// ones, so the config file's settings (inserted first) lose to the
 /// command line's.
 fn command() -> clap::Command {
+    // Built once per run; clap wants a `'static` string.
+    let version: &'static str = Box::leak(cli::long_version().into_boxed_str());
     cli::Cli::command()
+        .version(version)
         .args_override_self(true)
         .mut_subcommands(|s| s.args_override_self(true))
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
 mod archive;
+mod docs;
 mod mt;
 mod mt_fake;
 mod mt_local;
