@@ -45,9 +45,9 @@ pub(crate) fn repo_root() -> PathBuf {
 
 /// Runs a command, fails the test on a non-zero exit, returns stdout.
 pub(crate) fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e} (is it installed? see scripts/services/tools)"));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("running {cmd:?}: {e} (is it installed? see scripts/services/tools)")
+    });
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",

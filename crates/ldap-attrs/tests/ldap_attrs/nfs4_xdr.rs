@@ -10,7 +10,9 @@ use crate::{hex, require_tools, run, tools_dir};
 
 fn xdr(aces: &[&str]) -> Vec<u8> {
     require_tools();
-    hex(&run(Command::new("python3").arg(tools_dir().join("nfs4acl.py")).args(aces)))
+    hex(&run(Command::new("python3")
+        .arg(tools_dir().join("nfs4acl.py"))
+        .args(aces)))
 }
 
 #[test]
@@ -27,11 +29,20 @@ fn an_acl_packed_by_xdrlib_decodes_entry_by_entry() {
     ]);
     let acl = nfs4::decode(&blob).unwrap();
     assert_eq!(acl.format, AclFormat::Nfs4);
-    let got: Vec<_> = acl.entries.iter().map(|e| (e.kind, e.who.clone(), e.mask, e.flags)).collect();
+    let got: Vec<_> = acl
+        .entries
+        .iter()
+        .map(|e| (e.kind, e.who.clone(), e.mask, e.flags))
+        .collect();
     assert_eq!(
         got,
         vec![
-            (AceKind::Deny, Principal::Nfs4User("mallory@example.com".into()), b::READ_DATA, 0),
+            (
+                AceKind::Deny,
+                Principal::Nfs4User("mallory@example.com".into()),
+                b::READ_DATA,
+                0
+            ),
             (AceKind::Allow, Principal::Owner, 0x001f_01ff, 0),
             (
                 AceKind::Allow,
@@ -39,15 +50,38 @@ fn an_acl_packed_by_xdrlib_decodes_entry_by_entry() {
                 0xa9,
                 b::IDENTIFIER_GROUP | b::FILE_INHERIT_ACE | b::DIRECTORY_INHERIT_ACE
             ),
-            (AceKind::Allow, Principal::Nfs4Group("10005".into()), 0x0012_0081, b::IDENTIFIER_GROUP | b::INHERITED_ACE),
-            (AceKind::Deny, Principal::OwningGroup, b::WRITE_DATA, b::IDENTIFIER_GROUP),
+            (
+                AceKind::Allow,
+                Principal::Nfs4Group("10005".into()),
+                0x0012_0081,
+                b::IDENTIFIER_GROUP | b::INHERITED_ACE
+            ),
+            (
+                AceKind::Deny,
+                Principal::OwningGroup,
+                b::WRITE_DATA,
+                b::IDENTIFIER_GROUP
+            ),
             (AceKind::Allow, Principal::Everyone, 0x0012_0088, 0),
-            (AceKind::Audit, Principal::Special("AUTHENTICATED@".into()), b::READ_DATA, b::SUCCESSFUL_ACCESS),
-            (AceKind::Allow, Principal::Nfs4User(String::new()), b::READ_DATA, 0),
+            (
+                AceKind::Audit,
+                Principal::Special("AUTHENTICATED@".into()),
+                b::READ_DATA,
+                b::SUCCESSFUL_ACCESS
+            ),
+            (
+                AceKind::Allow,
+                Principal::Nfs4User(String::new()),
+                b::READ_DATA,
+                0
+            ),
         ]
     );
     assert!(acl.entries[3].is_inherited(AclFormat::Nfs4));
-    assert_eq!(acl.lines(&|_| None)[0], "DENY mallory@example.com READ_DATA");
+    assert_eq!(
+        acl.lines(&|_| None)[0],
+        "DENY mallory@example.com READ_DATA"
+    );
     assert_eq!(acl.lines(&|_| None)[4], "DENY GROUP@ WRITE_DATA");
     assert_eq!(nfs4::encode(&acl).unwrap(), blob);
 }

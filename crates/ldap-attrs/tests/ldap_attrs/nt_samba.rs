@@ -44,8 +44,18 @@ fn a_share_descriptor_with_deny_and_inherited_entries() {
     assert_eq!(acl.owner, Some(sid(&format!("{D1}-1104"))));
     assert_eq!(acl.group, Some(sid(&format!("{D1}-513"))));
     let info = acl.nt.unwrap();
-    for bit in [b::SE_SELF_RELATIVE, b::SE_DACL_PRESENT, b::SE_DACL_PROTECTED, b::SE_DACL_AUTO_INHERITED] {
-        assert_ne!(info.control & bit, 0, "control 0x{:x} lacks 0x{bit:x}", info.control);
+    for bit in [
+        b::SE_SELF_RELATIVE,
+        b::SE_DACL_PRESENT,
+        b::SE_DACL_PROTECTED,
+        b::SE_DACL_AUTO_INHERITED,
+    ] {
+        assert_ne!(
+            info.control & bit,
+            0,
+            "control 0x{:x} lacks 0x{bit:x}",
+            info.control
+        );
     }
     assert_eq!(info.sacl_revision, None);
     let oici = u32::from(b::OBJECT_INHERIT_ACE | b::CONTAINER_INHERIT_ACE);
@@ -54,7 +64,12 @@ fn a_share_descriptor_with_deny_and_inherited_entries() {
         vec![
             (AceKind::Deny, sid(&format!("{D1}-1106")), b::FULL, 0),
             (AceKind::Allow, sid(&format!("{D1}-1201")), b::CHANGE, oici),
-            (AceKind::Allow, sid("S-1-5-21-1-2-3-1100"), b::READ, oici | u32::from(b::INHERITED_ACE)),
+            (
+                AceKind::Allow,
+                sid("S-1-5-21-1-2-3-1100"),
+                b::READ,
+                oici | u32::from(b::INHERITED_ACE)
+            ),
             (AceKind::Allow, sid("S-1-5-18"), b::FULL, 0),
             (AceKind::Allow, sid("S-1-5-32-544"), b::FULL, 0),
             (AceKind::Allow, sid("S-1-1-0"), b::READ, 0),
@@ -64,7 +79,10 @@ fn a_share_descriptor_with_deny_and_inherited_entries() {
     assert!(acl.has_deny());
     let text = acl.lines(&|_| None);
     assert_eq!(text[2], format!("DENY {D1}-1106 FULL"));
-    assert_eq!(text[3], format!("ALLOW {D1}-1201 CHANGE [OBJECT_INHERIT,CONTAINER_INHERIT]"));
+    assert_eq!(
+        text[3],
+        format!("ALLOW {D1}-1201 CHANGE [OBJECT_INHERIT,CONTAINER_INHERIT]")
+    );
     assert_eq!(nt::encode(&acl).unwrap(), *blob);
 }
 
@@ -85,19 +103,38 @@ fn audit_entries_odd_sids_object_aces_and_empty_dacls() {
     assert_ne!(audit.nt.unwrap().control & b::SE_SACL_PRESENT, 0);
 
     let odd = nt::decode(&blobs[1]).unwrap();
-    assert_eq!(odd.owner, Some(sid("S-1-5-21-4294967295-4294967295-4294967295-4294967295")));
+    assert_eq!(
+        odd.owner,
+        Some(sid("S-1-5-21-4294967295-4294967295-4294967295-4294967295"))
+    );
     assert_eq!(
         entries(&odd),
         vec![
-            (AceKind::Deny, sid("S-1-3-0"), b::DELETE, u32::from(b::INHERIT_ONLY_ACE)),
-            (AceKind::Allow, sid("S-1-5-21-0-0-0-0"), b::WRITE_DATA, u32::from(b::NO_PROPAGATE_INHERIT_ACE)),
+            (
+                AceKind::Deny,
+                sid("S-1-3-0"),
+                b::DELETE,
+                u32::from(b::INHERIT_ONLY_ACE)
+            ),
+            (
+                AceKind::Allow,
+                sid("S-1-5-21-0-0-0-0"),
+                b::WRITE_DATA,
+                u32::from(b::NO_PROPAGATE_INHERIT_ACE)
+            ),
         ]
     );
-    assert_eq!(odd.lines(&|_| None)[2], "DENY S-1-3-0 DELETE [INHERIT_ONLY]");
+    assert_eq!(
+        odd.lines(&|_| None)[2],
+        "DENY S-1-3-0 DELETE [INHERIT_ONLY]"
+    );
 
     let object = nt::decode(&blobs[2]).unwrap();
     let o = &object.entries[0];
-    assert_eq!((o.kind, o.nt_type, o.who.clone()), (AceKind::Allow, 5, sid("S-1-5-11")));
+    assert_eq!(
+        (o.kind, o.nt_type, o.who.clone()),
+        (AceKind::Allow, 5, sid("S-1-5-11"))
+    );
     let guid = o.object.as_ref().unwrap().object_type.unwrap();
     assert_eq!(&guid[..4], &[0xba, 0x7a, 0x96, 0xbf]);
     assert_eq!(object.owner, None);
@@ -113,7 +150,10 @@ fn audit_entries_odd_sids_object_aces_and_empty_dacls() {
 
 #[test]
 fn damaged_samba_descriptors_are_errors_not_panics() {
-    let blob = samba(&[&format!("O:{D1}-1104D:(D;;0x1f01ff;;;{D1}-1106)(A;;0x1200a9;;;WD)")]).remove(0);
+    let blob = samba(&[&format!(
+        "O:{D1}-1104D:(D;;0x1f01ff;;;{D1}-1106)(A;;0x1200a9;;;WD)"
+    )])
+    .remove(0);
     for n in 0..blob.len() {
         let _ = nt::decode(&blob[..n]);
     }

@@ -50,7 +50,11 @@ fn acls_set_by_setfacl_decode_entry_by_entry() {
     let blob = getfattr(&file, posix::ACCESS_XATTR);
     let from_tool = posix::decode(Some(&blob), None).unwrap();
     let got = capture(&SystemXattrs, &file, AclSelection::Auto).unwrap();
-    assert_eq!(got.acls, vec![from_tool.clone()], "SystemXattrs reads what getfattr does");
+    assert_eq!(
+        got.acls,
+        vec![from_tool.clone()],
+        "SystemXattrs reads what getfattr does"
+    );
     let e = |who, perm| Ace::posix(who, perm, false);
     assert_eq!(
         from_tool.entries,
@@ -71,13 +75,22 @@ fn acls_set_by_setfacl_decode_entry_by_entry() {
     let d = capture(&SystemXattrs, &dir, AclSelection::Posix).unwrap();
     assert_eq!(d.acls.len(), 1);
     let defaults: Vec<&Ace> = d.acls[0].entries.iter().filter(|e| e.default).collect();
-    assert!(defaults.contains(&&Ace::posix(Principal::Uid(1234), 7, true)), "{defaults:?}");
-    assert!(defaults.contains(&&Ace::posix(Principal::Gid(55), 5, true)), "{defaults:?}");
+    assert!(
+        defaults.contains(&&Ace::posix(Principal::Uid(1234), 7, true)),
+        "{defaults:?}"
+    );
+    assert!(
+        defaults.contains(&&Ace::posix(Principal::Gid(55), 5, true)),
+        "{defaults:?}"
+    );
     // Its access entries are its mode bits (no xattr): getfacl prints them
     // first, then the default ACL, which is ours.
     let ours = posix::getfacl_text(&d.acls[0]);
     assert!(getfacl(&dir).ends_with(&ours), "{ours}");
-    assert!(ours.starts_with("default:user::rwx\ndefault:user:1234:rwx\n"), "{ours}");
+    assert!(
+        ours.starts_with("default:user::rwx\ndefault:user:1234:rwx\n"),
+        "{ours}"
+    );
     let default_blob = getfattr(&dir, posix::DEFAULT_XATTR);
     assert_eq!(posix::encode(&d.acls[0]).unwrap().1, Some(default_blob));
 }
@@ -102,7 +115,12 @@ fn an_acl_written_by_us_reads_back_through_getfacl() {
         getfacl(&file),
         "user::rw-\nuser:4321:r--\ngroup::r--\ngroup:77:---\nmask::r--\nother::---\n"
     );
-    assert_eq!(capture(&SystemXattrs, &file, AclSelection::Posix).unwrap().acls, vec![acl]);
+    assert_eq!(
+        capture(&SystemXattrs, &file, AclSelection::Posix)
+            .unwrap()
+            .acls,
+        vec![acl]
+    );
 }
 
 #[test]
@@ -114,14 +132,29 @@ fn no_acl_and_not_supported_are_told_apart() {
     // A file with only mode bits has no ACL attribute.
     assert_eq!(SystemXattrs.get(&file, posix::ACCESS_XATTR).unwrap(), None);
     let auto = capture(&SystemXattrs, &file, AclSelection::Auto).unwrap();
-    assert!(auto.acls.is_empty() && auto.unsupported.is_empty(), "{auto:?}");
+    assert!(
+        auto.acls.is_empty() && auto.unsupported.is_empty(),
+        "{auto:?}"
+    );
     // The test filesystem (ext4, tmpfs) has no NFSv4 or CIFS ACLs.
-    let e = SystemXattrs.get(&file, ldap_attrs::nfs4::XATTR).unwrap_err();
-    assert!(matches!(e, ldap_attrs::XattrError::NotSupported { .. }), "{e}");
+    let e = SystemXattrs
+        .get(&file, ldap_attrs::nfs4::XATTR)
+        .unwrap_err();
+    assert!(
+        matches!(e, ldap_attrs::XattrError::NotSupported { .. }),
+        "{e}"
+    );
     let nfs4 = capture(&SystemXattrs, &file, AclSelection::Nfs4).unwrap();
     assert_eq!(nfs4.unsupported, vec![AclFormat::Nfs4]);
     let cifs = capture(&SystemXattrs, &file, AclSelection::Cifs).unwrap();
     assert_eq!(cifs.unsupported, vec![AclFormat::Nt]);
     // A missing file is an error, not "no ACL".
-    assert!(capture(&SystemXattrs, &tmp.path().join("missing"), AclSelection::Auto).is_err());
+    assert!(
+        capture(
+            &SystemXattrs,
+            &tmp.path().join("missing"),
+            AclSelection::Auto
+        )
+        .is_err()
+    );
 }

@@ -9,11 +9,13 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 fn sid() -> impl Strategy<Value = Sid> {
-    (any::<u8>(), 0u64..(1 << 48), vec(any::<u32>(), 0..=15)).prop_map(|(revision, authority, sub_authorities)| Sid {
-        revision,
-        authority,
-        sub_authorities,
-    })
+    (any::<u8>(), 0u64..(1 << 48), vec(any::<u32>(), 0..=15)).prop_map(
+        |(revision, authority, sub_authorities)| Sid {
+            revision,
+            authority,
+            sub_authorities,
+        },
+    )
 }
 
 fn posix_ace(default: bool) -> impl Strategy<Value = Ace> {
@@ -72,12 +74,20 @@ fn nfs4_acl() -> impl Strategy<Value = Acl> {
     })
 }
 
-const BASIC: &[u8] = &[0, 1, 2, 3, 9, 0x0a, 0x0d, 0x0e, 0x11, 0x12, 0x13, 0x14, 0x15];
+const BASIC: &[u8] = &[
+    0, 1, 2, 3, 9, 0x0a, 0x0d, 0x0e, 0x11, 0x12, 0x13, 0x14, 0x15,
+];
 const OBJECT: &[u8] = &[5, 6, 7, 8, 0x0b, 0x0c, 0x0f, 0x10];
 
 fn nt_ace() -> impl Strategy<Value = Ace> {
-    let basic = (prop::sample::select(BASIC), sid(), any::<u32>(), any::<u8>(), vec(any::<u8>(), 0..8)).prop_map(
-        |(t, sid, mask, flags, extra)| Ace {
+    let basic = (
+        prop::sample::select(BASIC),
+        sid(),
+        any::<u32>(),
+        any::<u8>(),
+        vec(any::<u8>(), 0..8),
+    )
+        .prop_map(|(t, sid, mask, flags, extra)| Ace {
             kind: nt::ace_kind(t),
             who: Principal::Sid(sid),
             mask,
@@ -86,8 +96,7 @@ fn nt_ace() -> impl Strategy<Value = Ace> {
             nt_type: t,
             object: None,
             extra,
-        },
-    );
+        });
     let object = (
         prop::sample::select(OBJECT),
         sid(),
@@ -112,8 +121,12 @@ fn nt_ace() -> impl Strategy<Value = Ace> {
             }),
             extra,
         });
-    let unknown = (prop_oneof![Just(4u8), 0x16u8..=0xff], any::<u8>(), vec(any::<u8>(), 0..24)).prop_map(
-        |(t, flags, body)| Ace {
+    let unknown = (
+        prop_oneof![Just(4u8), 0x16u8..=0xff],
+        any::<u8>(),
+        vec(any::<u8>(), 0..24),
+    )
+        .prop_map(|(t, flags, body)| Ace {
             kind: AceKind::Other(t),
             who: Principal::Unparsed,
             mask: 0,
@@ -122,8 +135,7 @@ fn nt_ace() -> impl Strategy<Value = Ace> {
             nt_type: t,
             object: None,
             extra: body,
-        },
-    );
+        });
     prop_oneof![4 => basic, 1 => object, 1 => unknown]
 }
 
