@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn long_names_take_a_header_of_their_own() {
-        let long = vec![b'l'; 150];
+        let long = [b'l'; 150];
         let (offsets, end) =
             member_offsets([(&b"a"[..], 1u64), (&long[..], 600), (&b"b"[..], 0)]).unwrap();
         // a: header + 1 block; long: LongLink header + name block, header,

@@ -738,6 +738,22 @@ struct TapeSide {
     runs: Vec<BlockRun>,
 }
 
+impl TapeSide {
+    /// The layout of the part written, which starts at `stream_start`.
+    fn layout(&self, file_number: u64, stream_start: u64) -> PartLayout {
+        let mut layout = PartLayout::uniform(
+            file_number,
+            stream_start,
+            stream_start + self.bytes,
+            self.block_size,
+        );
+        if !self.runs.is_empty() {
+            layout.runs.clone_from(&self.runs);
+        }
+        layout
+    }
+}
+
 fn tape_thread(
     dev: &mut dyn TapeDevice,
     ring: &Ring,
@@ -917,15 +933,7 @@ pub fn write_target(
         (produced, side)
     });
     let side = side.map_err(tape_err)?;
-    let mut layout = PartLayout::uniform(
-        file_number,
-        resume.stream_offset,
-        resume.stream_offset + side.bytes,
-        side.block_size,
-    );
-    if !side.runs.is_empty() {
-        layout.runs.clone_from(&side.runs);
-    }
+    let layout = side.layout(file_number, resume.stream_offset);
     if side.full {
         return Ok(PartWritten {
             file_number,

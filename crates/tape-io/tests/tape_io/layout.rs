@@ -133,7 +133,7 @@ fn offsets_written_equal_offsets_computed_and_each_member_reads_from_its_block()
         let path = out.join(std::ffi::OsStr::new(&f.display_name()));
         assert_eq!(
             std::fs::read(&path).unwrap(),
-            std::fs::read(src.join(&path.strip_prefix(&out).unwrap())).unwrap()
+            std::fs::read(src.join(path.strip_prefix(&out).unwrap())).unwrap()
         );
     }
     assert!(seen_on[0] > 0 && seen_on[1] > 0, "{seen_on:?}");
