@@ -368,7 +368,7 @@ pub(crate) struct UploadFileArgs {
 }
 
 /// Check the files of a directory against the journal: size and tree hash
-/// (an mtime difference is only reported). Exit 1 when any differs.
+/// (an mtime difference is only reported). Exit 8 when any differs.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct CheckLocalHashArgs {
