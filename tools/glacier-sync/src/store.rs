@@ -155,7 +155,7 @@ fn open_glacier(
         (None, None) => {}
         _ => {
             return Err(coded(
-                Code::Usage,
+                Code::Config,
                 "the config file sets only one of key= and secret=; set both or neither",
             ));
         }
