@@ -258,20 +258,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// The data directory of the embedded default: `$PERMAFROST_HOME`, else
-/// `$XDG_DATA_HOME/permafrost`, else `$HOME/.local/share/permafrost`. It
-/// holds the local store `store/` (vault [`DEFAULT_VAULT`]) and the catalog
-/// `catalog.sqlite`.
+/// `$XDG_DATA_HOME/permafrost`, else `$HOME/.local/share/permafrost` (see
+/// [`catalog::data_home`]). It holds the local store `store/` (vault
+/// [`DEFAULT_VAULT`]) and the catalog `catalog.sqlite`
+/// ([`catalog::default_path`], which `tape-op` uses too).
 pub fn data_home() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("PERMAFROST_HOME").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p).join("permafrost"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|p| !p.is_empty())
-        .ok_or(Error::NoDataHome)?;
-    Ok(PathBuf::from(home).join(".local/share/permafrost"))
+    catalog::data_home().ok_or(Error::NoDataHome)
 }
 
 /// The vault of the embedded default store.

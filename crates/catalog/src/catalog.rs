@@ -18,13 +18,17 @@ use crate::model::{
 use crate::{record, tokens};
 
 /// The newest schema version this crate writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `PRAGMA application_id` of every catalog: "PFCT".
 pub const APPLICATION_ID: i32 = 0x5046_4354;
 
 /// Migration `i` takes a catalog from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/v1.sql"),
+    include_str!("schema/v2.sql"),
+    include_str!("schema/v3.sql"),
+];
 
 /// Insertions of at least this many files index on a second thread.
 const THREAD_MIN_FILES: usize = 4096;
@@ -40,6 +44,45 @@ pub(crate) type DirCache =
 /// (kind, num) -> name, as written.
 pub(crate) type AccountCache =
     HashMap<(&'static str, u32), String, std::hash::BuildHasherDefault<crate::dense::Fx>>;
+
+/// Inserts files inside a [`Catalog::write_files`] transaction.
+pub(crate) struct FileWriter<'a, 'd> {
+    path: &'a Path,
+    dirs: &'a mut DirCache,
+    accounts: &'a mut AccountCache,
+    /// The id the next file gets.
+    next: i64,
+    docs: &'a mut Docs<'d>,
+}
+
+impl FileWriter<'_, '_> {
+    /// The catalog file, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        self.path
+    }
+
+    /// Inserts `files` of `archive`; returns the id of the first (the
+    /// others follow in order).
+    pub(crate) fn insert(
+        &mut self,
+        tx: &Transaction<'_>,
+        archive: ArchiveKey,
+        files: &[FileEntry],
+    ) -> Result<i64> {
+        let first = self.next;
+        insert_files_tx(
+            tx,
+            self.path,
+            archive,
+            files,
+            self.dirs,
+            self.accounts,
+            &mut self.next,
+            self.docs,
+        )?;
+        Ok(first)
+    }
+}
 
 /// Directory ids remembered between batches (cleared when it grows past this).
 const DIR_CACHE_MAX: usize = 100_000;
@@ -621,16 +664,41 @@ impl Catalog {
     /// then they test the batch's files one by one (see `index.rs`), and a
     /// search on this `Catalog` waits for the commit instead.
     pub fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
+        let total: usize = batches.iter().map(|(_, f)| f.len()).sum();
+        self.write_files(total, false, "inserting files", |tx, files| {
+            for (archive, batch) in batches {
+                files.insert(tx, *archive, batch)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One write transaction that inserts about `total` files through
+    /// `body` (which may write other rows too): all or nothing. Large
+    /// batches are indexed by the indexing thread (see [`Catalog::insert_many`]).
+    /// Without `foreign_keys` they are not checked (nor do deletes cascade)
+    /// inside the transaction.
+    pub(crate) fn write_files<T>(
+        &mut self,
+        total: usize,
+        foreign_keys: bool,
+        action: &str,
+        body: impl FnOnce(&Transaction<'_>, &mut FileWriter<'_, '_>) -> Result<T>,
+    ) -> Result<T> {
         let path = self.path.clone();
         let mut dirs = std::mem::take(&mut self.dirs);
         let mut accounts = std::mem::take(&mut self.accounts);
         if dirs.len() > DIR_CACHE_MAX {
             dirs.clear();
         }
-        self.conn
-            .execute_batch("PRAGMA foreign_keys = OFF")
-            .map_err(self.err("pausing foreign key checks"))?;
-        let total: usize = batches.iter().map(|(_, f)| f.len()).sum();
+        // Foreign keys are checked once per batch (the archive exists, the
+        // directories are ours) instead of twice per row; they stay on for
+        // every other statement, so deletes still cascade.
+        if !foreign_keys {
+            self.conn
+                .execute_batch("PRAGMA foreign_keys = OFF")
+                .map_err(self.err("pausing foreign key checks"))?;
+        }
         let mut lagging = false;
         if self.indexer.as_ref().is_some_and(Indexer::failed) {
             tracing::warn!(catalog = %path.display(), "the indexing thread failed: indexing here");
@@ -662,7 +730,7 @@ impl Catalog {
         let conn = &mut self.conn;
         let res = (|| {
             let tx = main_write_tx(conn).map_err(|e| {
-                CatalogError::sqlite(&path, "starting a transaction for inserting files", e)
+                CatalogError::sqlite(&path, format!("starting a transaction for {action}"), e)
             })?;
             if inline {
                 // Write the index here: take its lock before reading it (an
@@ -674,24 +742,21 @@ impl Catalog {
                 index::catch_up(&tx)
                     .map_err(|e| CatalogError::sqlite(&path, "indexing files", e))?;
             }
-            let mut next = index::next_file_id(&tx)
+            let next = index::next_file_id(&tx)
                 .map_err(|e| CatalogError::sqlite(&path, "reading the search index", e))?;
-            for (archive, files) in batches {
-                insert_files_tx(
-                    &tx,
-                    &path,
-                    *archive,
-                    files,
-                    &mut dirs,
-                    &mut accounts,
-                    &mut next,
-                    &mut docs,
-                )?;
-            }
-            docs.finish(&tx, next - 1)?;
+            let mut files = FileWriter {
+                path: &path,
+                dirs: &mut dirs,
+                accounts: &mut accounts,
+                next,
+                docs: &mut docs,
+            };
+            let out = body(&tx, &mut files)?;
+            let upto = files.next - 1;
+            docs.finish(&tx, upto)?;
             tx.commit()
-                .map_err(|e| CatalogError::sqlite(&path, "committing files", e))?;
-            Ok(next - 1)
+                .map_err(|e| CatalogError::sqlite(&path, format!("committing {action}"), e))?;
+            Ok((out, upto))
         })();
         if inline && let Some(ix) = &self.indexer {
             ix.poke();
@@ -699,7 +764,7 @@ impl Catalog {
         let res = match res {
             // The rows are in: the thread commits their postings while the
             // caller goes on (see index.rs).
-            Ok(upto) => docs.committed(upto),
+            Ok((out, upto)) => docs.committed(upto).map(|()| out),
             Err(e) => {
                 docs.abandon();
                 Err(e)
@@ -709,7 +774,7 @@ impl Catalog {
             .conn
             .execute_batch("PRAGMA foreign_keys = ON")
             .map_err(self.err("resuming foreign key checks"));
-        let res = res.and(on);
+        let res = res.and_then(|out| on.map(|()| out));
         if res.is_err() {
             // Rows cached in the failed transaction were rolled back.
             dirs.clear();

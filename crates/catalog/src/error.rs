@@ -82,6 +82,16 @@ pub enum CatalogError {
         /// The number or uid asked for.
         id: String,
     },
+    /// A tape volume or target of that name is already recorded.
+    #[error("catalog {path} already has a {what} {id}")]
+    Exists {
+        /// The catalog file.
+        path: PathBuf,
+        /// "tape volume", "tape target".
+        what: &'static str,
+        /// The name.
+        id: String,
+    },
     /// Reading or writing an export file failed.
     #[error("{action} {file}: {source}")]
     Io {

@@ -1,5 +1,5 @@
-//! Permafrost's catalog: every run, archive, file, tag and retrieval job in
-//! one SQLite file (its full-text index, derived data, in a second file
+//! Permafrost's catalog: every run, archive, file, tag, retrieval job and
+//! tape volume in one SQLite file (its full-text index, derived data, in a second file
 //! beside it: `<catalog>-fts`), and a search that finds any file among
 //! millions in milliseconds.
 //!
@@ -14,6 +14,13 @@
 //! - Reading: [`Catalog::search`] with the [query language](query),
 //!   paged and serializable ([`SearchPage`]); [`Catalog::where_is`] for every
 //!   archived version of a path.
+//! - Tape: [`Catalog::tape`] ([`Tapes`]) records tape volumes as a kind of
+//!   store location (store [`TAPE_STORE`]), the targets written to them,
+//!   backups and their parts (tape files), and for every member of a tape
+//!   archive the volume, tape file and block where it starts; searches set
+//!   [`FileHit::tape`] for those files.
+//! - [`default_path`]: the catalog every Permafrost tool uses by default
+//!   (`catalog.sqlite` in [`data_home`]).
 //! - [`Catalog::export_run`] / [`Catalog::import_run`]: a run as a compact,
 //!   versioned, compressed file, imported idempotently.
 //! - [`synth`]: synthetic trees of any size for benchmarks.
@@ -75,24 +82,28 @@ mod catalog;
 mod dense;
 mod error;
 mod export;
+mod home;
 mod index;
 mod model;
 pub mod query;
 mod record;
 mod search;
 pub mod synth;
+pub mod tape;
 mod time;
 mod tokens;
 
 pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
 pub use error::{CatalogError, Result};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};
+pub use home::{DEFAULT_FILE_NAME, data_home, default_path};
 pub use model::{
-    AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, JobKey, JobState,
-    MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId, SearchPage,
-    StoreId, VaultId,
+    AclEntry, Archive, ArchiveKey, ArchiveState, BackupId, FileEntry, FileHit, FileId, JobKey,
+    JobState, MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId,
+    SearchPage, StoreId, TargetId, VaultId, VolumeId,
 };
 pub use query::{Query, QueryError};
 pub use search::{MAX_PAGE, StoredFile};
+pub use tape::{TAPE_STORE, TapePosition, Tapes};
 pub use time::format_time;
 pub use tokens::{phrase_matches, query_tokens};

@@ -44,6 +44,18 @@ id_type!(
     /// A retrieval job's number in this catalog (not the store's job id).
     JobKey
 );
+id_type!(
+    /// A tape volume's number in this catalog.
+    VolumeId
+);
+id_type!(
+    /// A tape target's number in this catalog.
+    TargetId
+);
+id_type!(
+    /// A tape backup's number in this catalog.
+    BackupId
+);
 
 /// A run about to begin: one pass of archiving over some roots.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +271,9 @@ pub struct FileHit {
     /// Location inside the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<MemberLocation>,
+    /// For a file on tape: the volume, tape file and block where it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tape: Option<crate::tape::TapePosition>,
 }
 
 /// Which page of results to return: at most `limit` hits with ids after `after`.

@@ -420,6 +420,7 @@ impl Catalog {
         } else {
             None
         };
+        crate::tape::fill_positions(self, &mut hits)?;
         Ok(SearchPage {
             query: query.to_string(),
             hits,
@@ -473,10 +474,13 @@ impl Catalog {
             .conn
             .prepare_cached(&sql)
             .map_err(self.err(format!("looking up {path}")))?;
-        st.query_map([dir, name], hit)
+        let mut hits: Vec<FileHit> = st
+            .query_map([dir, name], hit)
             .map_err(self.err(format!("looking up {path}")))?
             .collect::<rusqlite::Result<_>>()
-            .map_err(|e| CatalogError::sqlite(&self.path, format!("looking up {path}"), e))
+            .map_err(|e| CatalogError::sqlite(&self.path, format!("looking up {path}"), e))?;
+        crate::tape::fill_positions(self, &mut hits)?;
+        Ok(hits)
     }
 
     /// Every file recorded in a stored archive whose directory is `dir` or
@@ -565,5 +569,6 @@ fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileHit> {
         run: RunId(r.get(11)?),
         archived: r.get(12)?,
         member: f.member,
+        tape: None,
     })
 }

@@ -11,8 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
 
-/// Archive files to Amazon Glacier, S3 archive storage classes or a local
-/// directory store, and get them back, verified.
+/// Archive files to cold storage and get them back, verified. The stores
+/// this build knows are listed by `--version`.
 ///
 /// The mt-aws-glacier commands (sync, upload-file, restore, ...) take its
 /// option names, its config file (`--config`) and its journal as they are.
@@ -49,13 +49,52 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// The optional cargo features, and whether this build has each; `--version`
+/// lists the enabled ones. Every feature of Cargo.toml but `default` is
+/// here (a test checks).
+pub(crate) const FEATURES: &[(&str, bool)] = &[("glacier", cfg!(feature = "glacier"))];
+
+/// The kinds of store this build opens (location prefix, what it is), as
+/// `--version` lists them.
+pub(crate) fn stores() -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![("file://", "a local directory store (or a plain path)")];
+    if cfg!(feature = "glacier") {
+        v.push(("glacier://", "Amazon Glacier vaults"));
+    }
+    v
+}
+
+/// What `--version` prints after the tool's name: the version, then the
+/// enabled features and the stores on lines of their own.
+pub(crate) fn long_version() -> String {
+    let features: Vec<&str> = FEATURES
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+    let stores: Vec<String> = stores()
+        .iter()
+        .map(|(prefix, what)| format!("  {prefix:<12} {what}"))
+        .collect();
+    format!(
+        "{}\nfeatures: {}\nstores:\n{}",
+        env!("CARGO_PKG_VERSION"),
+        if features.is_empty() {
+            "(none)".to_owned()
+        } else {
+            features.join(", ")
+        },
+        stores.join("\n")
+    )
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     Treehash(TreehashArgs),
     #[command(name = "create-vault")]
-    CreateVault(VaultNameArgs),
+    CreateVault(CreateVaultArgs),
     #[command(name = "delete-vault")]
-    DeleteVault(VaultNameArgs),
+    DeleteVault(DeleteVaultArgs),
     #[command(name = "list-vaults")]
     ListVaults(ListVaultsArgs),
     Sync(SyncArgs),
@@ -186,11 +225,29 @@ pub(crate) struct RetrievalArgs {
     pub(crate) max_cost: Option<f64>,
 }
 
-/// A vault name, for create-vault and delete-vault.
+/// Create a vault: an Amazon Glacier vault, or a directory of a local
+/// store (creating the store's directory too). Creating a vault that
+/// exists is not an error.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
-pub(crate) struct VaultNameArgs {
-    /// The vault: a name or `file:///DIR/NAME` (see --vault).
+pub(crate) struct CreateVaultArgs {
+    /// The vault to create: a name (Amazon Glacier, or in --store), or
+    /// `file:///DIR/NAME` / `DIR/NAME` for vault NAME of the local store
+    /// DIR.
+    #[arg(value_name = "VAULT")]
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// Delete an empty vault. A vault that still holds archives is refused
+/// (empty it with purge-vault first).
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct DeleteVaultArgs {
+    /// The vault to delete: a name (Amazon Glacier, or in --store), or
+    /// `file:///DIR/NAME` / `DIR/NAME` for vault NAME of the local store
+    /// DIR.
     #[arg(value_name = "VAULT")]
     pub(crate) name: String,
     #[command(flatten)]
@@ -311,11 +368,11 @@ pub(crate) struct UploadFileArgs {
 }
 
 /// Check the files of a directory against the journal: size and tree hash
-/// (an mtime difference is only reported). Exit 1 when any differs.
+/// (an mtime difference is only reported). Exit 8 when any differs.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct CheckLocalHashArgs {
-    /// The directory.
+    /// The directory whose files are checked.
     #[arg(long = "dir", value_name = "DIR", required = true)]
     pub(crate) dir: Option<PathBuf>,
     /// The journal file.
@@ -382,7 +439,8 @@ pub(crate) struct DownloadInventoryArgs {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct RestoreArgs {
-    /// The directory.
+    /// The directory restore-completed will write into: files missing from
+    /// it are requested. Created when missing.
     #[arg(long = "dir", value_name = "DIR", required = true)]
     pub(crate) dir: Option<PathBuf>,
     #[command(flatten)]
@@ -413,7 +471,8 @@ pub(crate) struct RestoreArgs {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct RestoreCompletedArgs {
-    /// The directory.
+    /// The directory the files are downloaded into (under their journal
+    /// names). Created when missing.
     #[arg(long = "dir", value_name = "DIR", required = true)]
     pub(crate) dir: Option<PathBuf>,
     #[command(flatten)]
@@ -449,4 +508,69 @@ pub(crate) fn parse_rate(s: &str) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(mult))
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("{s:?} is not a positive number of bytes per second"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::{Cli, FEATURES};
+
+    /// Every subcommand says what it does, differently from its siblings,
+    /// and every argument it shows says what it is for.
+    fn check(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        let mut abouts = std::collections::BTreeMap::new();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{path} {}", sub.get_name());
+            match sub.get_about() {
+                None => problems.push(format!("{name}: no about")),
+                Some(a) => {
+                    if let Some(other) = abouts.insert(a.to_string(), name.clone()) {
+                        problems.push(format!("{name} and {other} share their about: {a}"));
+                    }
+                }
+            }
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    problems.push(format!("{name}: argument {id} has no help"));
+                }
+            }
+            check(sub, &name, problems);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_says_what_it_is_for() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut problems = Vec::new();
+        check(&cmd, "glacier-sync", &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn features_lists_every_cargo_feature() {
+        let manifest = include_str!("../Cargo.toml");
+        let section = manifest
+            .split("[features]")
+            .nth(1)
+            .expect("a [features] table")
+            .split("\n[")
+            .next()
+            .expect("its lines");
+        let declared: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+            .filter(|k| *k != "default" && !k.starts_with('#'))
+            .collect();
+        let listed: Vec<&str> = FEATURES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            declared, listed,
+            "cli::FEATURES must list Cargo.toml's features"
+        );
+    }
 }

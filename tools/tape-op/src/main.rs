@@ -40,10 +40,23 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
+/// The exit codes, at the end of `--help` (the README has the same table).
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   an error, named on standard error
+  2   the command line was not understood
+  40  nothing to do (archive, confirm)
+  41  stop requested (stop file or Ctrl-C); the current step was finished
+  42  an archive failed (wrong or foreign tape, source changed since import, I/O error)
+  43  the tape is full; the target goes on on the next tape
+  44  data read back does not match the catalogue (files named)";
+
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Archive directories to tape, verify them and get them back"
+    about = "Archive directories to tape, verify them and get them back",
+    after_help = EXIT_CODES_HELP
 )]
 pub(crate) struct Cli {
     /// Configuration file (ini, keys under [default]).
@@ -89,11 +102,18 @@ pub(crate) enum Cmd {
     /// List tapes.
     Tapes,
     /// Summary of a tape (default: the online one).
-    Status { tape: Option<String> },
+    Status {
+        /// The tape to summarise (default: the online one).
+        tape: Option<String>,
+    },
     /// Register a new tape.
     #[command(alias = "open_tape")]
     OpenTape {
+        /// The new tape's name (its label holds it, and is checked before
+        /// every write).
         name: String,
+        /// The cartridge's serial number (asked for on a terminal when
+        /// missing).
         #[arg(long)]
         serial: Option<String>,
         /// Make it the online tape.
@@ -102,13 +122,20 @@ pub(crate) enum Cmd {
     },
     /// Make a registered tape the online one.
     #[command(alias = "activate_tape")]
-    ActivateTape { name: String },
+    ActivateTape {
+        /// The registered tape to put online.
+        name: String,
+    },
     /// Close a tape: offline, and its assigned but unwritten targets released.
     #[command(alias = "close_tape")]
-    CloseTape { tape: Option<String> },
+    CloseTape {
+        /// The tape to close (default: the online one).
+        tape: Option<String>,
+    },
     /// Add targets: directories, or files listing one directory per line
     /// (remote directories when ssh_command is set).
     Import {
+        /// Directories to add, or files listing one directory per line.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Treat every argument as a directory, never as a list file.
@@ -116,7 +143,10 @@ pub(crate) enum Cmd {
         dirs: bool,
     },
     /// Assign unassigned targets to a tape (default: the online one).
-    Assign { tape: Option<String> },
+    Assign {
+        /// The tape to assign them to (default: the online one).
+        tape: Option<String>,
+    },
     /// Write the next assigned target to the online tape.
     Archive {
         /// Go on until no work is left.
@@ -139,26 +169,45 @@ pub(crate) enum Cmd {
     },
     /// Where files or targets matching a glob are.
     #[command(alias = "where_is")]
-    WhereIs { pattern: String },
+    WhereIs {
+        /// A glob matched against target directories and file names.
+        pattern: String,
+    },
     /// Every tape file of a tape.
     #[command(alias = "tape_detail")]
-    TapeDetail { tape: Option<String> },
+    TapeDetail {
+        /// The tape to list (default: the online one).
+        tape: Option<String>,
+    },
     /// The backup at a file number of the online tape.
     #[command(alias = "backup_info")]
-    BackupInfo { file_number: u64 },
+    BackupInfo {
+        /// The file number on the online tape.
+        file_number: u64,
+    },
     /// Write md5sum/sha256sum manifests of every target to a directory.
     #[command(alias = "dump_manifest")]
-    DumpManifest { dir: PathBuf },
+    DumpManifest {
+        /// The directory the manifests are written to (created if
+        /// missing).
+        dir: PathBuf,
+    },
     /// Restore a target, or files matching a glob, verifying checksums.
     Restore {
+        /// A target's directory, or a glob matching files.
         what: String,
+        /// The directory the files are extracted into.
         #[arg(long)]
         to: PathBuf,
     },
     /// Rebuild catalogue rows from a tape's own contents.
-    Scan { tape: String },
+    Scan {
+        /// The tape to read (loaded in the drive, or its image).
+        tape: String,
+    },
     /// Repeat archive or confirm until no work is left (exit 0).
     Batch {
+        /// The step to repeat: `archive` or `confirm`.
         #[arg(value_parser = ["archive", "confirm"])]
         what: String,
     },
@@ -196,6 +245,60 @@ fn main() -> ExitCode {
                 eprintln!("tape-op: error: {e:#}");
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every subcommand says what it does, and every argument it shows
+    /// says what it is for.
+    #[test]
+    fn every_command_and_argument_says_what_it_is_for() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut problems = Vec::new();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name();
+            if sub.get_about().is_none() {
+                problems.push(format!("{name}: no about"));
+            }
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    problems.push(format!("{name}: argument {id} has no help"));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    /// Every exit code is in `--help` and in the README's table.
+    #[test]
+    fn exit_codes_are_documented() {
+        let readme = include_str!("../README.md");
+        for n in [
+            0,
+            1,
+            2,
+            super::exit::NOTHING_TO_DO,
+            super::exit::STOPPED,
+            super::exit::ARCHIVE_FAILED,
+            super::exit::TAPE_FULL,
+            super::exit::VERIFY_FAILED,
+        ] {
+            assert!(
+                super::EXIT_CODES_HELP.contains(&format!("\n  {n:<3} ")),
+                "{n}"
+            );
+            assert!(readme.contains(&format!("| {n} |")), "{n}");
         }
     }
 }

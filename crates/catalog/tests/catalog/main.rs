@@ -7,3 +7,4 @@ mod records;
 mod schema;
 mod search;
 mod support;
+mod tape;

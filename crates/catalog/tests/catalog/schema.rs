@@ -18,6 +18,11 @@ const FIXTURES: &[(u32, &str, &str)] = &[
         include_str!("fixtures/v2-schema.sql"),
         include_str!("fixtures/v2-data.sql"),
     ),
+    (
+        3,
+        include_str!("fixtures/v3-schema.sql"),
+        include_str!("fixtures/v3-data.sql"),
+    ),
 ];
 
 fn make_fixture(path: &Path, schema: &str, data: &str) {
@@ -73,6 +78,28 @@ fn opens_every_earlier_version() {
             1
         );
         assert_eq!(cat.where_is("/data/Old/notes.txt").unwrap().len(), 1);
+        if *version >= 3 {
+            let hits = cat.where_is("/data/tape-t/on-tape.txt").unwrap();
+            let tape = hits[0].tape.as_ref().unwrap();
+            assert_eq!(
+                (tape.volume.as_str(), tape.file_number, tape.block),
+                ("T1", 1, 1)
+            );
+            assert_eq!(
+                (hits[0].store.as_str(), hits[0].vault.as_str()),
+                ("tape", "T1")
+            );
+            // Deleting the tape run forgets its members' positions too.
+            let tape_run = cat.run_by_uid("tape-run").unwrap().unwrap();
+            cat.delete_run(tape_run.id).unwrap();
+            assert!(cat.where_is("/data/tape-t/on-tape.txt").unwrap().is_empty());
+            let b = cat.tape().backup(catalog::BackupId(1)).unwrap().unwrap();
+            assert_eq!(b.archive, None);
+        }
+        // Tape volumes can be added to a migrated catalog.
+        let mut t = cat.tape();
+        t.add_volume("NEW01", "", 1).unwrap();
+        assert!(t.volume("NEW01").unwrap().is_some());
         let run = cat.run_by_uid("v1-run").unwrap().unwrap();
         assert_eq!(
             run.options.get("bundle_mb").map(String::as_str),
@@ -95,14 +122,23 @@ fn opens_every_earlier_version() {
 #[test]
 fn the_fixtures_are_the_schemas() {
     // The frozen copies must match the migrations: version 1 is v1.sql,
-    // version 2 (the current one) is v1.sql then v2.sql.
-    assert_eq!(SCHEMA_VERSION, 2);
+    // version 2 is v1.sql then v2.sql, version 3 (the current one) adds
+    // v3.sql.
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(FIXTURES[0].1, include_str!("../../src/schema/v1.sql"));
     assert_eq!(
         FIXTURES[1].1,
         concat!(
             include_str!("../../src/schema/v1.sql"),
             include_str!("../../src/schema/v2.sql")
+        )
+    );
+    assert_eq!(
+        FIXTURES[2].1,
+        concat!(
+            include_str!("../../src/schema/v1.sql"),
+            include_str!("../../src/schema/v2.sql"),
+            include_str!("../../src/schema/v3.sql")
         )
     );
 }

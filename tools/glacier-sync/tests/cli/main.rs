@@ -1,6 +1,8 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
 mod archive;
+mod docs;
+mod exit_codes;
 mod mt;
 mod mt_fake;
 mod mt_local;

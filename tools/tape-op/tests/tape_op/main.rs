@@ -3,6 +3,7 @@
 
 mod archive;
 mod faults;
+mod help;
 mod remote;
 
 use std::path::{Path, PathBuf};

@@ -32,7 +32,7 @@ use cli::Place;
 pub(crate) fn catalog_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     match given {
         Some(p) => Ok(p.to_owned()),
-        None => Ok(archiver::data_home()?.join("catalog.sqlite")),
+        None => Ok(archiver::data_home()?.join(catalog::DEFAULT_FILE_NAME)),
     }
 }
 

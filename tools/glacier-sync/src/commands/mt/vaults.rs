@@ -5,22 +5,22 @@ use std::time::UNIX_EPOCH;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::cli::{ListVaultsArgs, VaultArgs, VaultNameArgs};
+use crate::cli::{CreateVaultArgs, DeleteVaultArgs, ListVaultsArgs, StoreArgs, VaultArgs};
 use crate::commands::Ctx;
 use crate::exit::Code;
 
-fn target(ctx: &Ctx<'_>, args: &VaultNameArgs) -> anyhow::Result<crate::store::Target> {
+fn target(ctx: &Ctx<'_>, name: &str, store: &StoreArgs) -> anyhow::Result<crate::store::Target> {
     ctx.vault(
         &VaultArgs {
-            vault: Some(args.name.clone()),
-            store: args.store.clone(),
+            vault: Some(name.to_owned()),
+            store: store.clone(),
         },
         None,
     )
 }
 
-pub(crate) fn create(ctx: &Ctx<'_>, args: &VaultNameArgs) -> anyhow::Result<Code> {
-    let t = target(ctx, args)?;
+pub(crate) fn create(ctx: &Ctx<'_>, args: &CreateVaultArgs) -> anyhow::Result<Code> {
+    let t = target(ctx, &args.name, &args.store)?;
     t.store
         .create_vault(&t.vault)
         .with_context(|| format!("creating vault {:?}", t.vault))?;
@@ -29,8 +29,8 @@ pub(crate) fn create(ctx: &Ctx<'_>, args: &VaultNameArgs) -> anyhow::Result<Code
     Ok(Code::Success)
 }
 
-pub(crate) fn delete(ctx: &Ctx<'_>, args: &VaultNameArgs) -> anyhow::Result<Code> {
-    let t = target(ctx, args)?;
+pub(crate) fn delete(ctx: &Ctx<'_>, args: &DeleteVaultArgs) -> anyhow::Result<Code> {
+    let t = target(ctx, &args.name, &args.store)?;
     t.store
         .delete_vault(&t.vault)
         .with_context(|| format!("deleting vault {:?}", t.vault))?;
