@@ -6,6 +6,7 @@ mod exit_codes;
 mod mt;
 mod mt_fake;
 mod mt_local;
+mod shell;
 mod treehash;
 
 use std::path::Path;
