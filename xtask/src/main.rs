@@ -19,14 +19,11 @@ const TOOLS: &[&str] = &["glacier-sync", "tape-op"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("man") => man(),
-        _ => {
-            eprintln!("usage: cargo xtask man    write the tools' man pages into target/man");
-            return ExitCode::from(2);
-        }
-    };
-    match result {
+    if args.first().map(String::as_str) != Some("man") {
+        eprintln!("usage: cargo xtask man    write the tools' man pages into target/man");
+        return ExitCode::from(2);
+    }
+    match man() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: error: {e}");

@@ -70,7 +70,7 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
 
 /// The completion script of `cmd` for `shell`.
 ///
-/// clap_complete's bash script spells a hyphenated program name two ways
+/// `clap_complete`'s bash script spells a hyphenated program name two ways
 /// (`glacier__sync__subcmd__archive` when it walks the words,
 /// `glacier__subcmd__sync__subcmd__archive` in its `case` arms), so nothing
 /// past the first word completes (clap-rs/clap#6421); the arms are
