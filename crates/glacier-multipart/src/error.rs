@@ -162,6 +162,28 @@ pub enum Error {
         /// The hash of the bytes received.
         actual: TreeHash,
     },
+    /// Bytes read from a store that keeps no tree hashes of its own (S3) do
+    /// not match the tree hash recorded when the archive was stored: the
+    /// object was replaced or damaged behind the store's back. Nothing of
+    /// the read is returned.
+    #[error(
+        "verification failed for bytes {}-{} of {object} (archive {archive_id} in vault {vault:?}): recorded tree hash {expected}, the bytes read hash to {actual}",
+        range.start, range.end
+    )]
+    StoredChecksumMismatch {
+        /// The vault.
+        vault: String,
+        /// The archive id.
+        archive_id: String,
+        /// Where the bytes live (`s3://BUCKET/KEY`).
+        object: String,
+        /// The range that failed, end exclusive.
+        range: Range<u64>,
+        /// The hash recorded at upload.
+        expected: TreeHash,
+        /// The hash of the bytes read.
+        actual: TreeHash,
+    },
     /// The store is throttling requests (AWS `ThrottlingException`, 429).
     #[error("{operation} in vault {vault:?} was throttled: {message}")]
     Throttled {

@@ -9,7 +9,11 @@
 //! - Stores: [`LocalStore`], a directory (the embedded default: no cloud
 //!   account needed), and [`MemoryStore`], with fault injection for tests.
 //!   With the default-on `glacier` feature, [`GlacierStore`] talks to
-//!   Amazon Glacier vaults (`aws-sdk-glacier` on a private tokio runtime).
+//!   Amazon Glacier vaults (`aws-sdk-glacier` on a private tokio runtime);
+//!   with the default-on `s3` feature, [`S3Store`] keeps archives as
+//!   objects of one S3 bucket in an archive storage class (`DEEP_ARCHIVE`,
+//!   `GLACIER`, `GLACIER_IR`, `STANDARD`), restores them for reading and
+//!   verifies every byte read against the tree hash it recorded.
 //!   [`open_store`] picks one from a location string.
 //! - The engine: [`Uploader`] (automatic part size, N parts in flight with
 //!   bounded memory, retries with backoff, the archive's tree hash combined
@@ -68,6 +72,8 @@ mod upload;
 
 #[cfg(feature = "glacier")]
 pub use aws::glacier::{GlacierOptions, GlacierStore};
+#[cfg(feature = "s3")]
+pub use aws::s3::{CHECKSUM as S3_CHECKSUM, S3Class, S3Options, S3Store};
 pub use download::{DownloadInfo, DownloadOptions, Downloader};
 pub use error::{Error, Result};
 pub use inventory::{Inventory, InventoryParseError};

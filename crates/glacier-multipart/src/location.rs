@@ -16,6 +16,12 @@ use crate::{ArchiveStore, Error, LocalStore, MemoryStore, Result};
 /// - `glacier://REGION` (feature `glacier`): Amazon Glacier vaults, with
 ///   `?endpoint=URL` (another endpoint), `&profile=NAME`, `&account=ID`;
 ///   `glacier://` alone takes the region from the standard chain.
+/// - `s3://BUCKET[/PREFIX]` (feature `s3`): vaults as key prefixes of one
+///   existing bucket ([`S3Store`](crate::S3Store)), with
+///   `?class=DEEP_ARCHIVE|GLACIER|GLACIER_IR|STANDARD` (default
+///   `DEEP_ARCHIVE`), `&restore-days=N` (default 1), `&endpoint=URL` (an
+///   S3-compatible service; path-style addressing then), `&path-style=true|false`,
+///   `&region=NAME`, `&profile=NAME`.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
@@ -35,6 +41,12 @@ pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
     if let Some(rest) = location.strip_prefix("glacier://") {
         return open_glacier(location, rest);
     }
+    #[cfg(feature = "s3")]
+    if let Some(rest) = location.strip_prefix("s3://") {
+        return Ok(Arc::new(crate::S3Store::connect(&s3_options(
+            location, rest,
+        )?)?));
+    }
     let (path, query) = if let Some(rest) = location.strip_prefix("file://") {
         if !rest.starts_with('/') {
             return Err(invalid(
@@ -47,7 +59,7 @@ pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
         }
     } else if let Some((scheme, _)) = location.split_once("://") {
         return Err(invalid(format!(
-            "unknown or not compiled-in store kind {scheme:?} (known: file://, a path, memory:)"
+            "unknown or not compiled-in store kind {scheme:?} (known: file://, a path, memory:, and with their features glacier:// and s3://)"
         )));
     } else {
         (location, None)
@@ -99,4 +111,48 @@ fn open_glacier(location: &str, rest: &str) -> Result<Arc<dyn ArchiveStore>> {
         }
     }
     Ok(Arc::new(crate::GlacierStore::connect(&options)?))
+}
+
+/// The options an `s3://` location names (`rest` is what follows `s3://`).
+#[cfg(feature = "s3")]
+pub(crate) fn s3_options(location: &str, rest: &str) -> Result<crate::S3Options> {
+    let invalid = |reason: String| Error::InvalidLocation {
+        location: location.to_owned(),
+        reason,
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = path.trim_end_matches('/');
+    let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+    if bucket.is_empty() {
+        return Err(invalid("no bucket: s3://BUCKET[/PREFIX]".into()));
+    }
+    let mut options = crate::S3Options::new(bucket);
+    prefix.trim_matches('/').clone_into(&mut options.prefix);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("class", v)) => {
+                options.class = crate::S3Class::parse(v).ok_or_else(|| {
+                    invalid(format!(
+                        "unknown storage class {v:?} (known: DEEP_ARCHIVE, GLACIER, GLACIER_IR, STANDARD)"
+                    ))
+                })?;
+            }
+            Some(("restore-days" | "restore_days", v)) => {
+                options.restore_days = v.parse().ok().filter(|d| *d >= 1).ok_or_else(|| {
+                    invalid(format!("restore-days={v} is not a number of days >= 1"))
+                })?;
+            }
+            Some(("endpoint" | "endpoint-url", v)) => options.endpoint_url = Some(v.to_owned()),
+            Some(("region", v)) => options.region = Some(v.to_owned()),
+            Some(("profile", v)) => options.profile = Some(v.to_owned()),
+            Some(("path-style", "true" | "1")) => options.path_style = Some(true),
+            Some(("path-style", "false" | "0")) => options.path_style = Some(false),
+            _ => {
+                return Err(invalid(format!(
+                    "unknown option {pair:?} (known: class, restore-days, endpoint, path-style, region, profile)"
+                )));
+            }
+        }
+    }
+    Ok(options)
 }

@@ -85,6 +85,25 @@ pub trait ArchiveStore: Send + Sync + fmt::Debug {
         total_size: u64,
         tree_hash: TreeHash,
     ) -> Result<ArchiveInfo>;
+    /// Completes an upload as [`complete_multipart_upload`](Self::complete_multipart_upload)
+    /// does, handing over the tree hash of every part in order, as the
+    /// engine computed them (its resume state keeps them across processes).
+    /// Stores that keep part hashes themselves (Glacier, local, memory)
+    /// ignore them; S3, which keeps none, checks them against the total
+    /// and records them so that every later read can be verified. The
+    /// engine always completes through this method; wrappers must forward
+    /// it.
+    fn complete_multipart_upload_with_part_hashes(
+        &self,
+        vault: &str,
+        upload_id: &str,
+        total_size: u64,
+        tree_hash: TreeHash,
+        part_hashes: &[TreeHash],
+    ) -> Result<ArchiveInfo> {
+        let _ = part_hashes;
+        self.complete_multipart_upload(vault, upload_id, total_size, tree_hash)
+    }
     /// Abandons an upload and frees its parts.
     fn abort_multipart_upload(&self, vault: &str, upload_id: &str) -> Result<()>;
     /// The uploads in progress in a vault.

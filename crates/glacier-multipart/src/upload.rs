@@ -385,8 +385,13 @@ impl Uploader {
                 reason: e.to_string(),
             })?;
         let mut archive = self.options.retry.run("complete upload", progress, || {
-            self.store
-                .complete_multipart_upload(vault, &header.upload_id, size, total_hash)
+            self.store.complete_multipart_upload_with_part_hashes(
+                vault,
+                &header.upload_id,
+                size,
+                total_hash,
+                &hashes,
+            )
         })?;
         // Not every store repeats the description when completing.
         archive.description.clone_from(&header.description);
@@ -480,8 +485,9 @@ impl Uploader {
                     reason: e.to_string(),
                 })?;
             let mut archive = self.options.retry.run("complete upload", progress, || {
-                self.store
-                    .complete_multipart_upload(vault, &upload_id, total, total_hash)
+                self.store.complete_multipart_upload_with_part_hashes(
+                    vault, &upload_id, total, total_hash, &hashes,
+                )
             })?;
             description.clone_into(&mut archive.description);
             Ok(archive)

@@ -155,7 +155,7 @@ fn open_glacier(
         (None, None) => {}
         _ => {
             return Err(coded(
-                Code::Usage,
+                Code::Config,
                 "the config file sets only one of key= and secret=; set both or neither",
             ));
         }
@@ -268,6 +268,22 @@ impl ArchiveStore for RateLimited {
     ) -> glacier_multipart::Result<ArchiveInfo> {
         self.inner
             .complete_multipart_upload(vault, upload_id, total_size, tree_hash)
+    }
+    fn complete_multipart_upload_with_part_hashes(
+        &self,
+        vault: &str,
+        upload_id: &str,
+        total_size: u64,
+        tree_hash: TreeHash,
+        part_hashes: &[TreeHash],
+    ) -> glacier_multipart::Result<ArchiveInfo> {
+        self.inner.complete_multipart_upload_with_part_hashes(
+            vault,
+            upload_id,
+            total_size,
+            tree_hash,
+            part_hashes,
+        )
     }
     fn abort_multipart_upload(
         &self,

@@ -399,6 +399,24 @@ impl ArchiveStore for Wrapped {
                 .complete_multipart_upload(vault, upload_id, archive_size, tree_hash)
         })
     }
+    fn complete_multipart_upload_with_part_hashes(
+        &self,
+        vault: &str,
+        upload_id: &str,
+        archive_size: u64,
+        tree_hash: TreeHash,
+        part_hashes: &[TreeHash],
+    ) -> StoreResult<ArchiveInfo> {
+        self.call(true, || {
+            self.inner.complete_multipart_upload_with_part_hashes(
+                vault,
+                upload_id,
+                archive_size,
+                tree_hash,
+                part_hashes,
+            )
+        })
+    }
     fn abort_multipart_upload(&self, vault: &str, upload_id: &str) -> StoreResult<()> {
         self.call(false, || {
             self.inner.abort_multipart_upload(vault, upload_id)

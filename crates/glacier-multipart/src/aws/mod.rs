@@ -20,6 +20,8 @@ use crate::{Error, Result};
 
 #[cfg(feature = "glacier")]
 pub(crate) mod glacier;
+#[cfg(feature = "s3")]
+pub(crate) mod s3;
 
 /// How to reach an AWS service: what the stores' option structs have in
 /// common.

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use glacier_multipart::{
     ArchiveStore, DownloadOptions, Downloader, JobRequest, LocalStore, NoProgress, RetryPolicy,
-    UploadOptions, Uploader,
+    S3Class, S3Store, UploadOptions, Uploader,
 };
 use glacier_treehash::tree_hash;
 
-use crate::util::{Counting, MIB, data};
+use crate::util::{Counting, MIB, data, s3_options};
 
 /// Starts this test binary as a child running [`child_helper`].
 pub(crate) fn spawn_child(vars: &[(&str, &str)]) -> Child {
@@ -34,7 +34,8 @@ pub(crate) fn spawn_child(vars: &[(&str, &str)]) -> Child {
 
 /// Not a test on its own: does nothing unless started by `spawn_child`.
 /// `GM_CHILD=upload` uploads `GM_FILE` to vault `v` of the local store at
-/// `GM_STORE` with resume state in `GM_STATE`, each part delayed by
+/// `GM_STORE` (or of bucket `GM_S3_BUCKET` on the S3 test server, in 8 MiB
+/// parts) with resume state in `GM_STATE`, each part delayed by
 /// `GM_DELAY_MS`, and writes the archive id to `GM_FILE.id`;
 /// `GM_CHILD=download` downloads job `GM_JOB` of vault `v` to `GM_DEST` in
 /// 1 MiB segments, each read delayed by `GM_DELAY_MS`.
@@ -45,8 +46,15 @@ fn child_helper() {
     };
     let var = |k: &str| std::env::var(k).unwrap();
     let delay = Duration::from_millis(var("GM_DELAY_MS").parse().unwrap());
-    let local: Arc<dyn ArchiveStore> = Arc::new(LocalStore::open(var("GM_STORE")).unwrap());
-    let store = Counting::slow(local, delay);
+    // `GM_S3_BUCKET`: that bucket of the S3 test server instead.
+    let (inner, part_size): (Arc<dyn ArchiveStore>, u64) = match std::env::var("GM_S3_BUCKET") {
+        Ok(bucket) => (
+            Arc::new(S3Store::connect(&s3_options(&bucket, S3Class::Standard)).unwrap()),
+            8 * MIB,
+        ),
+        Err(_) => (Arc::new(LocalStore::open(var("GM_STORE")).unwrap()), MIB),
+    };
+    let store = Counting::slow(inner, delay);
     if mode == "download" {
         let options = DownloadOptions {
             segment_size: MIB,
@@ -61,7 +69,7 @@ fn child_helper() {
     assert_eq!(mode, "upload");
     let file = PathBuf::from(var("GM_FILE"));
     let options = UploadOptions {
-        part_size: MIB,
+        part_size,
         concurrency: 2,
         retry: RetryPolicy::quick(3),
         state_dir: Some(PathBuf::from(var("GM_STATE"))),

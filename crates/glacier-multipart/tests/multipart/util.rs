@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use glacier_multipart::{
-    ArchiveInfo, ArchiveStore, JobInfo, JobOutput, JobRequest, Result, RetryPolicy, StoreLimits,
-    UploadInfo, UploadParts, VaultInfo,
+    ArchiveInfo, ArchiveStore, JobInfo, JobOutput, JobRequest, Result, RetryPolicy, S3Class,
+    S3Options, S3Store, StoreLimits, UploadInfo, UploadParts, VaultInfo,
 };
 use glacier_treehash::TreeHash;
 
@@ -119,6 +119,17 @@ impl ArchiveStore for Counting {
     ) -> Result<ArchiveInfo> {
         self.inner.complete_multipart_upload(vault, id, size, h)
     }
+    fn complete_multipart_upload_with_part_hashes(
+        &self,
+        vault: &str,
+        id: &str,
+        size: u64,
+        h: TreeHash,
+        parts: &[TreeHash],
+    ) -> Result<ArchiveInfo> {
+        self.inner
+            .complete_multipart_upload_with_part_hashes(vault, id, size, h, parts)
+    }
     fn abort_multipart_upload(&self, vault: &str, id: &str) -> Result<()> {
         self.inner.abort_multipart_upload(vault, id)
     }
@@ -155,4 +166,83 @@ pub(crate) fn read_back(store: &dyn ArchiveStore, vault: &str, archive_id: &str)
         .initiate_job(vault, &JobRequest::archive(archive_id))
         .unwrap();
     store.get_job_output(vault, &job, None).unwrap().data
+}
+
+/// The S3 test server's endpoint (moto, started by
+/// `scripts/services/moto`). Tests that need it fail without it.
+pub(crate) fn s3_endpoint() -> String {
+    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "PERMAFROST_S3_ENDPOINT is not set: these tests need the S3 test server; \
+             run `eval \"$(scripts/services/moto start)\"` first (scripts/test does)"
+        )
+    })
+}
+
+/// Sends one plain HTTP request to the S3 test server, outside the SDK
+/// (moto does not check signatures): creating buckets, replacing an
+/// object's bytes behind the store's back. Returns the status code.
+pub(crate) fn raw_http(method: &str, path: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let endpoint = s3_endpoint();
+    let host = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A new, empty bucket on the S3 test server.
+pub(crate) fn fresh_bucket() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "pf-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    assert_eq!(
+        raw_http("PUT", &format!("/{name}"), b""),
+        200,
+        "creating bucket {name}"
+    );
+    name
+}
+
+/// Options for `bucket` on the S3 test server.
+pub(crate) fn s3_options(bucket: &str, class: S3Class) -> S3Options {
+    let mut o = S3Options::new(bucket);
+    o.class = class;
+    o.endpoint_url = Some(s3_endpoint());
+    o.region = Some("us-east-1".into());
+    o.static_credentials = Some(("testing".into(), "testing".into()));
+    o
+}
+
+/// An S3 store on a fresh bucket of the test server.
+pub(crate) fn s3_store(class: S3Class) -> S3Store {
+    S3Store::connect(&s3_options(&fresh_bucket(), class)).unwrap()
+}
+
+/// Whether `s` is an S3 store (whose contract differs where S3 does: a
+/// deleted object takes its restored copy with it).
+pub(crate) fn is_s3(s: &dyn ArchiveStore) -> bool {
+    s.location().starts_with("s3://")
 }
