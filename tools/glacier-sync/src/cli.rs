@@ -39,9 +39,12 @@ pub(crate) struct Cli {
     #[arg(long = "json", global = true)]
     pub(crate) json: bool,
 
-    /// An mt-aws-glacier config file: `key=value` lines (`#` comments), any
-    /// long option plus `key`, `secret`, `region`, `protocol`. The command
-    /// line wins over it; an unknown key is an error.
+    /// A config file. `FILE.toml`: Permafrost's config.toml for the archive
+    /// commands, instead of the default one (see `config --help`). Any
+    /// other name: an mt-aws-glacier config file, `key=value` lines (`#`
+    /// comments), any long option plus `key`, `secret`, `region`,
+    /// `protocol`. The command line wins over either; an unknown key is an
+    /// error.
     #[arg(long = "config", value_name = "FILE", global = true)]
     pub(crate) config: Option<PathBuf>,
 
@@ -119,9 +122,48 @@ pub(crate) enum Command {
     Jobs(crate::commands::archive::cli::JobsArgs),
     Watch(crate::commands::archive::cli::WatchArgs),
     Catalog(crate::commands::archive::cli::CatalogArgs),
+    Config(ConfigArgs),
     Completions(CompletionsArgs),
     #[command(name = "generate-man", hide = true)]
     GenerateMan(GenerateManArgs),
+}
+
+/// Permafrost's configuration file, `config.toml`: defaults for the archive
+/// commands under their long options' names.
+///
+/// It is `--config FILE.toml`, else `$PERMAFROST_CONFIG`, else
+/// `$XDG_CONFIG_HOME/permafrost/config.toml` (`~/.config/permafrost/config.toml`).
+/// Top-level keys apply to every archive command that has the option;
+/// a `[COMMAND]` table to that command only; `key`, `secret`, `region` are
+/// Amazon's credentials and region. The command line wins. The
+/// mt-aws-glacier commands (sync, restore, ...) do not read it: they keep
+/// mt-aws-glacier's `--config` file.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    pub(crate) command: ConfigCommand,
+}
+
+/// The config subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    Show(ConfigShowArgs),
+}
+
+/// Print the effective settings of an archive command line and where each
+/// came from (flag, file, environment, default), secrets masked.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct ConfigShowArgs {
+    /// The command line to show, without `glacier-sync` (for example
+    /// `retrieve budget --to out --tier bulk`); default: `archive`.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..
+    )]
+    pub(crate) command: Vec<String>,
 }
 
 /// Print a shell completion script for glacier-sync on standard output.

@@ -118,6 +118,9 @@ pub(crate) fn code_of(err: &anyhow::Error) -> Code {
         if cause
             .downcast_ref::<glacier_sync::mtcompat::config::ConfigError>()
             .is_some()
+            || cause
+                .downcast_ref::<glacier_sync::settings::SettingsError>()
+                .is_some()
         {
             return Code::Config;
         }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
 mod archive;
+mod config;
 mod docs;
 mod exit_codes;
 mod mt;
@@ -18,6 +19,9 @@ pub(crate) fn run(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
         .args(args)
         .current_dir(dir)
+        // No config.toml of the machine's: tests that want one say so.
+        .env("XDG_CONFIG_HOME", dir.join(".no-config"))
+        .env_remove("PERMAFROST_CONFIG")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
