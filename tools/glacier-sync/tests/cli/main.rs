@@ -5,6 +5,8 @@ mod docs;
 mod mt;
 mod mt_fake;
 mod mt_local;
+mod mt_s3;
+mod s3;
 mod treehash;
 
 use std::path::Path;
