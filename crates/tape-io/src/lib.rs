@@ -8,6 +8,8 @@
 //!   testing without a drive;
 //! - [`conformance`]: a suite modelled on Bacula's `btape test`;
 //! - [`label`]: the tape label in file 0, checked before every write;
+//! - [`layout`]: which tape file and block hold a stream offset, and where
+//!   each member's header starts, so a file can be read by seeking to it;
 //! - [`target`]: a directory written as a plain tar stream in large blocks
 //!   through a RAM buffer, MD5 and SHA-256 of every file computed on other
 //!   threads, continued on the next tape at end of medium, and read back,
@@ -36,6 +38,7 @@ pub mod conformance;
 mod device;
 mod error;
 pub mod label;
+pub mod layout;
 pub mod simh;
 #[cfg(target_os = "linux")]
 mod st;

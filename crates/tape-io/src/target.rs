@@ -26,6 +26,7 @@ use std::thread;
 
 use crate::device::TapeDevice;
 use crate::error::TapeError;
+use crate::layout::{BlockRun, PartLayout};
 
 /// Name of the tar member in the first block of every part.
 pub const PART_MEMBER: &str = ".permafrost-part.txt";
@@ -477,6 +478,23 @@ pub struct PartWritten {
     /// Every file of the target with its checksums (computed again, in
     /// full, on a continued part too).
     pub files: Vec<FileRecord>,
+    /// Beside each of `files`: where its header starts in the stream, its
+    /// mode and modification time. Empty, as `files`, when not `complete`.
+    pub members: Vec<MemberInfo>,
+    /// Where this part's blocks hold the stream (block sizes as written).
+    pub layout: PartLayout,
+}
+
+/// Where a member of a target's stream starts, and what its header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Stream offset of its first header (a GNU long-name header when its
+    /// name needs one): where reading it can start.
+    pub offset: u64,
+    /// Permission bits.
+    pub mode: u32,
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
 }
 
 /// A target could not be written.
@@ -716,6 +734,24 @@ struct TapeSide {
     bytes: u64,
     full: bool,
     block_size: usize,
+    /// The data blocks' sizes: one run per size, from block 1.
+    runs: Vec<BlockRun>,
+}
+
+impl TapeSide {
+    /// The layout of the part written, which starts at `stream_start`.
+    fn layout(&self, file_number: u64, stream_start: u64) -> PartLayout {
+        let mut layout = PartLayout::uniform(
+            file_number,
+            stream_start,
+            stream_start + self.bytes,
+            self.block_size,
+        );
+        if !self.runs.is_empty() {
+            layout.runs.clone_from(&self.runs);
+        }
+        layout
+    }
 }
 
 fn tape_thread(
@@ -732,6 +768,7 @@ fn tape_thread(
         bytes: 0,
         full: false,
         block_size: bs,
+        runs: Vec::new(),
     };
     // The header block, at the largest size the drive takes.
     loop {
@@ -763,6 +800,11 @@ fn tape_thread(
     }
     side.blocks = 1;
     side.block_size = bs;
+    side.runs.push(BlockRun {
+        block: 1,
+        stream_offset: header.stream_offset,
+        block_size: bs,
+    });
     let mut draining = false;
     'blocks: while let Some(block) = ring.pop(&mut draining) {
         let mut at = 0;
@@ -786,6 +828,11 @@ fn tape_thread(
                             );
                             bs = next;
                             side.block_size = bs;
+                            side.runs.push(BlockRun {
+                                block: side.blocks,
+                                stream_offset: header.stream_offset + side.bytes,
+                                block_size: bs,
+                            });
                         }
                         _ => return Err(ring_stop(ring, dev.write_block(&block[at..end]).err())),
                     }
@@ -886,6 +933,7 @@ pub fn write_target(
         (produced, side)
     });
     let side = side.map_err(tape_err)?;
+    let layout = side.layout(file_number, resume.stream_offset);
     if side.full {
         return Ok(PartWritten {
             file_number,
@@ -896,9 +944,11 @@ pub fn write_target(
             blocks: side.blocks,
             complete: false,
             files: Vec::new(),
+            members: Vec::new(),
+            layout,
         });
     }
-    let (files, stream_len) = produced.map_err(|source| WriteError::Source {
+    let (files, members, stream_len) = produced.map_err(|source| WriteError::Source {
         target: target.into(),
         source,
     })?;
@@ -919,17 +969,19 @@ pub fn write_target(
         blocks: side.blocks,
         complete: true,
         files,
+        members,
+        layout,
     })
 }
 
-/// Builds the tar stream into the ring; returns the files with checksums
-/// and the stream length.
+/// Builds the tar stream into the ring; returns the files with checksums,
+/// where each starts, and the stream length.
 fn produce(
     ring: &Ring,
     source: &mut dyn TargetSource,
     skip: u64,
     block_size: usize,
-) -> io::Result<(Vec<FileRecord>, u64)> {
+) -> io::Result<(Vec<FileRecord>, Vec<MemberInfo>, u64)> {
     let hashers = Hashers::start();
     let mut metas = Vec::new();
     let sink = Sink {
@@ -940,7 +992,13 @@ fn produce(
         offset: 0,
     };
     let mut builder = tar::Builder::new(sink);
+    let mut members = Vec::new();
     let r = source.visit(&mut |meta, reader| {
+        members.push(MemberInfo {
+            offset: builder.get_ref().offset,
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
         let mut h = tar::Header::new_gnu();
         h.set_size(meta.size);
         h.set_mode(meta.mode);
@@ -971,7 +1029,7 @@ fn produce(
         let last = std::mem::take(&mut sink.block);
         ring.push(last)?;
     }
-    Ok((zip_records(metas, &md5, &sha), sink.offset))
+    Ok((zip_records(metas, &md5, &sha), members, sink.offset))
 }
 
 // ---------------------------------------------------------------- reading
@@ -1086,7 +1144,7 @@ impl<'a> TargetStream<'a> {
             at: 0,
             len: 0,
         };
-        if !s.open_part(0)? {
+        if !s.open_part(0, None)? {
             return Err(ReadError::NotAPart {
                 device: String::new(),
                 file: format!("part 0 of {target}"),
@@ -1095,7 +1153,40 @@ impl<'a> TargetStream<'a> {
         Ok(s)
     }
 
-    fn open_part(&mut self, part: u32) -> Result<bool, ReadError> {
+    /// Opens `target`'s stream at block `block` (1 or more) of part
+    /// `part`, a block whose first byte is stream offset `block_start`
+    /// (see [`crate::layout::locate`]): reading starts there, without
+    /// reading what is before it on tape, and goes on into the following
+    /// parts.
+    pub fn starting_at(
+        target: &str,
+        part: u32,
+        block: u64,
+        block_start: u64,
+        open: Box<PartOpener<'a>>,
+    ) -> Result<Self, ReadError> {
+        let mut s = Self {
+            target: target.into(),
+            open,
+            dev: None,
+            part,
+            offset: block_start,
+            buf: vec![0u8; crate::simh::MAX_RECORD],
+            at: 0,
+            len: 0,
+        };
+        if !s.open_part(part, Some(block))? {
+            return Err(ReadError::NotAPart {
+                device: String::new(),
+                file: format!("part {part} of {target}"),
+            });
+        }
+        Ok(s)
+    }
+
+    /// Opens part `part`; with `block`, spaces forward to that block of it
+    /// (the stream offset is then the one given to [`Self::starting_at`]).
+    fn open_part(&mut self, part: u32, block: Option<u64>) -> Result<bool, ReadError> {
         if let Some(mut d) = self.dev.take() {
             d.close()?;
         }
@@ -1103,7 +1194,27 @@ impl<'a> TargetStream<'a> {
             return Ok(false);
         };
         let h = read_part_header(dev.as_mut())?;
-        if h.target != self.target || h.part != part || h.stream_offset != self.offset {
+        let offset_ok = match block {
+            Some(_) => h.stream_offset <= self.offset,
+            None => h.stream_offset == self.offset,
+        };
+        if let Some(b) = block {
+            if b == 0 {
+                return Err(ReadError::Tape(TapeError::Invalid {
+                    device: dev.name().into(),
+                    reason: "block 0 of a part is its header, not data".into(),
+                }));
+            }
+            if h.target == self.target && h.part == part && offset_ok {
+                let mut left = b - 1;
+                while left > 0 {
+                    let n = i32::try_from(left).unwrap_or(i32::MAX);
+                    dev.space_records(n)?;
+                    left -= u64::try_from(n).unwrap_or(0);
+                }
+            }
+        }
+        if h.target != self.target || h.part != part || !offset_ok {
             return Err(ReadError::WrongPart {
                 device: dev.name().into(),
                 expected: self.target.clone(),
@@ -1134,7 +1245,7 @@ impl Read for TargetStream<'_> {
             let n = dev.read_block(&mut self.buf).map_err(TapeError::into_io)?;
             if n == 0 {
                 let next = self.part + 1;
-                if !self.open_part(next).map_err(io::Error::other)? {
+                if !self.open_part(next, None).map_err(io::Error::other)? {
                     return Ok(0);
                 }
                 continue;
@@ -1162,26 +1273,64 @@ pub struct Extract<'a> {
 /// Reads a target's tar stream: every regular file's size, MD5 and SHA-256
 /// (computed on two other threads), and with `extract` its files written
 /// under a directory. Member names
-/// that are absolute or contain `..` are refused.
+/// that are absolute or contain `..` are refused. With [`Extract::only`],
+/// reading stops once the last of those names is extracted.
 pub fn read_entries(
     stream: &mut dyn Read,
     target: &str,
     extract: Option<Extract<'_>>,
 ) -> Result<Vec<FileRecord>, ReadError> {
+    Ok(read_members(stream, target, extract, 0)?
+        .into_iter()
+        .map(|m| m.record)
+        .collect())
+}
+
+/// A member read back by [`read_members`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMember {
+    /// Its name, size and checksums as read.
+    pub record: FileRecord,
+    /// Where its header starts, as [`MemberInfo::offset`].
+    pub offset: u64,
+    /// Permission bits from its header.
+    pub mode: u32,
+    /// Modification time from its header.
+    pub mtime: u64,
+}
+
+/// [`read_entries`], with each member's header offset, mode and mtime;
+/// `from` is the stream offset of the first byte of `stream` (0 at the
+/// start of the target; a member's offset when reading from there).
+#[allow(clippy::too_many_lines)] // one loop over the members
+pub fn read_members(
+    stream: &mut dyn Read,
+    target: &str,
+    extract: Option<Extract<'_>>,
+    from: u64,
+) -> Result<Vec<ReadMember>, ReadError> {
     let mut archive = tar::Archive::new(stream);
     // MD5 and SHA-256 on two threads, as when writing, so that verifying
     // keeps up with the drive.
     let hashers = Hashers::start();
     let mut metas = Vec::new();
+    let mut infos = Vec::new();
     let mut last = String::from("the start of the stream");
     let stream_err = |at: &str, source| ReadError::Stream {
         target: target.into(),
         at: at.into(),
         source,
     };
+    let mut left = extract.and_then(|x| x.only).map(<[Vec<u8>]>::len);
+    let mut next_start = 0u64;
     let entries = archive.entries().map_err(|e| stream_err(&last, e))?;
     for entry in entries {
+        if left == Some(0) {
+            break;
+        }
         let mut entry = entry.map_err(|e| stream_err(&format!("the member after {last}"), e))?;
+        let start = next_start;
+        next_start = entry.raw_file_position() + entry.size().div_ceil(512) * 512;
         let name = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&name).into_owned();
         let rel = Path::new(std::ffi::OsStr::from_bytes(&name));
@@ -1215,6 +1364,7 @@ pub fn read_entries(
             continue;
         }
         let mode = entry.header().mode().unwrap_or(0o644);
+        let mtime = entry.header().mtime().unwrap_or(0);
         let mut file = match &dest {
             Some(d) => {
                 if let Some(parent) = d.parent() {
@@ -1251,10 +1401,14 @@ pub fn read_entries(
                 })?;
             }
         }
+        let extracted = file.is_some();
         if let (Some(f), Some(d)) = (file, dest) {
             use std::os::unix::fs::PermissionsExt;
             f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
                 .map_err(|source| ReadError::Extract { path: d, source })?;
+        }
+        if extracted && let Some(n) = left.as_mut() {
+            *n = n.saturating_sub(1);
         }
         hashers.send(|| HashMsg::End);
         metas.push(FileMeta {
@@ -1263,9 +1417,23 @@ pub fn read_entries(
             mode: 0,
             mtime: 0,
         });
+        infos.push(MemberInfo {
+            offset: from + start,
+            mode: mode & 0o7777,
+            mtime,
+        });
     }
     let (md5, sha) = hashers.finish();
-    Ok(zip_records(metas, &md5, &sha))
+    Ok(zip_records(metas, &md5, &sha)
+        .into_iter()
+        .zip(infos)
+        .map(|(record, i)| ReadMember {
+            record,
+            offset: i.offset,
+            mode: i.mode,
+            mtime: i.mtime,
+        })
+        .collect())
 }
 
 /// A difference between the catalogue and what was read.

@@ -383,11 +383,11 @@ pub(crate) struct UploadFileArgs {
 }
 
 /// Check the files of a directory against the journal: size and tree hash
-/// (an mtime difference is only reported). Exit 1 when any differs.
+/// (an mtime difference is only reported). Exit 8 when any differs.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct CheckLocalHashArgs {
-    /// The directory.
+    /// The directory whose files are checked.
     #[arg(long = "dir", value_name = "DIR", required = true)]
     pub(crate) dir: Option<PathBuf>,
     /// The journal file.
@@ -454,7 +454,8 @@ pub(crate) struct DownloadInventoryArgs {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct RestoreArgs {
-    /// The directory.
+    /// The directory restore-completed will write into: files missing from
+    /// it are requested. Created when missing.
     #[arg(long = "dir", value_name = "DIR", required = true)]
     pub(crate) dir: Option<PathBuf>,
     #[command(flatten)]
@@ -485,7 +486,8 @@ pub(crate) struct RestoreArgs {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct RestoreCompletedArgs {
-    /// The directory.
+    /// The directory the files are downloaded into (under their journal
+    /// names). Created when missing.
     #[arg(long = "dir", value_name = "DIR", required = true)]
     pub(crate) dir: Option<PathBuf>,
     #[command(flatten)]

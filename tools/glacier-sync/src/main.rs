@@ -22,12 +22,18 @@ use glacier_sync::mtcompat::config::Config;
 
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
+    // Ctrl-C ends the run at once, as a kill would: every step is
+    // journaled or atomic, so a rerun goes on where this one stopped.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!(
+            "glacier-sync: interrupted\nglacier-sync: hint: {}",
+            exit::Code::Interrupted.hint().unwrap_or_default()
+        );
+        std::process::exit(exit::Code::Interrupted.number().into());
+    });
     let (argv, config) = match apply_config(argv) {
         Ok(v) => v,
-        Err(err) => {
-            eprintln!("glacier-sync: error: {err:#}");
-            return exit::code_of(&err).into();
-        }
+        Err(err) => return report(&err),
     };
     let matches = match command().try_get_matches_from(argv) {
         Ok(m) => m,
@@ -44,11 +50,19 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     match commands::run(cli, &sub, config.as_ref()) {
         Ok(code) => code.into(),
-        Err(err) => {
-            eprintln!("glacier-sync: error: {err:#}");
-            exit::code_of(&err).into()
-        }
+        Err(err) => report(&err),
     }
+}
+
+/// Prints an error, with a hint at the fix for its class, and gives its
+/// exit code.
+fn report(err: &anyhow::Error) -> ExitCode {
+    let code = exit::code_of(err);
+    eprintln!("glacier-sync: error: {err:#}");
+    if let Some(hint) = code.hint() {
+        eprintln!("glacier-sync: hint: {hint}");
+    }
+    code.into()
 }
 
 /// The clap command, with later occurrences of an option overriding earlier

@@ -191,7 +191,7 @@ fn static_credentials(config: Option<&Config>) -> anyhow::Result<Option<(String,
         (Some(k), Some(s)) => Ok(Some((k, s))),
         (None, None) => Ok(None),
         _ => Err(coded(
-            Code::Usage,
+            Code::Config,
             "the config file sets only one of key= and secret=; set both or neither",
         )),
     }

@@ -40,10 +40,23 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
+/// The exit codes, at the end of `--help` (the README has the same table).
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   an error, named on standard error
+  2   the command line was not understood
+  40  nothing to do (archive, confirm)
+  41  stop requested (stop file or Ctrl-C); the current step was finished
+  42  an archive failed (wrong or foreign tape, source changed since import, I/O error)
+  43  the tape is full; the target goes on on the next tape
+  44  data read back does not match the catalogue (files named)";
+
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Archive directories to tape, verify them and get them back"
+    about = "Archive directories to tape, verify them and get them back",
+    after_help = EXIT_CODES_HELP
 )]
 pub(crate) struct Cli {
     /// Configuration file (ini, keys under [default]).
@@ -265,5 +278,27 @@ mod tests {
             }
         }
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    /// Every exit code is in `--help` and in the README's table.
+    #[test]
+    fn exit_codes_are_documented() {
+        let readme = include_str!("../README.md");
+        for n in [
+            0,
+            1,
+            2,
+            super::exit::NOTHING_TO_DO,
+            super::exit::STOPPED,
+            super::exit::ARCHIVE_FAILED,
+            super::exit::TAPE_FULL,
+            super::exit::VERIFY_FAILED,
+        ] {
+            assert!(
+                super::EXIT_CODES_HELP.contains(&format!("\n  {n:<3} ")),
+                "{n}"
+            );
+            assert!(readme.contains(&format!("| {n} |")), "{n}");
+        }
     }
 }

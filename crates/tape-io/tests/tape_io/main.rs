@@ -3,6 +3,7 @@
 
 mod conformance;
 mod label;
+mod layout;
 mod props;
 mod simh;
 mod target;

@@ -259,6 +259,11 @@ fn refused_block_size_falls_back() {
     let w =
         target::write_target(&mut t, "s", &mut LocalDir::new(&src), None, &small_opts()).unwrap();
     assert_eq!(w.block_size, 16 << 10);
+    // Every data block is of the size fallen back to.
+    assert_eq!(
+        w.layout,
+        tape_io::layout::PartLayout::uniform(0, 0, w.stream_end, 16 << 10)
+    );
     drop(t);
     let got = read_back(vec![(p.clone(), 0)], "s", None).unwrap();
     assert!(target::compare(&w.files, &got).is_empty());

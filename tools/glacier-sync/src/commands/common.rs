@@ -95,6 +95,36 @@ pub(crate) fn existing_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The directory files are restored into: created when missing (as
+/// mt-aws-glacier does), and said so on standard error; with `dry_run`
+/// nothing is created, and the message says it would be.
+pub(crate) fn restore_dir(out: Output, dir: &Path, dry_run: bool) -> anyhow::Result<PathBuf> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(dir.to_owned()),
+        Ok(_) => Err(coded(
+            Code::Usage,
+            format!(
+                "--dir {}: not a directory; name a directory to restore into",
+                dir.display()
+            ),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dry_run {
+                out.info(format!(
+                    "--dir {} does not exist; it would be created",
+                    dir.display()
+                ));
+            } else {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating --dir {}", dir.display()))?;
+                out.info(format!("created directory {}", dir.display()));
+            }
+            Ok(dir.to_owned())
+        }
+        Err(e) => Err(coded(Code::Usage, format!("--dir {}: {e}", dir.display()))),
+    }
+}
+
 /// The current time, epoch seconds.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()

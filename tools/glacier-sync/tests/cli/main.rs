@@ -2,6 +2,7 @@
 
 mod archive;
 mod docs;
+mod exit_codes;
 mod mt;
 mod mt_fake;
 mod mt_local;

@@ -516,7 +516,7 @@ pub(crate) fn check_local_hash_catches_damage(env: &Env) {
         "--journal",
         "journal.log",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("big/many parts.bin: treehash mismatch"),
@@ -726,7 +726,7 @@ pub(crate) fn bad_input(env: &Env) {
     // An unknown config key.
     let cfg = std::fs::read_to_string(env.path("glacier.cfg")).unwrap();
     std::fs::write(env.path("glacier.cfg"), format!("{cfg}colour=blue\n")).unwrap();
-    refused(env, &sync, 2, "colour");
+    refused(env, &sync, 7, "colour");
     std::fs::write(env.path("glacier.cfg"), &cfg).unwrap();
     // A corrupt journal: a garbage line in the middle.
     let good = std::fs::read_to_string(env.path("journal.log")).unwrap();

@@ -160,3 +160,73 @@ fn local_progress_on_a_terminal_only() {
         crate::stderr(&piped)
     );
 }
+
+/// `restore --dir D` and `restore-completed --dir D` create a missing `D`
+/// (mt-aws-glacier does) and say so; `--dry-run` creates nothing and says
+/// it would; a `D` that is a file is refused (exit 2).
+#[test]
+fn local_restore_creates_a_missing_dir() {
+    let env = Env::local();
+    crate::mt::make_tree(&env);
+    crate::mt::ok(&env.sync(&[]));
+    let vault = env.vault_spec();
+    let restore = |dir: &str, extra: &[&str]| {
+        let mut a = vec![
+            "restore",
+            "--dir",
+            dir,
+            "--vault",
+            &vault,
+            "--journal",
+            "journal.log",
+            "--max-number-of-files",
+            "100",
+        ];
+        a.extend(extra);
+        env.run(&a)
+    };
+    let out = restore("new/back", &["--dry-run"]);
+    crate::mt::ok(&out);
+    assert!(
+        crate::stderr(&out).contains("new/back does not exist"),
+        "{}",
+        crate::stderr(&out)
+    );
+    assert!(!env.path("new").exists());
+    let out = restore("new/back", &[]);
+    crate::mt::ok(&out);
+    assert!(
+        crate::stderr(&out).contains("created directory new/back"),
+        "{}",
+        crate::stderr(&out)
+    );
+    assert!(env.path("new/back").is_dir());
+    assert!(
+        crate::stdout(&out).contains("requested"),
+        "{}",
+        crate::stdout(&out)
+    );
+    let out = env.run(&[
+        "restore-completed",
+        "--dir",
+        "other",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+    ]);
+    crate::mt::ok(&out);
+    assert!(
+        crate::stderr(&out).contains("created directory other"),
+        "{}",
+        crate::stderr(&out)
+    );
+    // Every file but the empty one (Glacier has no empty archives).
+    let mut want = crate::mt::tree(&env.path("src"));
+    want.retain(|_, (size, _, _)| *size > 0);
+    assert_eq!(crate::mt::tree(&env.path("other")), want);
+    std::fs::write(env.path("a file"), b"x").unwrap();
+    let out = restore("a file", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
+    assert!(crate::stderr(&out).contains("not a directory"));
+}

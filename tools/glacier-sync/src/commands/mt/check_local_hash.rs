@@ -62,6 +62,6 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &CheckLocalHashArgs) -> anyhow::Result<Co
     Ok(if problems.is_empty() {
         Code::Success
     } else {
-        Code::Failure
+        Code::Verification
     })
 }

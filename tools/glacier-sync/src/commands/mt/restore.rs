@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cli::{RestoreArgs, TierArg};
 use crate::commands::Ctx;
-use crate::commands::common::{existing_dir, now, open_journal, preflight, required};
+use crate::commands::common::{now, open_journal, preflight, required, restore_dir};
 use crate::exit::{Code, coded};
 
 /// A retrieval job younger than this is not requested again.
@@ -17,7 +17,7 @@ const RECENT_JOB_SECS: u64 = 24 * 3600;
 
 #[allow(clippy::too_many_lines)] // one linear story: check, plan, act, report
 pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreArgs) -> anyhow::Result<Code> {
-    let dir = existing_dir(required(args.dir.as_ref(), "--dir")?)?;
+    let dir = restore_dir(ctx.out, required(args.dir.as_ref(), "--dir")?, args.dry_run)?;
     let journal_path = required(args.journal.as_ref(), "--journal")?;
     let filter = ctx.filter(&args.filter)?;
     let target = ctx.vault(&args.vault, None)?;

@@ -10,13 +10,13 @@ use serde_json::json;
 
 use crate::cli::RestoreCompletedArgs;
 use crate::commands::Ctx;
-use crate::commands::common::{existing_dir, mib_power_of_two, preflight, read_journal, required};
+use crate::commands::common::{mib_power_of_two, preflight, read_journal, required, restore_dir};
 use crate::exit::Code;
 use crate::progress::Bar;
 
 #[allow(clippy::too_many_lines)] // one linear story: check, plan, act, report
 pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreCompletedArgs) -> anyhow::Result<Code> {
-    let dir = existing_dir(required(args.dir.as_ref(), "--dir")?)?;
+    let dir = restore_dir(ctx.out, required(args.dir.as_ref(), "--dir")?, false)?;
     let journal_path = required(args.journal.as_ref(), "--journal")?;
     let segment = mib_power_of_two("--segment-size", args.segment_size)?;
     let filter = ctx.filter(&args.filter)?;
