@@ -614,8 +614,45 @@ mod tests {
     }
 
     #[test]
+    fn s3_classes_price_restores_whole_objects_and_early_deletes() {
+        let t = US_EAST_1_2026;
+        for c in [StorageClass::FlexibleRetrieval, StorageClass::DeepArchive] {
+            assert!(t.class(c).unwrap().whole_object_retrieval, "{c}");
+        }
+        for c in [
+            StorageClass::GlacierVault,
+            StorageClass::InstantRetrieval,
+            StorageClass::S3Standard,
+        ] {
+            assert!(!t.class(c).unwrap().whole_object_retrieval, "{c}");
+        }
+        // Instant classes: any tier, at once; Instant Retrieval pays per GB.
+        let r = t
+            .retrieval(StorageClass::InstantRetrieval, Tier::Bulk, 1, 1 << 30)
+            .unwrap();
+        assert!(close(r.usd, 0.03 + 0.01 / 1000.0) && r.wait_max.is_zero());
+        let r = t
+            .retrieval(StorageClass::S3Standard, Tier::Expedited, 1000, 1 << 30)
+            .unwrap();
+        assert!(close(r.usd, 0.0004));
+        // Minimums: 90 days Flexible and Instant, 180 Deep, none Standard.
+        let gib = 1u64 << 30;
+        let fee = |c, days| t.early_deletion(c, 1, 30 * gib, days).unwrap();
+        assert!(close(fee(StorageClass::InstantRetrieval, 0), 30.0 * 0.004 * 3.0));
+        assert!(fee(StorageClass::FlexibleRetrieval, 60) > 0.0);
+        assert!(close(fee(StorageClass::FlexibleRetrieval, 90), 0.0));
+        assert!(fee(StorageClass::DeepArchive, 179) > 0.0);
+        assert!(close(fee(StorageClass::S3Standard, 0), 0.0));
+        // Small objects in Instant Retrieval are billed as 128 KiB.
+        let e = t
+            .storage(StorageClass::InstantRetrieval, 10, 10 * 1024, 10)
+            .unwrap();
+        assert!(close(e.data_per_month, 10.0 * 128.0 * 1024.0 / GIB * 0.004));
+    }
+
+    #[test]
     fn a_row_is_all_a_class_needs() {
-        // A table with one more class, as the S3 classes will be added.
+        // A table with one more class, as the S3 classes were added.
         const ROWS: &[ClassPrices] = &[ClassPrices {
             class: StorageClass::DeepArchive,
             storage_gb_month: 1.0,
@@ -627,6 +664,7 @@ mod tests {
             },
             put_per_1000: 1.0,
             retrieval: &[],
+            whole_object_retrieval: true,
         }];
         let t = PriceTable {
             as_of: "test",
