@@ -71,8 +71,7 @@ impl StorageClass {
         };
         let class = rest
             .split_once('?')
-            .map(|(_, q)| q)
-            .unwrap_or("")
+            .map_or("", |(_, q)| q)
             .split('&')
             .find_map(|p| p.strip_prefix("class="))
             .unwrap_or("DEEP_ARCHIVE");
@@ -638,7 +637,10 @@ mod tests {
         // Minimums: 90 days Flexible and Instant, 180 Deep, none Standard.
         let gib = 1u64 << 30;
         let fee = |c, days| t.early_deletion(c, 1, 30 * gib, days).unwrap();
-        assert!(close(fee(StorageClass::InstantRetrieval, 0), 30.0 * 0.004 * 3.0));
+        assert!(close(
+            fee(StorageClass::InstantRetrieval, 0),
+            30.0 * 0.004 * 3.0
+        ));
         assert!(fee(StorageClass::FlexibleRetrieval, 60) > 0.0);
         assert!(close(fee(StorageClass::FlexibleRetrieval, 90), 0.0));
         assert!(fee(StorageClass::DeepArchive, 179) > 0.0);

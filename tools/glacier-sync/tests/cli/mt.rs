@@ -6,8 +6,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use glacier_multipart::ArchiveStore as _;
-
 use crate::{run, stderr, stdout};
 
 pub(crate) const VAULT: &str = "photos";

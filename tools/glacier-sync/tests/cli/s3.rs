@@ -5,8 +5,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use glacier_multipart::ArchiveStore as _;
-
 use crate::mt::{Env, VAULT, make_tree, ok};
 use crate::{run, stderr, stdout};
 
