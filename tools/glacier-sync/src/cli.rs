@@ -128,6 +128,32 @@ pub(crate) enum Command {
     Jobs(crate::commands::archive::cli::JobsArgs),
     Watch(crate::commands::archive::cli::WatchArgs),
     Catalog(crate::commands::archive::cli::CatalogArgs),
+    Completions(CompletionsArgs),
+    #[command(name = "generate-man", hide = true)]
+    GenerateMan(GenerateManArgs),
+}
+
+/// Print a shell completion script for glacier-sync on standard output.
+///
+/// Install it where the shell looks, for example:
+///   bash: glacier-sync completions bash > ~/.local/share/bash-completion/completions/glacier-sync
+///   zsh:  glacier-sync completions zsh > ~/.zfunc/_glacier-sync (with ~/.zfunc in $fpath)
+///   fish: glacier-sync completions fish > ~/.config/fish/completions/glacier-sync.fish
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Write the man pages (glacier-sync.1 and one per subcommand) into a
+/// directory; `cargo xtask man` runs it.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateManArgs {
+    /// The directory the pages are written to (created if missing).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 /// Print the Amazon Glacier SHA-256 tree hash of files.

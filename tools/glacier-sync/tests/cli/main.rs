@@ -8,6 +8,7 @@ mod mt_fake;
 mod mt_local;
 mod mt_s3;
 mod s3;
+mod shell;
 mod treehash;
 
 use std::path::Path;
