@@ -55,7 +55,10 @@ pub(crate) struct Cli {
 /// The optional cargo features, and whether this build has each; `--version`
 /// lists the enabled ones. Every feature of Cargo.toml but `default` is
 /// here (a test checks).
-pub(crate) const FEATURES: &[(&str, bool)] = &[("glacier", cfg!(feature = "glacier"))];
+pub(crate) const FEATURES: &[(&str, bool)] = &[
+    ("glacier", cfg!(feature = "glacier")),
+    ("s3", cfg!(feature = "s3")),
+];
 
 /// The kinds of store this build opens (location prefix, what it is), as
 /// `--version` lists them.
@@ -63,6 +66,12 @@ pub(crate) fn stores() -> Vec<(&'static str, &'static str)> {
     let mut v = vec![("file://", "a local directory store (or a plain path)")];
     if cfg!(feature = "glacier") {
         v.push(("glacier://", "Amazon Glacier vaults"));
+    }
+    if cfg!(feature = "s3") {
+        v.push((
+            "s3://",
+            "S3 archive storage classes (DEEP_ARCHIVE, GLACIER, GLACIER_IR, STANDARD), a vault per key prefix",
+        ));
     }
     v
 }
@@ -217,14 +226,18 @@ pub(crate) struct TreehashArgs {
 /// Where the store is, for commands that name no vault of their own.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArgs {
-    /// The store: `file:///DIR` or a path (the local directory store), or
-    /// `glacier://REGION` (Amazon Glacier). Default: Amazon Glacier, or the
-    /// store named in a path-form `--vault`.
+    /// The store: `file:///DIR` or a path (the local directory store),
+    /// `glacier://REGION` (Amazon Glacier), or
+    /// `s3://BUCKET[/PREFIX][?class=DEEP_ARCHIVE|GLACIER|GLACIER_IR|STANDARD&restore-days=N]`
+    /// (S3 archive storage classes; a vault is the key prefix
+    /// `PREFIX/VAULT/`). Default: Amazon Glacier, or the store named in a
+    /// path-form or `s3://` `--vault`.
     #[arg(long = "store", value_name = "LOCATION")]
     pub(crate) store: Option<String>,
 
-    /// Send Amazon Glacier requests to this endpoint (a test service, a VPC
-    /// endpoint) instead of AWS's.
+    /// Send Amazon Glacier or S3 requests to this endpoint (a test service,
+    /// a VPC endpoint, an S3-compatible service; S3 then uses path-style
+    /// addressing) instead of AWS's.
     #[arg(long = "endpoint-url", value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
 }
@@ -232,8 +245,10 @@ pub(crate) struct StoreArgs {
 /// The vault and its store.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct VaultArgs {
-    /// The vault: a name (Amazon Glacier, or in `--store`), or
-    /// `file:///DIR/NAME` / `DIR/NAME` (vault NAME of the local store DIR).
+    /// The vault: a name (Amazon Glacier, or in `--store`),
+    /// `file:///DIR/NAME` / `DIR/NAME` (vault NAME of the local store DIR),
+    /// or `s3://BUCKET[/PREFIX]/NAME[?class=..]` (vault NAME of that S3
+    /// store).
     #[arg(long = "vault", value_name = "VAULT", required = true)]
     pub(crate) vault: Option<String>,
 

@@ -159,6 +159,7 @@ pub(crate) fn code_of(err: &anyhow::Error) -> Code {
                 glacier_multipart::Error::PartChecksumMismatch { .. }
                 | glacier_multipart::Error::ArchiveChecksumMismatch { .. }
                 | glacier_multipart::Error::RangeChecksumMismatch { .. }
+                | glacier_multipart::Error::StoredChecksumMismatch { .. }
                 | glacier_multipart::Error::Corrupt { .. } => Code::Verification,
                 _ => Code::Store,
             };

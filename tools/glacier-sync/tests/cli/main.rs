@@ -7,6 +7,8 @@ mod exit_codes;
 mod mt;
 mod mt_fake;
 mod mt_local;
+mod mt_s3;
+mod s3;
 mod shell;
 mod treehash;
 
