@@ -340,8 +340,14 @@ pub(crate) fn show(
             });
         }
     }
-    // Amazon credentials and region: an mt-aws-glacier --config, this
-    // file, the environment, or the AWS chain.
+    rows.extend(credential_rows(applied, mt, &file_source));
+    rows
+}
+
+/// Amazon credentials and region: from an mt-aws-glacier --config, the
+/// file, the environment, or the AWS chain.
+fn credential_rows(applied: &Applied, mt: Option<&Config>, file_source: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
     for (name, envs) in [
         ("key", &["AWS_ACCESS_KEY_ID"][..]),
         ("secret", &["AWS_SECRET_ACCESS_KEY"][..]),
@@ -361,7 +367,7 @@ pub(crate) fn show(
         let (value, source) = if let Some((v, path)) = from_mt {
             (Some(v), format!("file ({})", path.display()))
         } else if let Some(v) = from_file {
-            (Some(v), file_source.clone())
+            (Some(v), file_source.to_owned())
         } else if let Some((e, v)) = from_env {
             (Some(v), format!("environment ({e})"))
         } else {
