@@ -248,3 +248,30 @@ fn an_independent_client_reads_what_a_sync_wrote() {
         stderr(&out)
     );
 }
+
+#[test]
+fn purge_vault_dry_run_shows_the_early_deletion_charge_of_the_class() {
+    let env = Env::s3();
+    make_tree(&env);
+    ok(&env.sync(&[]));
+    let vault = env.vault_spec();
+    let out = env.run(&[
+        "--json",
+        "purge-vault",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--dry-run",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["class"], "S3 Glacier Deep Archive", "{v}");
+    assert_eq!(v["minimum_days"], 180, "{v}");
+    assert!(v["early_deletion_usd"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        stderr(&out).contains("younger than the 180-day minimum of S3 Glacier Deep Archive"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.store().describe_vault(VAULT).unwrap().archives > 0);
+}
