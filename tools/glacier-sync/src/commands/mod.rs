@@ -50,6 +50,7 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::Watch(args) => archive::watch::run(&ctx, &args),
         Command::Catalog(args) => match args.command {
             archive::cli::CatalogCommand::Rebuild(a) => archive::catalog_rebuild::run(&ctx, &a),
+            archive::cli::CatalogCommand::Check(a) => archive::catalog_check::run(&ctx, &a),
         },
         Command::Config(args) => match args.command {
             crate::cli::ConfigCommand::Show(a) => config_show(&ctx, config_flag.as_deref(), &a),

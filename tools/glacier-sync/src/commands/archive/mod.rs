@@ -7,6 +7,7 @@
 // One file per command; `archive` is the command of this family's name.
 #[allow(clippy::module_inception)]
 pub(crate) mod archive;
+pub(crate) mod catalog_check;
 pub(crate) mod catalog_rebuild;
 pub(crate) mod cli;
 pub(crate) mod find;
