@@ -124,3 +124,39 @@ fn check_of_no_catalog_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("none.sqlite"));
 }
+
+/// `find resume` finds `résumé.pdf` (and a decomposed `re\u{301}sume\u{301}`
+/// name, as macOS writes them): search folds case and accents.
+#[test]
+fn find_folds_accents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("docs")).unwrap();
+    std::fs::write(d.join("docs/résumé.pdf"), b"cv").unwrap();
+    std::fs::write(d.join("docs/Cafe\u{301} Menu.txt"), b"menu").unwrap();
+    let o = run(d, &["create-vault", "./store/v"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        d,
+        &[
+            "archive",
+            "docs",
+            "--catalog",
+            "cat.sqlite",
+            "--vault",
+            "./store/v",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (q, want) in [
+        ("resume", "résumé.pdf"),
+        ("RÉSUMÉ", "résumé.pdf"),
+        ("café menu", "Cafe\u{301} Menu.txt"),
+        ("cafe", "Cafe\u{301} Menu.txt"),
+    ] {
+        let o = run(d, &["find", q, "--catalog", "cat.sqlite"], None);
+        assert!(o.status.success(), "{q}: {}", stderr(&o));
+        assert!(stdout(&o).contains(want), "{q}: {}", stdout(&o));
+    }
+}
