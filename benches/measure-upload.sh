@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Uploads one 2 GiB file with the glacier-multipart engine to the local
-# directory store and to the fake Glacier HTTP endpoint (through the real
-# AWS SDK store), with 1 and 4 parts in flight, and prints throughput and
-# peak memory (maximum resident set, from /usr/bin/time -f %M).
+# directory store, to the fake Glacier HTTP endpoint (through the real AWS
+# SDK store) and to S3 (the S3 store, against the moto test server of
+# scripts/services/moto), with 1 and 4 parts in flight, and prints
+# throughput, peak memory (maximum resident set, from /usr/bin/time -f %M)
+# and the CPU seconds of the uploading process (for S3: the client's
+# hashing, tree hash twice plus CRC64NVME, against the wall time).
 #   benches/measure-upload.sh [SIZE_MIB]   (default 2048)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +36,14 @@ for c in 1 4; do
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$work/in" "$work/endpoint"
+done
+# S3: moto in its own process (a Python server, so it is the slower side
+# here), a fresh bucket per run, stopped by scripts/services/moto stop.
+eval "$(scripts/services/moto start)"
+trap 'scripts/services/moto stop; rm -rf "$work"' EXIT
+for c in 1 4; do
+  bucket="measure-$c-$$"
+  curl -fsS -X PUT "$PERMAFROST_S3_ENDPOINT/$bucket" >/dev/null
+  out=$(S3_ENDPOINT=$PERMAFROST_S3_ENDPOINT S3_BUCKET=$bucket /usr/bin/time -f 'peak_rss_kib=%M cpu_user_s=%U cpu_sys_s=%S' "$bin" s3 "$work/input.bin" "$c" 16 2>&1)
+  echo "$out" | tr '\n' ' '; echo
 done

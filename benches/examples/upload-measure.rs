@@ -2,11 +2,14 @@
 //! memory with `/usr/bin/time -f %M` (see `benches/measure-upload.sh`).
 //!
 //! ```text
-//! upload-measure local|fake FILE CONCURRENCY [PART_MIB]
+//! upload-measure local|fake|s3 FILE CONCURRENCY [PART_MIB]
 //! ```
 //!
 //! `fake` talks to the fake Glacier endpoint in `GLACIER_ENDPOINT`, or
-//! starts one in this process.
+//! starts one in this process. `s3` uploads with the S3 store (class
+//! `STANDARD`, CRC64NVME on every part) to the existing bucket
+//! `S3_BUCKET` at `S3_ENDPOINT` (the moto test server in
+//! `benches/measure-upload.sh`).
 #![allow(clippy::print_stdout)] // a measuring tool: it reports on stdout
 #![allow(clippy::cast_precision_loss)] // MiB/s for a report
 
@@ -16,13 +19,14 @@ use std::time::Instant;
 
 use fake_glacier::{FakeGlacier, FakeOptions};
 use glacier_multipart::{
-    ArchiveStore, GlacierOptions, GlacierStore, LocalStore, NoProgress, UploadOptions, Uploader,
+    ArchiveStore, GlacierOptions, GlacierStore, LocalStore, NoProgress, S3Class, S3Options,
+    S3Store, UploadOptions, Uploader,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        return Err("usage: upload-measure local|fake FILE CONCURRENCY [PART_MIB]".into());
+        return Err("usage: upload-measure local|fake|s3 FILE CONCURRENCY [PART_MIB]".into());
     }
     let file = PathBuf::from(&args[2]);
     let concurrency: usize = args[3].parse()?;
@@ -46,6 +50,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 static_credentials: Some(("AKIDMEASURE".into(), "secret".into())),
                 ..GlacierOptions::default()
             })?)
+        }
+        "s3" => {
+            let mut o = S3Options::new(std::env::var("S3_BUCKET")?);
+            o.class = S3Class::Standard;
+            o.endpoint_url = Some(std::env::var("S3_ENDPOINT")?);
+            o.region = Some("us-east-1".into());
+            o.static_credentials = Some(("measure".into(), "measure".into()));
+            Arc::new(S3Store::connect(&o)?)
         }
         other => return Err(format!("unknown store {other}").into()),
     };

@@ -46,6 +46,42 @@ pub enum StorageClass {
     FlexibleRetrieval,
     /// S3 Glacier Deep Archive (`StorageClass=DEEP_ARCHIVE`).
     DeepArchive,
+    /// S3 Glacier Instant Retrieval (`StorageClass=GLACIER_IR`): read at
+    /// once, no restore.
+    InstantRetrieval,
+    /// S3 Standard: read at once, no minimum duration.
+    S3Standard,
+}
+
+impl StorageClass {
+    /// The class a store location stores in: an `s3://` location's
+    /// `class=` (default `DEEP_ARCHIVE`), a Glacier vault for everything
+    /// else (local and memory stores are priced as the vault they stand in
+    /// for).
+    ///
+    /// ```
+    /// use archiver::pricing::StorageClass;
+    /// assert_eq!(StorageClass::of_location("s3://b/p?class=GLACIER_IR"), StorageClass::InstantRetrieval);
+    /// assert_eq!(StorageClass::of_location("s3://b"), StorageClass::DeepArchive);
+    /// assert_eq!(StorageClass::of_location("glacier://us-east-1"), StorageClass::GlacierVault);
+    /// ```
+    pub fn of_location(location: &str) -> StorageClass {
+        let Some(rest) = location.strip_prefix("s3://") else {
+            return StorageClass::GlacierVault;
+        };
+        let class = rest
+            .split_once('?')
+            .map_or("", |(_, q)| q)
+            .split('&')
+            .find_map(|p| p.strip_prefix("class="))
+            .unwrap_or("DEEP_ARCHIVE");
+        match class.to_ascii_uppercase().as_str() {
+            "GLACIER" => StorageClass::FlexibleRetrieval,
+            "GLACIER_IR" => StorageClass::InstantRetrieval,
+            "STANDARD" => StorageClass::S3Standard,
+            _ => StorageClass::DeepArchive,
+        }
+    }
 }
 
 impl fmt::Display for StorageClass {
@@ -54,6 +90,8 @@ impl fmt::Display for StorageClass {
             StorageClass::GlacierVault => "Glacier vault",
             StorageClass::FlexibleRetrieval => "S3 Glacier Flexible Retrieval",
             StorageClass::DeepArchive => "S3 Glacier Deep Archive",
+            StorageClass::InstantRetrieval => "S3 Glacier Instant Retrieval",
+            StorageClass::S3Standard => "S3 Standard",
         })
     }
 }
@@ -140,8 +178,12 @@ pub struct ClassPrices {
     pub overhead: ObjectOverhead,
     /// USD per 1,000 PUT requests or multipart parts.
     pub put_per_1000: f64,
-    /// The retrieval tiers the class offers.
+    /// The retrieval tiers the class offers (the classes read at once
+    /// price every tier alike: a plain GET).
     pub retrieval: &'static [TierPrices],
+    /// Whether a retrieval is billed for the whole object whatever range is
+    /// read (S3 restores whole objects; a vault retrieves byte ranges).
+    pub whole_object_retrieval: bool,
 }
 
 impl ClassPrices {
@@ -210,7 +252,29 @@ const FLEXIBLE: ClassPrices = ClassPrices {
     overhead: ARCHIVE_OVERHEAD,
     put_per_1000: 0.03,
     retrieval: FLEXIBLE_TIERS,
+    whole_object_retrieval: true,
 };
+
+/// A class read at once: every tier is the same GET.
+const fn instant(per_gb: f64, per_1000_requests: f64) -> [TierPrices; 3] {
+    const fn row(tier: Tier, per_gb: f64, per_1000_requests: f64) -> TierPrices {
+        TierPrices {
+            tier,
+            per_gb,
+            per_1000_requests,
+            wait_min: Duration::ZERO,
+            wait_max: Duration::ZERO,
+        }
+    }
+    [
+        row(Tier::Expedited, per_gb, per_1000_requests),
+        row(Tier::Standard, per_gb, per_1000_requests),
+        row(Tier::Bulk, per_gb, per_1000_requests),
+    ]
+}
+
+const INSTANT_TIERS: [TierPrices; 3] = instant(0.03, 0.01);
+const STANDARD_TIERS: [TierPrices; 3] = instant(0.0, 0.0004);
 
 /// us-east-1 list prices as recorded in the project's facts (2026).
 pub const US_EAST_1_2026: PriceTable = PriceTable {
@@ -219,6 +283,7 @@ pub const US_EAST_1_2026: PriceTable = PriceTable {
     classes: &[
         ClassPrices {
             class: StorageClass::GlacierVault,
+            whole_object_retrieval: false,
             ..FLEXIBLE
         },
         FLEXIBLE,
@@ -244,6 +309,31 @@ pub const US_EAST_1_2026: PriceTable = PriceTable {
                     wait_max: hours(48),
                 },
             ],
+            whole_object_retrieval: true,
+        },
+        // Instant Retrieval: billed as at least 128 KB per object, no
+        // per-object index overhead, retrieval per GB on every GET.
+        ClassPrices {
+            class: StorageClass::InstantRetrieval,
+            storage_gb_month: 0.004,
+            minimum_days: 90,
+            overhead: ObjectOverhead {
+                class_bytes: 0,
+                standard_bytes: 0,
+                minimum_object_bytes: 128 * 1024,
+            },
+            put_per_1000: 0.02,
+            retrieval: &INSTANT_TIERS,
+            whole_object_retrieval: false,
+        },
+        ClassPrices {
+            class: StorageClass::S3Standard,
+            storage_gb_month: 0.023,
+            minimum_days: 0,
+            overhead: ObjectOverhead::NONE,
+            put_per_1000: 0.005,
+            retrieval: &STANDARD_TIERS,
+            whole_object_retrieval: false,
         },
     ],
 };
@@ -273,6 +363,36 @@ pub enum PricingError {
 }
 
 impl PriceTable {
+    /// What deleting (or overwriting) `bytes` bytes in `objects` objects of
+    /// `class` that have been stored `age_days` days costs on top: the rest
+    /// of the class's minimum duration, billed at once (90 days for
+    /// Flexible and Instant Retrieval, 180 for Deep Archive, nothing for
+    /// S3 Standard or once the minimum has passed).
+    ///
+    /// ```
+    /// use archiver::pricing::{StorageClass, US_EAST_1_2026};
+    /// let gib = 1u64 << 30;
+    /// let fee = US_EAST_1_2026.early_deletion(StorageClass::DeepArchive, 1, 100 * gib, 30)?;
+    /// assert!((fee - 100.0 * 0.000_99 * 150.0 / 30.0).abs() < 0.01);
+    /// assert_eq!(US_EAST_1_2026.early_deletion(StorageClass::DeepArchive, 1, gib, 200)?, 0.0);
+    /// # Ok::<(), archiver::pricing::PricingError>(())
+    /// ```
+    pub fn early_deletion(
+        &self,
+        class: StorageClass,
+        objects: u64,
+        bytes: u64,
+        age_days: u64,
+    ) -> Result<f64, PricingError> {
+        let p = self.class(class)?;
+        let left = u64::from(p.minimum_days).saturating_sub(age_days);
+        if left == 0 {
+            return Ok(0.0);
+        }
+        let e = self.storage(class, objects, bytes, 0)?;
+        Ok((e.data_per_month + e.overhead_per_month) * left as f64 / 30.0)
+    }
+
     /// The row of `class`.
     pub fn class(&self, class: StorageClass) -> Result<&ClassPrices, PricingError> {
         self.classes
@@ -493,8 +613,48 @@ mod tests {
     }
 
     #[test]
+    fn s3_classes_price_restores_whole_objects_and_early_deletes() {
+        let t = US_EAST_1_2026;
+        for c in [StorageClass::FlexibleRetrieval, StorageClass::DeepArchive] {
+            assert!(t.class(c).unwrap().whole_object_retrieval, "{c}");
+        }
+        for c in [
+            StorageClass::GlacierVault,
+            StorageClass::InstantRetrieval,
+            StorageClass::S3Standard,
+        ] {
+            assert!(!t.class(c).unwrap().whole_object_retrieval, "{c}");
+        }
+        // Instant classes: any tier, at once; Instant Retrieval pays per GB.
+        let r = t
+            .retrieval(StorageClass::InstantRetrieval, Tier::Bulk, 1, 1 << 30)
+            .unwrap();
+        assert!(close(r.usd, 0.03 + 0.01 / 1000.0) && r.wait_max.is_zero());
+        let r = t
+            .retrieval(StorageClass::S3Standard, Tier::Expedited, 1000, 1 << 30)
+            .unwrap();
+        assert!(close(r.usd, 0.0004));
+        // Minimums: 90 days Flexible and Instant, 180 Deep, none Standard.
+        let gib = 1u64 << 30;
+        let fee = |c, days| t.early_deletion(c, 1, 30 * gib, days).unwrap();
+        assert!(close(
+            fee(StorageClass::InstantRetrieval, 0),
+            30.0 * 0.004 * 3.0
+        ));
+        assert!(fee(StorageClass::FlexibleRetrieval, 60) > 0.0);
+        assert!(close(fee(StorageClass::FlexibleRetrieval, 90), 0.0));
+        assert!(fee(StorageClass::DeepArchive, 179) > 0.0);
+        assert!(close(fee(StorageClass::S3Standard, 0), 0.0));
+        // Small objects in Instant Retrieval are billed as 128 KiB.
+        let e = t
+            .storage(StorageClass::InstantRetrieval, 10, 10 * 1024, 10)
+            .unwrap();
+        assert!(close(e.data_per_month, 10.0 * 128.0 * 1024.0 / GIB * 0.004));
+    }
+
+    #[test]
     fn a_row_is_all_a_class_needs() {
-        // A table with one more class, as the S3 classes will be added.
+        // A table with one more class, as the S3 classes were added.
         const ROWS: &[ClassPrices] = &[ClassPrices {
             class: StorageClass::DeepArchive,
             storage_gb_month: 1.0,
@@ -506,6 +666,7 @@ mod tests {
             },
             put_per_1000: 1.0,
             retrieval: &[],
+            whole_object_retrieval: true,
         }];
         let t = PriceTable {
             as_of: "test",

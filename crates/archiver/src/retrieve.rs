@@ -107,6 +107,13 @@ pub struct RetrievePlan {
     pub archives: Vec<PlannedArchive>,
     /// Bytes the jobs return.
     pub bytes: u64,
+    /// Bytes the retrievals are billed for: `bytes`, or the whole archives
+    /// when the class restores whole objects (S3: a file from a bundle pays
+    /// the retrieval of the whole bundle, though only its range is
+    /// downloaded).
+    pub billed_bytes: u64,
+    /// Whether the class bills whole objects for a ranged retrieval.
+    pub whole_objects: bool,
     /// Retrieval requests (one job per archive).
     pub requests: u64,
     /// The tier.
@@ -231,9 +238,15 @@ pub fn plan_retrieve(
     let requests = archives.len() as u64;
     let bytes: u64 = archives.iter().map(|w| w.bytes).sum();
     let files: usize = archives.iter().map(|w| w.files.len()).sum();
+    let whole_objects = options.prices.class(vault.class)?.whole_object_retrieval;
+    let billed_bytes = if whole_objects {
+        archives.iter().map(|w| w.size).sum()
+    } else {
+        bytes
+    };
     let est = options
         .prices
-        .retrieval(vault.class, options.tier.into(), requests, bytes)?;
+        .retrieval(vault.class, options.tier.into(), requests, billed_bytes)?;
     // A local directory (or in-memory) store answers jobs at once and free;
     // the class's figures are then only what the same plan would cost there.
     let local = vault.is_local();
@@ -246,6 +259,8 @@ pub fn plan_retrieve(
         files,
         archives,
         bytes,
+        billed_bytes,
+        whole_objects,
         requests,
         tier: options.tier,
         local_store: local,

@@ -18,7 +18,7 @@ use crate::model::{
 use crate::{record, tokens};
 
 /// The newest schema version this crate writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `PRAGMA application_id` of every catalog: "PFCT".
 pub const APPLICATION_ID: i32 = 0x5046_4354;
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/v1.sql"),
     include_str!("schema/v2.sql"),
     include_str!("schema/v3.sql"),
+    include_str!("schema/v4.sql"),
 ];
 
 /// Insertions of at least this many files index on a second thread.
@@ -167,6 +168,16 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             let mut doc = String::new();
             file_doc(&dir_tokens, name, &mut doc);
             Ok(doc)
+        },
+    )?;
+    conn.create_scalar_function(
+        "pf_text_tokens",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let mut toks = String::new();
+            tokens::index_text(ctx.get_raw(0).as_str().unwrap_or(""), &mut toks);
+            Ok(toks)
         },
     )?;
     conn.create_scalar_function(
@@ -338,10 +349,11 @@ impl Catalog {
                 "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
             )
             .map_err(sq("setting pragmas"))?;
+        // Before migrating: migrations may compute tokens.
+        register_functions(&self.conn).map_err(sq("registering functions"))?;
         if !read_only {
             self.migrate()?;
         }
-        register_functions(&self.conn).map_err(sq("registering functions"))?;
         index::attach(&self.conn, &self.path, read_only)?;
         if !read_only {
             index::create_delete_trigger(&self.conn).map_err(sq("creating triggers"))?;
@@ -404,6 +416,18 @@ impl Catalog {
             tx.execute_batch(sql).map_err(|e| {
                 CatalogError::sqlite(&path, format!("migrating from version {i} to {}", i + 1), e)
             })?;
+            if i + 1 == 4 {
+                // v4.sql: the archives' tokens, computed again (they fold
+                // diacritics now).
+                let ids: Vec<i64> = tx
+                    .prepare("SELECT id FROM archives")
+                    .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+                    .map_err(|e| CatalogError::sqlite(&path, "migrating to version 4", e))?;
+                for id in ids {
+                    refresh_archive_text(&tx, id)
+                        .map_err(|e| CatalogError::sqlite(&path, "migrating to version 4", e))?;
+                }
+            }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                 .map_err(|e| CatalogError::sqlite(&path, "setting the schema version", e))?;
         }

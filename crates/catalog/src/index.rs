@@ -33,8 +33,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::error::{CatalogError, Result};
 
-/// The index format; another value in `meta` means "rebuild".
-const FORMAT: i64 = 1;
+/// The index format; another value in `meta` means "rebuild". 2: tokens
+/// fold diacritics (tokens.rs).
+const FORMAT: i64 = 2;
 
 /// FTS5 flushes its buffered postings into a segment when they exceed this.
 const HASH_SIZE: i64 = 16 * 1024 * 1024;

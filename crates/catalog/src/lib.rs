@@ -19,6 +19,9 @@
 //!   backups and their parts (tape files), and for every member of a tape
 //!   archive the volume, tape file and block where it starts; searches set
 //!   [`FileHit::tape`] for those files.
+//! - Health: [`Catalog::check`] runs SQLite's integrity check on both files
+//!   and checks that the search index agrees with the file rows
+//!   ([`CheckReport`]); [`Catalog::rebuild_index`] rebuilds the index.
 //! - [`default_path`]: the catalog every Permafrost tool uses by default
 //!   (`catalog.sqlite` in [`data_home`]).
 //! - [`Catalog::export_run`] / [`Catalog::import_run`]: a run as a compact,
@@ -79,6 +82,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod catalog;
+mod check;
 mod dense;
 mod error;
 mod export;
@@ -94,6 +98,7 @@ mod time;
 mod tokens;
 
 pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
+pub use check::CheckReport;
 pub use error::{CatalogError, Result};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};
 pub use home::{DEFAULT_FILE_NAME, data_home, default_path};

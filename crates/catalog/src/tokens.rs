@@ -10,6 +10,27 @@
 //!
 //! A query word is cut the same way; when it yields several tokens they must
 //! appear in sequence (see [`phrase_matches`]).
+//!
+//! Tokens fold diacritics, as FTS5's `unicode61` tokenizer does with
+//! `remove_diacritics 2`: `Résumé`, `resume` and `RESUME` are one token,
+//! whether the name is composed (NFC) or decomposed (NFD, as macOS writes
+//! it). Letters without a decomposition (`ß`, `ø`, CJK) stay as they are.
+//! A change here changes every token: it needs a new index format
+//! (index.rs) and a migration that recomputes the archives' tokens.
+
+use unicode_normalization::UnicodeNormalization as _;
+
+/// A combining diacritical mark (U+0300 to U+036F): what the accents of
+/// Latin, Greek and Cyrillic letters decompose into. Part of a word, and
+/// dropped from its tokens.
+fn is_diacritic(c: char) -> bool {
+    ('\u{300}'..='\u{36f}').contains(&c)
+}
+
+/// Whether `c` belongs to a word (anything else separates words).
+fn word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_diacritic(c)
+}
 
 /// What kind of character a position holds, for part boundaries.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,8 +64,16 @@ fn lower(s: &str) -> String {
     if s.is_ascii() {
         s.to_ascii_lowercase()
     } else {
-        s.to_lowercase()
+        let mut out = String::with_capacity(s.len());
+        fold_into(&mut out, s);
+        out
     }
+}
+
+/// Appends `tok` lowercased, its diacritics folded (`Ü` -> `u`).
+fn fold_into(out: &mut String, tok: &str) {
+    let lowered: String = tok.chars().flat_map(char::to_lowercase).collect();
+    out.extend(lowered.nfd().filter(|c| !is_diacritic(*c)).nfc());
 }
 
 /// Byte ranges of the parts of one run (alphanumeric characters only).
@@ -54,6 +83,9 @@ fn part_bounds(run: &str, bounds: &mut Vec<(usize, usize)>) {
     let mut prev: Option<Class> = None;
     let mut chars = run.char_indices().peekable();
     while let Some((pos, c)) = chars.next() {
+        if is_diacritic(c) {
+            continue; // a decomposed accent: part of the letter before it
+        }
         let cur = class(c);
         if let Some(prev) = prev {
             let boundary = match (prev, cur) {
@@ -86,7 +118,7 @@ fn split_run(run: &str) -> Vec<String> {
 
 /// The runs of a text, in order.
 pub(crate) fn runs(text: &str) -> Vec<Run> {
-    text.split(|c: char| !c.is_alphanumeric())
+    text.split(|c: char| !word_char(c))
         .filter(|r| !r.is_empty())
         .map(|r| Run {
             parts: split_run(r),
@@ -102,7 +134,7 @@ pub(crate) fn runs(text: &str) -> Vec<Run> {
 /// inserted file.
 pub(crate) fn index_text(text: &str, out: &mut String) {
     let mut bounds: Vec<(usize, usize)> = Vec::new();
-    for run in text.split(|c: char| !c.is_alphanumeric()) {
+    for run in text.split(|c: char| !word_char(c)) {
         if run.is_empty() {
             continue;
         }
@@ -141,7 +173,7 @@ fn push_lower(out: &mut String, tok: &str) {
     if tok.is_ascii() {
         out.extend(tok.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
-        out.extend(tok.chars().flat_map(char::to_lowercase));
+        fold_into(out, tok);
     }
 }
 
@@ -263,8 +295,23 @@ mod tests {
         );
         assert_eq!(
             idx("Überweisung_MÜLLER 報告書.docx"),
-            "überweisung müller 報告書 docx"
+            "uberweisung muller 報告書 docx"
         );
+    }
+
+    #[test]
+    fn diacritics_fold_composed_or_not() {
+        let composed = "Résumé Ångström-Straße ÇA.pdf";
+        let decomposed: String = composed.nfd().collect();
+        assert_ne!(composed, decomposed);
+        for text in [composed, &decomposed] {
+            assert_eq!(idx(text), "resume angstrom straße ca pdf");
+        }
+        assert_eq!(q("RÉSUMÉ"), ["resume"]);
+        assert_eq!(q("résumé"), q("resume"));
+        assert!(phrase_matches(&decomposed, &q("resume angstrom"), false));
+        // Letters without a decomposition, and marks of other scripts, stay.
+        assert_eq!(idx("søster 한국어 किताब"), "søster 한국어 किताब");
     }
 
     #[test]
@@ -288,7 +335,7 @@ mod tests {
             index_text(path, &mut doc);
             let have: std::collections::HashSet<&str> = doc.split(' ').collect();
             for run in path
-                .split(|c: char| !c.is_alphanumeric())
+                .split(|c: char| !word_char(c))
                 .filter(|r| !r.is_empty())
             {
                 part_bounds(run, &mut bounds);

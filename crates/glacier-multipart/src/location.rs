@@ -42,10 +42,10 @@ pub fn open_store(location: &str) -> Result<Arc<dyn ArchiveStore>> {
         return open_glacier(location, rest);
     }
     #[cfg(feature = "s3")]
-    if let Some(rest) = location.strip_prefix("s3://") {
-        return Ok(Arc::new(crate::S3Store::connect(&s3_options(
-            location, rest,
-        )?)?));
+    if location.starts_with("s3://") {
+        return Ok(Arc::new(crate::S3Store::connect(
+            &crate::S3Options::from_location(location)?,
+        )?));
     }
     let (path, query) = if let Some(rest) = location.strip_prefix("file://") {
         if !rest.starts_with('/') {
@@ -113,9 +113,26 @@ fn open_glacier(location: &str, rest: &str) -> Result<Arc<dyn ArchiveStore>> {
     Ok(Arc::new(crate::GlacierStore::connect(&options)?))
 }
 
-/// The options an `s3://` location names (`rest` is what follows `s3://`).
 #[cfg(feature = "s3")]
-pub(crate) fn s3_options(location: &str, rest: &str) -> Result<crate::S3Options> {
+impl crate::S3Options {
+    /// The options an `s3://BUCKET[/PREFIX][?OPTIONS]` location names (see
+    /// [`open_store`]); what it leaves out keeps its default.
+    ///
+    /// ```
+    /// let o = glacier_multipart::S3Options::from_location("s3://archive/site-1?class=GLACIER&restore-days=7")?;
+    /// assert_eq!((o.bucket.as_str(), o.prefix.as_str(), o.class, o.restore_days),
+    ///            ("archive", "site-1", glacier_multipart::S3Class::Glacier, 7));
+    /// # Ok::<(), glacier_multipart::Error>(())
+    /// ```
+    pub fn from_location(location: &str) -> Result<crate::S3Options> {
+        s3_options(location)
+    }
+}
+
+/// The options an `s3://` location names.
+#[cfg(feature = "s3")]
+fn s3_options(location: &str) -> Result<crate::S3Options> {
+    let rest = location.strip_prefix("s3://").unwrap_or(location);
     let invalid = |reason: String| Error::InvalidLocation {
         location: location.to_owned(),
         reason,

@@ -39,9 +39,12 @@ pub(crate) struct Cli {
     #[arg(long = "json", global = true)]
     pub(crate) json: bool,
 
-    /// An mt-aws-glacier config file: `key=value` lines (`#` comments), any
-    /// long option plus `key`, `secret`, `region`, `protocol`. The command
-    /// line wins over it; an unknown key is an error.
+    /// A config file. `FILE.toml`: Permafrost's config.toml for the archive
+    /// commands, instead of the default one (see `config --help`). Any
+    /// other name: an mt-aws-glacier config file, `key=value` lines (`#`
+    /// comments), any long option plus `key`, `secret`, `region`,
+    /// `protocol`. The command line wins over either; an unknown key is an
+    /// error.
     #[arg(long = "config", value_name = "FILE", global = true)]
     pub(crate) config: Option<PathBuf>,
 
@@ -52,7 +55,10 @@ pub(crate) struct Cli {
 /// The optional cargo features, and whether this build has each; `--version`
 /// lists the enabled ones. Every feature of Cargo.toml but `default` is
 /// here (a test checks).
-pub(crate) const FEATURES: &[(&str, bool)] = &[("glacier", cfg!(feature = "glacier"))];
+pub(crate) const FEATURES: &[(&str, bool)] = &[
+    ("glacier", cfg!(feature = "glacier")),
+    ("s3", cfg!(feature = "s3")),
+];
 
 /// The kinds of store this build opens (location prefix, what it is), as
 /// `--version` lists them.
@@ -60,6 +66,12 @@ pub(crate) fn stores() -> Vec<(&'static str, &'static str)> {
     let mut v = vec![("file://", "a local directory store (or a plain path)")];
     if cfg!(feature = "glacier") {
         v.push(("glacier://", "Amazon Glacier vaults"));
+    }
+    if cfg!(feature = "s3") {
+        v.push((
+            "s3://",
+            "S3 archive storage classes (DEEP_ARCHIVE, GLACIER, GLACIER_IR, STANDARD), a vault per key prefix",
+        ));
     }
     v
 }
@@ -119,6 +131,71 @@ pub(crate) enum Command {
     Jobs(crate::commands::archive::cli::JobsArgs),
     Watch(crate::commands::archive::cli::WatchArgs),
     Catalog(crate::commands::archive::cli::CatalogArgs),
+    Config(ConfigArgs),
+    Completions(CompletionsArgs),
+    #[command(name = "generate-man", hide = true)]
+    GenerateMan(GenerateManArgs),
+}
+
+/// Permafrost's configuration file, `config.toml`: defaults for the archive
+/// commands under their long options' names.
+///
+/// It is `--config FILE.toml`, else `$PERMAFROST_CONFIG`, else
+/// `$XDG_CONFIG_HOME/permafrost/config.toml` (`~/.config/permafrost/config.toml`).
+/// Top-level keys apply to every archive command that has the option;
+/// a `[COMMAND]` table to that command only; `key`, `secret`, `region` are
+/// Amazon's credentials and region. The command line wins. The
+/// mt-aws-glacier commands (sync, restore, ...) do not read it: they keep
+/// mt-aws-glacier's `--config` file.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    pub(crate) command: ConfigCommand,
+}
+
+/// The config subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    Show(ConfigShowArgs),
+}
+
+/// Print the effective settings of an archive command line and where each
+/// came from (flag, file, environment, default), secrets masked.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct ConfigShowArgs {
+    /// The command line to show, without `glacier-sync` (for example
+    /// `retrieve budget --to out --tier bulk`); default: `archive`.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..
+    )]
+    pub(crate) command: Vec<String>,
+}
+
+/// Print a shell completion script for glacier-sync on standard output.
+///
+/// Install it where the shell looks, for example:
+///   bash: glacier-sync completions bash > ~/.local/share/bash-completion/completions/glacier-sync
+///   zsh:  glacier-sync completions zsh > ~/.zfunc/_glacier-sync (with ~/.zfunc in $fpath)
+///   fish: glacier-sync completions fish > ~/.config/fish/completions/glacier-sync.fish
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Write the man pages (glacier-sync.1 and one per subcommand) into a
+/// directory; `cargo xtask man` runs it.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateManArgs {
+    /// The directory the pages are written to (created if missing).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 /// Print the Amazon Glacier SHA-256 tree hash of files.
@@ -149,14 +226,18 @@ pub(crate) struct TreehashArgs {
 /// Where the store is, for commands that name no vault of their own.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArgs {
-    /// The store: `file:///DIR` or a path (the local directory store), or
-    /// `glacier://REGION` (Amazon Glacier). Default: Amazon Glacier, or the
-    /// store named in a path-form `--vault`.
+    /// The store: `file:///DIR` or a path (the local directory store),
+    /// `glacier://REGION` (Amazon Glacier), or
+    /// `s3://BUCKET[/PREFIX][?class=DEEP_ARCHIVE|GLACIER|GLACIER_IR|STANDARD&restore-days=N]`
+    /// (S3 archive storage classes; a vault is the key prefix
+    /// `PREFIX/VAULT/`). Default: Amazon Glacier, or the store named in a
+    /// path-form or `s3://` `--vault`.
     #[arg(long = "store", value_name = "LOCATION")]
     pub(crate) store: Option<String>,
 
-    /// Send Amazon Glacier requests to this endpoint (a test service, a VPC
-    /// endpoint) instead of AWS's.
+    /// Send Amazon Glacier or S3 requests to this endpoint (a test service,
+    /// a VPC endpoint, an S3-compatible service; S3 then uses path-style
+    /// addressing) instead of AWS's.
     #[arg(long = "endpoint-url", value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
 }
@@ -164,8 +245,10 @@ pub(crate) struct StoreArgs {
 /// The vault and its store.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct VaultArgs {
-    /// The vault: a name (Amazon Glacier, or in `--store`), or
-    /// `file:///DIR/NAME` / `DIR/NAME` (vault NAME of the local store DIR).
+    /// The vault: a name (Amazon Glacier, or in `--store`),
+    /// `file:///DIR/NAME` / `DIR/NAME` (vault NAME of the local store DIR),
+    /// or `s3://BUCKET[/PREFIX]/NAME[?class=..]` (vault NAME of that S3
+    /// store).
     #[arg(long = "vault", value_name = "VAULT", required = true)]
     pub(crate) vault: Option<String>,
 

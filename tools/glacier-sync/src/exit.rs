@@ -118,6 +118,9 @@ pub(crate) fn code_of(err: &anyhow::Error) -> Code {
         if cause
             .downcast_ref::<glacier_sync::mtcompat::config::ConfigError>()
             .is_some()
+            || cause
+                .downcast_ref::<glacier_sync::settings::SettingsError>()
+                .is_some()
         {
             return Code::Config;
         }
@@ -156,6 +159,7 @@ pub(crate) fn code_of(err: &anyhow::Error) -> Code {
                 glacier_multipart::Error::PartChecksumMismatch { .. }
                 | glacier_multipart::Error::ArchiveChecksumMismatch { .. }
                 | glacier_multipart::Error::RangeChecksumMismatch { .. }
+                | glacier_multipart::Error::StoredChecksumMismatch { .. }
                 | glacier_multipart::Error::Corrupt { .. } => Code::Verification,
                 _ => Code::Store,
             };

@@ -9,3 +9,4 @@
 /// Prices and estimates: the `archiver` crate's, under their old name.
 pub use archiver::pricing as cost;
 pub mod mtcompat;
+pub mod settings;

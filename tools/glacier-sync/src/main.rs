@@ -8,13 +8,13 @@
 
 mod cli;
 mod commands;
+mod defaults;
 mod exit;
 mod output;
 mod progress;
 mod store;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
@@ -35,6 +35,12 @@ fn main() -> ExitCode {
         Ok(v) => v,
         Err(err) => return report(&err),
     };
+    let (argv, applied) = match defaults::apply(&command(), argv) {
+        Ok(v) => v,
+        Err(err) => return report(&err.into()),
+    };
+    // Credentials: an mt-aws-glacier --config, else config.toml's.
+    let config = config.or_else(|| applied.file.as_ref().and_then(defaults::credentials));
     let matches = match command().try_get_matches_from(argv) {
         Ok(m) => m,
         Err(e) => e.exit(),
@@ -80,29 +86,24 @@ fn command() -> clap::Command {
 /// Finds `--config FILE`, reads it, and inserts its settings as options
 /// right after the subcommand's name, before the user's own.
 fn apply_config(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, Option<Config>)> {
-    let mut config_path: Option<PathBuf> = None;
-    let mut sub_at: Option<usize> = None;
-    let mut i = 1;
-    while i < argv.len() {
-        let a = argv[i].to_string_lossy();
-        if a == "--" {
-            break;
-        }
-        if a == "--config" {
-            config_path = argv.get(i + 1).map(PathBuf::from);
-            i += 2;
-            continue;
-        }
-        if let Some(p) = a.strip_prefix("--config=") {
-            config_path = Some(PathBuf::from(p));
-        } else if sub_at.is_none() && !a.starts_with('-') {
-            sub_at = Some(i);
-        }
-        i += 1;
-    }
+    let (config_path, sub_at) = defaults::scan(&argv);
     let (Some(path), Some(sub_at)) = (config_path, sub_at) else {
         return Ok((argv, None));
     };
+    if defaults::is_toml(&path) {
+        let sub = argv[sub_at].to_string_lossy();
+        if sub == "config" || defaults::COMMANDS.contains(&sub.as_ref()) {
+            return Ok((argv, None)); // Permafrost's config.toml (defaults.rs)
+        }
+        return Err(exit::coded(
+            exit::Code::Config,
+            format!(
+                "--config {}: {sub} does not read config.toml (only {} do); the mt-aws-glacier commands take mt-aws-glacier's key=value file",
+                path.display(),
+                defaults::COMMANDS.join(", ")
+            ),
+        ));
+    }
     let cmd = command();
     let mut known: Vec<String> = Vec::new();
     for sc in cmd.get_subcommands() {

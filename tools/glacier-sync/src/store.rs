@@ -7,8 +7,12 @@
 //!   or the AWS chain's; `--endpoint-url` sends requests elsewhere.
 //! - `file:///DIR/NAME` or a path `DIR/NAME`: vault NAME of the local
 //!   directory store at DIR.
-//! - with `--store LOCATION` (`file:///DIR`, a path, `glacier://REGION`),
-//!   `--vault` is a plain name in that store.
+//! - `s3://BUCKET[/PREFIX]/NAME[?class=..&restore-days=N]`: vault NAME
+//!   (the key prefix `PREFIX/NAME/`) of that S3 bucket; region and
+//!   credentials as for Glacier, `--endpoint-url` for S3-compatible
+//!   services.
+//! - with `--store LOCATION` (`file:///DIR`, a path, `glacier://REGION`,
+//!   `s3://BUCKET[/PREFIX]`), `--vault` is a plain name in that store.
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -66,6 +70,30 @@ pub(crate) fn open_vault(
             remote,
         });
     }
+    if let Some(rest) = vault.strip_prefix("s3://") {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (root, name) = path
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .filter(|(_, n)| !n.is_empty())
+            .ok_or_else(|| {
+                coded(
+                    Code::Usage,
+                    format!("--vault {vault:?}: expected s3://BUCKET[/PREFIX]/NAME"),
+                )
+            })?;
+        let loc = if query.is_empty() {
+            format!("s3://{root}")
+        } else {
+            format!("s3://{root}?{query}")
+        };
+        let (store, remote) = open_location(&loc, store_args, config)?;
+        return Ok(Target {
+            store,
+            vault: name.to_owned(),
+            remote,
+        });
+    }
     if vault.starts_with("file://") || vault.contains('/') {
         let trimmed = vault.trim_end_matches('/');
         let (root, name) = trimmed.rsplit_once('/').ok_or_else(|| {
@@ -112,9 +140,61 @@ fn open_location(
         let region = rest.split('?').next().filter(|r| !r.is_empty());
         return Ok((open_glacier(region, store_args, config)?, true));
     }
+    if loc.starts_with("s3://") {
+        return Ok((open_s3(loc, store_args, config)?, true));
+    }
     let store =
         glacier_multipart::open_store(loc).with_context(|| format!("opening store {loc}"))?;
     Ok((store, false))
+}
+
+#[cfg(not(feature = "s3"))]
+fn open_s3(
+    _loc: &str,
+    _store_args: &StoreArgs,
+    _config: Option<&Config>,
+) -> anyhow::Result<Arc<dyn ArchiveStore>> {
+    Err(coded(
+        Code::Usage,
+        "this glacier-sync was built without the `s3` feature: no s3:// stores",
+    ))
+}
+
+/// An S3 store: the location's options, then `--endpoint-url` and the
+/// config file's `region=`, `key=`, `secret=` where the location says
+/// nothing, then the AWS chain.
+#[cfg(feature = "s3")]
+fn open_s3(
+    loc: &str,
+    store_args: &StoreArgs,
+    config: Option<&Config>,
+) -> anyhow::Result<Arc<dyn ArchiveStore>> {
+    let get = |k: &str| config.and_then(|c| c.get(k)).map(str::to_owned);
+    let mut options = glacier_multipart::S3Options::from_location(loc)?;
+    if options.endpoint_url.is_none() {
+        options.endpoint_url.clone_from(&store_args.endpoint_url);
+    }
+    if options.region.is_none() {
+        options.region = get("region");
+    }
+    options.static_credentials = static_credentials(config)?;
+    let store = glacier_multipart::S3Store::connect(&options)
+        .with_context(|| format!("connecting to S3 ({loc})"))?;
+    Ok(Arc::new(store))
+}
+
+/// The config file's `key=` and `secret=`, both or neither.
+#[cfg(any(feature = "glacier", feature = "s3"))]
+fn static_credentials(config: Option<&Config>) -> anyhow::Result<Option<(String, String)>> {
+    let get = |k: &str| config.and_then(|c| c.get(k)).map(str::to_owned);
+    match (get("key"), get("secret")) {
+        (Some(k), Some(s)) => Ok(Some((k, s))),
+        (None, None) => Ok(None),
+        _ => Err(coded(
+            Code::Config,
+            "the config file sets only one of key= and secret=; set both or neither",
+        )),
+    }
 }
 
 #[cfg(not(feature = "glacier"))]
@@ -150,16 +230,7 @@ fn open_glacier(
         // A test endpoint does not care; the SDK wants one to sign.
         options.region = Some("us-east-1".to_owned());
     }
-    match (get("key"), get("secret")) {
-        (Some(k), Some(s)) => options.static_credentials = Some((k, s)),
-        (None, None) => {}
-        _ => {
-            return Err(coded(
-                Code::Config,
-                "the config file sets only one of key= and secret=; set both or neither",
-            ));
-        }
-    }
+    options.static_credentials = static_credentials(config)?;
     let store = GlacierStore::connect(&options).context("connecting to Amazon Glacier")?;
     Ok(Arc::new(store))
 }

@@ -187,6 +187,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Selftest { fill } => selftest(&cx, fill),
+        Cmd::Completions { .. } | Cmd::GenerateMan { .. } => {
+            unreachable!("main handles completions and generate-man before the catalogue is opened")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of the catalog crate.
 
+mod check;
 mod concurrency;
 mod export;
 mod index;

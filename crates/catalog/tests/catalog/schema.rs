@@ -23,6 +23,11 @@ const FIXTURES: &[(u32, &str, &str)] = &[
         include_str!("fixtures/v3-schema.sql"),
         include_str!("fixtures/v3-data.sql"),
     ),
+    (
+        4,
+        include_str!("fixtures/v4-schema.sql"),
+        include_str!("fixtures/v4-data.sql"),
+    ),
 ];
 
 fn make_fixture(path: &Path, schema: &str, data: &str) {
@@ -122,9 +127,9 @@ fn opens_every_earlier_version() {
 #[test]
 fn the_fixtures_are_the_schemas() {
     // The frozen copies must match the migrations: version 1 is v1.sql,
-    // version 2 is v1.sql then v2.sql, version 3 (the current one) adds
-    // v3.sql.
-    assert_eq!(SCHEMA_VERSION, 3);
+    // version 2 is v1.sql then v2.sql, version 3 adds
+    // v3.sql, version 4 (the current one) v4.sql.
+    assert_eq!(SCHEMA_VERSION, 4);
     assert_eq!(FIXTURES[0].1, include_str!("../../src/schema/v1.sql"));
     assert_eq!(
         FIXTURES[1].1,
@@ -139,6 +144,15 @@ fn the_fixtures_are_the_schemas() {
             include_str!("../../src/schema/v1.sql"),
             include_str!("../../src/schema/v2.sql"),
             include_str!("../../src/schema/v3.sql")
+        )
+    );
+    assert_eq!(
+        FIXTURES[3].1,
+        concat!(
+            include_str!("../../src/schema/v1.sql"),
+            include_str!("../../src/schema/v2.sql"),
+            include_str!("../../src/schema/v3.sql"),
+            include_str!("../../src/schema/v4.sql")
         )
     );
 }
@@ -255,4 +269,54 @@ fn reports_a_damaged_catalog() {
         err.to_string().contains("damaged.db") && err.to_string().contains("corrupt"),
         "{err}"
     );
+}
+
+/// Version 4 folds diacritics: a version 3 catalog's archive words (as
+/// version 3 wrote them, accents kept) and its files are found without
+/// accents once migrated, and its search index file (format 1) is rebuilt.
+#[test]
+fn migration_to_4_folds_diacritics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let (_, schema, data) = FIXTURES[2];
+    make_fixture(&path, schema, data);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "UPDATE runs SET description = 'Résumés de l''année' WHERE id = 1;
+         DELETE FROM archive_fts WHERE rowid = 1;
+         INSERT INTO archive_fts(rowid, tokens, raw) VALUES (1,
+             'first bundle résumés de l année legacy', 'first bundle
+Résumés de l''année
+legacy');
+         INSERT INTO files(id, archive_id, dir_id, name, size, mtime, extra)
+             VALUES (9, 1, 1, 'Résumé Müller.pdf', 1, 1560000000, x'00a48302');",
+    )
+    .unwrap();
+    drop(conn);
+    // A version 3 index file beside it: format 1, with accented tokens.
+    {
+        let fts = rusqlite::Connection::open(dir.path().join("v3.db-fts")).unwrap();
+        fts.execute_batch(
+            "CREATE VIRTUAL TABLE file_fts USING fts5(
+                 tokens, content = '', columnsize = 0, detail = none, tokenize = 'ascii');
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta VALUES ('format', 1), ('upto', 9);
+             INSERT INTO file_fts(rowid, tokens) VALUES (9, 'data old résumé müller pdf');",
+        )
+        .unwrap();
+    }
+    let cat = Catalog::open(&path).unwrap();
+    assert_eq!(cat.schema_version().unwrap(), 4);
+    for q in ["resume muller", "résumé", "RESUME", "Muller pdf"] {
+        let hits = cat.search_str(q, Page::default()).unwrap().hits;
+        assert_eq!(hits.len(), 1, "{q}");
+        assert_eq!(hits[0].path, "/data/Old/Résumé Müller.pdf", "{q}");
+    }
+    // The run's description: every file of its archive.
+    let hits = cat
+        .search_str("resumes annee", Page::default())
+        .unwrap()
+        .hits;
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    assert!(cat.check().unwrap().is_sound());
 }

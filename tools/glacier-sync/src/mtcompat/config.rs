@@ -87,6 +87,13 @@ impl Config {
         })
     }
 
+    /// A configuration of `settings` said to come from `path` (for
+    /// credentials read from another file, such as Permafrost's
+    /// `config.toml`).
+    pub fn from_settings(path: PathBuf, settings: Vec<Setting>) -> Config {
+        Config { path, settings }
+    }
+
     /// The value of `key`, if the file sets it.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.setting(key).map(|s| s.value.as_str())

@@ -133,12 +133,7 @@ fn src_abs(env: &Env) -> PathBuf {
 
 /// Sizes of the outputs of the vault's finished archive-retrieval jobs.
 fn job_outputs(env: &Env) -> Vec<(Option<std::ops::Range<u64>>, u64, u64)> {
-    let store: std::sync::Arc<dyn glacier_multipart::ArchiveStore> = match &env.backend {
-        Backend::Local => {
-            std::sync::Arc::new(glacier_multipart::LocalStore::open(env.path("store")).unwrap())
-        }
-        Backend::Fake(f) => f.store().clone(),
-    };
+    let store = env.store();
     store
         .list_jobs(VAULT)
         .unwrap()
@@ -490,12 +485,7 @@ pub(crate) fn encrypted(env: &Env) {
     let out = job.cat_cmd(&["--json", "find", "plans"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let archive_id = v["hits"][0]["archive_id"].as_str().unwrap().to_owned();
-    let store: std::sync::Arc<dyn glacier_multipart::ArchiveStore> = match &env.backend {
-        Backend::Local => {
-            std::sync::Arc::new(glacier_multipart::LocalStore::open(env.path("store")).unwrap())
-        }
-        Backend::Fake(f) => f.store().clone(),
-    };
+    let store = env.store();
     let jid = store
         .initiate_job(VAULT, &glacier_multipart::JobRequest::archive(archive_id))
         .unwrap();
@@ -545,4 +535,19 @@ fn fake_killed_archive_resumes() {
 #[test]
 fn fake_encrypted() {
     encrypted(&Env::fake());
+}
+
+#[test]
+fn s3_main_job() {
+    main_job(&Env::s3());
+}
+
+#[test]
+fn s3_killed_archive_resumes() {
+    killed_archive_resumes(&Env::s3());
+}
+
+#[test]
+fn s3_encrypted() {
+    encrypted(&Env::s3());
 }

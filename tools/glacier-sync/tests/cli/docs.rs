@@ -92,6 +92,12 @@ fn the_readme_lists_every_tool_and_only_tools_that_exist() {
         listed_sorted, present,
         "the README's list of tools must be the directories of tools/"
     );
+    for t in &present {
+        assert!(
+            readme.contains(&format!("cargo install --locked --path tools/{t}\n")),
+            "the README's install section lacks {t}"
+        );
+    }
 }
 
 #[test]
@@ -150,11 +156,18 @@ fn every_help_page_renders_with_the_exit_codes() {
 
 /// The `sh` blocks of `text`, with the line each starts on.
 fn sh_blocks(text: &str) -> Vec<(usize, String)> {
+    blocks(text, "sh")
+}
+
+/// The blocks of language `lang` of `text`, with the line each starts on.
+fn blocks(text: &str, lang: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (n, line) in text.lines().enumerate() {
         match &mut current {
-            None if line.trim_end() == "```sh" => current = Some((n + 1, String::new())),
+            None if line.trim_end().strip_prefix("```") == Some(lang) => {
+                current = Some((n + 1, String::new()));
+            }
             None => {}
             Some(_) if line.trim_end() == "```" => out.extend(current.take()),
             Some((_, body)) => {
@@ -167,7 +180,7 @@ fn sh_blocks(text: &str) -> Vec<(usize, String)> {
 }
 
 /// Whether the README test runs a block: every command in it is
-/// `glacier-sync`, and no comment says it needs the network.
+/// `glacier-sync` (or `mkdir`), and no comment says it needs the network.
 fn runnable(block: &str) -> bool {
     let mut continued = false;
     for line in block.lines() {
@@ -178,7 +191,11 @@ fn runnable(block: &str) -> bool {
             }
             continue;
         }
-        if !continued && !l.is_empty() && !l.starts_with("glacier-sync ") {
+        if !continued
+            && !l.is_empty()
+            && !l.starts_with("glacier-sync ")
+            && !l.starts_with("mkdir ")
+        {
             return false;
         }
         continued = l.ends_with('\\');
@@ -243,6 +260,35 @@ fn readme_command_blocks_run() {
             ran += 1;
         }
     }
-    // The install quick start, the mt-aws-glacier example, the archive flow.
-    assert!(ran >= 3, "only {ran} README blocks ran");
+    // The install quick start and completions, the mt-aws-glacier example,
+    // the archive flow.
+    assert!(ran >= 4, "only {ran} README blocks ran");
+}
+
+/// The README's `config.toml` example is a valid configuration.
+#[test]
+fn readme_config_example_is_accepted() {
+    let readme = read("README.md");
+    let examples = blocks(&readme, "toml");
+    assert!(!examples.is_empty(), "the README shows no config.toml");
+    for (line, text) in examples {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("config.toml");
+        std::fs::write(&file, &text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
+            .args(["--json", "config", "show", "retrieve", "x", "--to", "out"])
+            .env("PERMAFROST_CONFIG", &file)
+            .env("PERMAFROST_HOME", tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "README.md:{line}: {}", stderr(&o));
+        let show: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let tier = show["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "tier")
+            .unwrap();
+        assert_eq!(tier["value"], "bulk", "README.md:{line}: {show}");
+    }
 }

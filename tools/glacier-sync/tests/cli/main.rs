@@ -1,11 +1,16 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
 mod archive;
+mod catalog_check;
+mod config;
 mod docs;
 mod exit_codes;
 mod mt;
 mod mt_fake;
 mod mt_local;
+mod mt_s3;
+mod s3;
+mod shell;
 mod treehash;
 
 use std::path::Path;
@@ -17,6 +22,9 @@ pub(crate) fn run(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
         .args(args)
         .current_dir(dir)
+        // No config.toml of the machine's: tests that want one say so.
+        .env("XDG_CONFIG_HOME", dir.join(".no-config"))
+        .env_remove("PERMAFROST_CONFIG")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

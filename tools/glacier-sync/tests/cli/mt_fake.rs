@@ -78,7 +78,7 @@ fn fake_unreachable_endpoint_and_bad_credentials() {
     .unwrap();
     let endpoint = match &env.backend {
         crate::mt::Backend::Fake(f) => f.endpoint(),
-        crate::mt::Backend::Local => unreachable!(),
+        crate::mt::Backend::Local | crate::mt::Backend::S3(_) => unreachable!(),
     };
     let mut args = base.to_vec();
     args.extend(["--endpoint-url", &endpoint]);

@@ -51,7 +51,15 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         if plan.is_empty() {
             return Ok(nothing(ctx));
         }
-        dry_run(ctx, &plan, &options)?;
+        // Priced for the class the location names, without connecting.
+        let named = args
+            .place
+            .store
+            .store
+            .as_deref()
+            .or(args.place.vault.as_deref());
+        let vault_class = named.map_or(StorageClass::GlacierVault, StorageClass::of_location);
+        dry_run(ctx, &plan, &options, vault_class)?;
         return Ok(Code::Success);
     }
     let vault = open_vault(ctx, &args.place)?;
@@ -85,12 +93,28 @@ fn nothing(ctx: &Ctx<'_>) -> Code {
     Code::Success
 }
 
-fn dry_run(ctx: &Ctx<'_>, plan: &ArchivePlan, options: &ArchiveOptions) -> anyhow::Result<()> {
+fn dry_run(
+    ctx: &Ctx<'_>,
+    plan: &ArchivePlan,
+    options: &ArchiveOptions,
+    vault_class: StorageClass,
+) -> anyhow::Result<()> {
     let out = ctx.out;
     let (files, bytes, n) = (plan.files(), plan.bytes(), plan.bundles());
     let requests = plan.upload_requests(options);
     let p = US_EAST_1_2026;
-    let classes = [StorageClass::GlacierVault, StorageClass::DeepArchive];
+    // The vault's own class first, then the others a user might choose.
+    let mut classes = vec![vault_class];
+    for c in [
+        StorageClass::GlacierVault,
+        StorageClass::DeepArchive,
+        StorageClass::FlexibleRetrieval,
+        StorageClass::InstantRetrieval,
+    ] {
+        if !classes.contains(&c) {
+            classes.push(c);
+        }
+    }
     out.line(format!(
         "would archive {files} files, {} entries, {} ({bytes} bytes) in {n} bundles",
         plan.entries().len(),

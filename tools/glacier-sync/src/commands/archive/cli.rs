@@ -258,6 +258,30 @@ pub(crate) enum CatalogCommand {
     /// (`permafrost-catalog v1 run=UID`). Runs already in the catalog are
     /// left alone, so it can also merge a vault into a catalog.
     Rebuild(RebuildArgs),
+    /// Check the catalog's health: SQLite's integrity check of the catalog
+    /// and of its full-text index file, and that the index and the file
+    /// rows agree (an index file restored from another backup than the
+    /// catalog is found out). Exit 8 when something is wrong; `--repair`
+    /// rebuilds the index.
+    Check(CheckArgs),
+}
+
+/// See [`CatalogCommand::Check`].
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct CheckArgs {
+    /// The catalog file; default: `catalog.sqlite` under the data
+    /// directory.
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+    /// Rebuild the full-text index from the file rows when it disagrees
+    /// with them, then check again.
+    #[arg(long = "repair")]
+    pub(crate) repair: bool,
+    /// Accepted for symmetry (config.toml's vault); the catalog alone is
+    /// checked.
+    #[arg(long = "vault", value_name = "VAULT", hide = true)]
+    pub(crate) vault: Option<String>,
 }
 
 /// See [`CatalogCommand::Rebuild`].

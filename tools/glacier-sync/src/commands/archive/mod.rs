@@ -7,6 +7,7 @@
 // One file per command; `archive` is the command of this family's name.
 #[allow(clippy::module_inception)]
 pub(crate) mod archive;
+pub(crate) mod catalog_check;
 pub(crate) mod catalog_rebuild;
 pub(crate) mod cli;
 pub(crate) mod find;
@@ -63,8 +64,18 @@ pub(crate) fn open_vault(ctx: &Ctx<'_>, place: &Place) -> anyhow::Result<Vault> 
         };
         store::open_vault(&loc, &none, ctx.config)?
     };
-    let kind = if target.remote { "glacier" } else { "local" };
-    Ok(Vault::new(target.store, target.vault).with_kind(kind))
+    let location = target.store.location();
+    let kind = if location.starts_with("s3://") {
+        "s3"
+    } else if target.remote {
+        "glacier"
+    } else {
+        "local"
+    };
+    let class = archiver::pricing::StorageClass::of_location(&location);
+    Ok(Vault::new(target.store, target.vault)
+        .with_kind(kind)
+        .with_class(class))
 }
 
 /// Messages on standard error and progress bars for the flows' events.

@@ -70,6 +70,14 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
         plan.bytes,
         n = plan.requests,
     ));
+    if plan.whole_objects && plan.billed_bytes > plan.bytes {
+        out.info(format!(
+            "note: S3 restores whole objects, so the retrieval is billed for the whole \
+             archives, {} ({} bytes); only the ranges holding the files are downloaded",
+            human(plan.billed_bytes),
+            plan.billed_bytes
+        ));
+    }
     if let Some(max) = args.max_cost
         && plan.exceeds(max)
     {

@@ -58,7 +58,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreArgs) -> anyhow::Result<Code> {
     };
     let estimate = cost::US_EAST_1_2026
         .retrieval(
-            StorageClass::GlacierVault,
+            StorageClass::of_location(&target.store.location()),
             cost_tier,
             chosen.len() as u64,
             bytes,

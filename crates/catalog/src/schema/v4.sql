@@ -1,0 +1,6 @@
+-- Version 4: search tokens fold diacritics (`résumé` is found by `resume`,
+-- as FTS5's unicode61 tokenizer does with remove_diacritics 2; see
+-- src/tokens.rs). No table changes: right after this script the catalog
+-- computes every archive's tokens again from its text (catalog.rs,
+-- `migrate`), and the file index, in its own file, has a new format and is
+-- rebuilt by the next writer (src/index.rs).

@@ -1,0 +1,419 @@
+//! Runs of the real binary.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use crate::fixture::{Site, mails_containing, md5, sshd, stderr, stdout};
+
+fn ssh_backup(site: &Site, extra: &str) -> String {
+    let s = sshd();
+    format!(
+        "StorageType: ssh\nSshHost: 127.0.0.1\nSshPort: {}\nSshUsername: root\nBackupDirectory: {}\nSshKey: {}\nSshKnownHosts: {}\n{extra}",
+        s.port,
+        site.backup.display(),
+        s.key,
+        s.known_hosts
+    )
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one site's life: first run, nothing new, a new file, a rerun
+fn sftp_backup_with_the_original_status_table_and_email() {
+    let mut site = Site::new("sftp");
+    let tag = site.name.clone();
+    let ds_a = site.dataset("10.5072", "FK2/AAAAAA");
+    let ds_b = site.dataset("10.5072", "FK2/BBBBBB");
+    let ds_h = site.dataset_harvested("10.9999", "HARV", Some(&format!("{tag}-oai")));
+    site.file(
+        ds_a,
+        "a1",
+        Some(b"first file"),
+        "MD5",
+        None,
+        "2024-01-01 00:00:01.5",
+    );
+    site.file(
+        ds_b,
+        "b1",
+        Some(&vec![9u8; 300_000]),
+        "MD5",
+        None,
+        "2024-01-01 00:00:02",
+    );
+    // A tabular file: the .tab in the store, the original beside it.
+    let dir = site.dataset_dir(ds_a);
+    fs::write(dir.join("t1"), b"x\ty\n1\t2\n").unwrap();
+    fs::write(dir.join("t1.orig"), b"the uploaded spreadsheet").unwrap();
+    let t = site.insert_file(
+        ds_a,
+        Some("file://t1"),
+        "MD5",
+        &md5(b"the uploaded spreadsheet"),
+        Some(9),
+        "2024-01-01 00:00:03",
+    );
+    site.dv
+        .execute(
+            "INSERT INTO datatable (datafile_id, originalfileformat, originalfilesize, unf) VALUES ($1, 'application/vnd.ms-excel', 24, 'UNF:6:x')",
+            &[&t],
+        )
+        .unwrap();
+    let missing = format!("{tag}-missing");
+    site.file(
+        ds_a,
+        &missing,
+        None,
+        "MD5",
+        Some(&md5(b"lost")),
+        "2024-01-01 00:00:04",
+    );
+    site.file(
+        ds_b,
+        "u1",
+        Some(b"odd"),
+        "CRC32",
+        Some("deadbeef"),
+        "2024-01-01 00:00:05",
+    );
+    let unstored = site.insert_file(
+        ds_b,
+        None,
+        "MD5",
+        &md5(b"never stored"),
+        None,
+        "2024-01-01 00:00:06",
+    );
+    site.file(
+        ds_h,
+        "h1",
+        Some(b"harvested"),
+        "MD5",
+        None,
+        "2024-01-01 00:00:07",
+    );
+
+    let config = site.config(&ssh_backup(&site, ""), true, true);
+    let o = site.run(&config, &["run", "-j", "3"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("6 files processed; 0 skipped; 3 success, 3 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL_READ: 2")
+            && out.contains("FAIL_VERIFY: 1")
+            && out.contains("no storage identifier"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CRC32"),
+        "the unknown checksum type is named: {out}"
+    );
+
+    let root = site.backup.clone();
+    let backup = |p: &str| fs::read(root.join(p)).ok();
+    assert_eq!(backup("10.5072/FK2/AAAAAA/a1").unwrap(), b"first file");
+    assert_eq!(backup("10.5072/FK2/BBBBBB/b1").unwrap(), vec![9u8; 300_000]);
+    assert_eq!(
+        backup("10.5072/FK2/AAAAAA/t1.orig").unwrap(),
+        b"the uploaded spreadsheet"
+    );
+    assert_eq!(
+        backup("10.5072/FK2/AAAAAA/t1"),
+        None,
+        "the derived .tab is not the backup"
+    );
+    assert_eq!(
+        backup("10.9999/HARV/h1"),
+        None,
+        "harvested files are skipped"
+    );
+
+    let statuses = site.statuses();
+    let want: Vec<(&str, &str)> = vec![
+        ("file://a1", "OK"),
+        ("file://b1", "OK"),
+        ("file://t1", "OK"),
+        ("file://u1", "FAIL_VERIFY"),
+    ];
+    for (sid, st) in &want {
+        assert_eq!(
+            statuses.get(*sid).map(String::as_str),
+            Some(*st),
+            "{statuses:?}"
+        );
+    }
+    assert_eq!(
+        statuses
+            .get(&format!("file://{missing}"))
+            .map(String::as_str),
+        Some("FAIL_READ")
+    );
+    // The file without storage identifier is recorded under its id.
+    assert_eq!(
+        statuses
+            .get(&format!("datafile:{unstored}"))
+            .map(String::as_str),
+        Some("FAIL_READ"),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.len(), 6, "{statuses:?}");
+    let row = site
+        .backup_db()
+        .query_one(
+            "SELECT datasetidentifier, lastbackupmethod, to_char(createdate, 'YYYY-MM-DD HH24:MI:SS.MS') FROM datafilestatus WHERE storageidentifier = 'file://a1'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "10.5072/FK2/AAAAAA");
+    assert_eq!(row.get::<_, String>(1), "ssh");
+    assert_eq!(row.get::<_, String>(2), "2024-01-01 00:00:01.500");
+
+    let mails = mails_containing(&missing);
+    assert_eq!(mails.len(), 1, "one report mailed");
+    assert!(
+        mails[0].contains("Dataverse datafile backup report"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        mails[0].contains("6 files processed; 0 skipped; 3 success, 3 failed"),
+        "{}",
+        mails[0]
+    );
+
+    // Nothing new: nothing written.
+    let before: (i64, Option<String>) = {
+        let r = site
+            .backup_db()
+            .query_one(
+                "SELECT count(*), max(lastbackuptime)::text FROM datafilestatus",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    let o = site.run(&config, &["run", "--no-email"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("0 files processed; 0 skipped; 0 success, 0 failed"),
+        "{}",
+        stdout(&o)
+    );
+    let after: (i64, Option<String>) = {
+        let r = site
+            .backup_db()
+            .query_one(
+                "SELECT count(*), max(lastbackuptime)::text FROM datafilestatus",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(before, after);
+
+    // A new file is picked up.
+    site.file(
+        ds_a,
+        "a2",
+        Some(b"added later"),
+        "MD5",
+        None,
+        "2024-02-01 00:00:00",
+    );
+    let o = site.run(&config, &["run", "--no-email"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 files processed; 0 skipped; 1 success, 0 failed"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(backup("10.5072/FK2/AAAAAA/a2").unwrap(), b"added later");
+
+    // --rerun retries only what is not OK; the lost file came back.
+    fs::write(site.dataset_dir(ds_a).join(&missing), b"lost").unwrap();
+    let o = site.run(&config, &["run", "--rerun", "--no-email"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("7 files processed; 4 skipped; 1 success, 2 failed"),
+        "{out}"
+    );
+    assert_eq!(
+        site.statuses()
+            .get(&format!("file://{missing}"))
+            .map(String::as_str),
+        Some("OK")
+    );
+
+    // status --failed says why.
+    let o = site.run(&config, &["status", "--failed"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("FAIL_VERIFY") && out.contains("CRC32"),
+        "{out}"
+    );
+    assert!(!out.contains("file://a1"), "{out}");
+}
+
+#[test]
+fn sftp_verifies_by_reading_back_when_asked() {
+    let mut site = Site::new("readback");
+    let ds_a = site.dataset("10.5072", "FK2/RB");
+    site.file(
+        ds_a,
+        "r1",
+        Some(b"read me back"),
+        "SHA256",
+        Some(&crate::fixture::sha256(b"read me back")),
+        "2024-01-01 00:00:00",
+    );
+    let config = site.config(&ssh_backup(&site, "SshVerify: readback\n"), true, false);
+    let o = site.run(&config, &["run"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        fs::read(site.backup.join("10.5072/FK2/RB/r1")).unwrap(),
+        b"read me back"
+    );
+}
+
+#[test]
+fn a_wrong_ssh_port_is_a_destination_error() {
+    let mut site = Site::new("badport");
+    let ds_a = site.dataset("10.5072", "FK2/BP");
+    site.file(ds_a, "p1", Some(b"x"), "MD5", None, "2024-01-01 00:00:00");
+    let s = sshd();
+    let text = format!(
+        "StorageType: ssh\nSshHost: 127.0.0.1\nSshPort: 1\nSshUsername: root\nBackupDirectory: /tmp\nSshKey: {}\nSshKnownHosts: {}\n",
+        s.key, s.known_hosts
+    );
+    let config = site.config(&text, true, false);
+    let o = site.run(&config, &["run"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("127.0.0.1:1"), "{}", stderr(&o));
+    assert!(site.statuses().is_empty());
+}
+
+#[test]
+fn sqlite_status_directory_destination_in_parallel() {
+    let mut site = Site::new("sqlite");
+    let ds_a = site.dataset("10.5072", "FK2/PAR");
+    for i in 0..150 {
+        let content = format!("file number {i}").repeat(i + 1);
+        site.file(
+            ds_a,
+            &format!("p{i:03}"),
+            Some(content.as_bytes()),
+            "MD5",
+            None,
+            &format!("2024-01-01 00:{:02}:{:02}", i / 60, i % 60),
+        );
+    }
+    let text = format!(
+        "StorageType: directory\nBackupDirectory: {}\n",
+        site.backup.display()
+    );
+    let config = site.config(&text, false, false);
+
+    let o = site.run(&config, &["run", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("150 would be backed up"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!site.backup.exists(), "a dry run copies nothing");
+    assert!(
+        !site.tmp.path().join("dv-backup-status.sqlite").exists(),
+        "a dry run records nothing"
+    );
+
+    let o = site.run(&config, &["run", "-j", "8", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["success"], 150);
+    assert_eq!(report["failed"], 0);
+    for i in [0usize, 77, 149] {
+        let want = format!("file number {i}").repeat(i + 1);
+        assert_eq!(
+            fs::read_to_string(site.backup.join(format!("10.5072/FK2/PAR/p{i:03}"))).unwrap(),
+            want
+        );
+    }
+    let o = site.run(&config, &["status"]);
+    assert!(
+        stdout(&o).starts_with("150 files recorded in table datafilestatus in "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("150 OK"), "{}", stdout(&o));
+    let o = site.run(&config, &["status", "--failed", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 0);
+    assert_eq!(v["counts"]["OK"], 150);
+}
+
+#[test]
+fn a_run_killed_mid_way_is_finished_by_the_next() {
+    let mut site = Site::new("kill");
+    let ds_a = site.dataset("10.5072", "FK2/KILL");
+    let n = 300;
+    for i in 0..n {
+        let content = vec![(i % 251) as u8; 200_000];
+        site.file(
+            ds_a,
+            &format!("k{i:03}"),
+            Some(&content),
+            "MD5",
+            None,
+            &format!("2024-01-01 00:{:02}:{:02}", i / 60, i % 60),
+        );
+    }
+    let text = format!(
+        "StorageType: directory\nBackupDirectory: {}\n",
+        site.backup.display()
+    );
+    let config = site.config(&text, true, false);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dv-backup"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "-j", "2"])
+        .current_dir(site.tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut recorded = 0;
+    while start.elapsed() < Duration::from_secs(60) {
+        recorded = site.statuses().len();
+        if recorded >= 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = site.statuses().len();
+    assert!(recorded >= 10, "the run recorded nothing within a minute");
+    assert!(
+        at_kill < n,
+        "killed with {at_kill} of {n} files recorded: too late"
+    );
+    assert!(site.statuses().values().all(|s| s == "OK"));
+
+    let o = site.run(&config, &["run", "-j", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let statuses = site.statuses();
+    assert_eq!(statuses.len(), n);
+    assert!(statuses.values().all(|s| s == "OK"), "{statuses:?}");
+    for i in 0..n {
+        let got = fs::read(site.backup.join(format!("10.5072/FK2/KILL/k{i:03}"))).unwrap();
+        assert_eq!(got, vec![(i % 251) as u8; 200_000], "file {i}");
+    }
+    // And a third run has nothing left to do.
+    let o = site.run(&config, &["run"]);
+    assert!(stdout(&o).contains("0 files processed"), "{}", stdout(&o));
+}

@@ -1,0 +1,277 @@
+//! S3 stores (`s3://`) through the binary against the S3 test server (moto,
+//! from `scripts/services/moto`): the other forms of `--vault` and
+//! `list-vaults`, faults with exit code 4, pricing per class, and an
+//! independent client (boto3) reading what a sync wrote.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::mt::{Env, VAULT, make_tree, ok};
+use crate::{run, stderr, stdout};
+
+/// The S3 test server; the tests fail without it.
+pub(crate) fn endpoint() -> String {
+    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "PERMAFROST_S3_ENDPOINT is not set: these tests need the S3 test server; \
+             run `eval \"$(scripts/services/moto start)\"` first (scripts/test does)"
+        )
+    })
+}
+
+/// A new bucket on the test server (moto takes unsigned requests).
+pub(crate) fn fresh_bucket() -> String {
+    use std::io::{Read, Write};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "gs-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let ep = endpoint();
+    let host = ep.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "PUT /{name} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "creating {name}: {answer}"
+    );
+    name
+}
+
+/// The store at `location` on the test server, opened directly.
+pub(crate) fn store(location: &str) -> glacier_multipart::S3Store {
+    let mut o = glacier_multipart::S3Options::from_location(location).unwrap();
+    o.endpoint_url = Some(endpoint());
+    o.region = Some("us-east-1".into());
+    o.static_credentials = Some(("testing".into(), "testing".into()));
+    glacier_multipart::S3Store::connect(&o).unwrap()
+}
+
+fn cfg(dir: &std::path::Path) -> String {
+    let p = dir.join("s3.cfg");
+    std::fs::write(&p, "key=testing\nsecret=testing\nregion=us-east-1\n").unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn vaults_in_s3_locations_and_list_vaults_shows_the_prefixes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = cfg(dir);
+    let bucket = fresh_bucket();
+    let ep = endpoint();
+    let common = ["--config", &cfg, "--endpoint-url", &ep];
+    for v in ["photos", "music"] {
+        let spec = format!("s3://{bucket}/team/{v}?class=GLACIER");
+        let mut args = vec!["create-vault", &spec];
+        args.extend(common);
+        ok(&run(dir, &args, None));
+    }
+    let store_loc = format!("s3://{bucket}/team");
+    let mut args = vec!["--json", "list-vaults", "--store", &store_loc];
+    args.extend(common);
+    let v: serde_json::Value = serde_json::from_str(&ok(&run(dir, &args, None))).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["music", "photos"], "{v}");
+    // A vault with no name, and a store option glacier-sync does not know.
+    let spec = format!("s3://{bucket}");
+    let mut args = vec!["create-vault", &spec];
+    args.extend(common);
+    assert_eq!(run(dir, &args, None).status.code(), Some(2));
+    let spec = format!("s3://{bucket}/x?class=COLD");
+    let mut args = vec!["create-vault", &spec];
+    args.extend(common);
+    let out = run(dir, &args, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("COLD"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_bucket_or_an_unreachable_endpoint_exits_4_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = cfg(dir);
+    std::fs::create_dir(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/a.txt"), b"a").unwrap();
+    let ep = endpoint();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    for (bucket, endpoint) in [
+        ("gs-no-such-bucket", ep.as_str()),
+        ("gs-any", dead.as_str()),
+    ] {
+        let store = format!("s3://{bucket}");
+        let out = run(
+            dir,
+            &[
+                "sync",
+                "--dir",
+                "src",
+                "--vault",
+                VAULT,
+                "--journal",
+                "j.log",
+                "--store",
+                &store,
+                "--endpoint-url",
+                endpoint,
+                "--config",
+                &cfg,
+            ],
+            None,
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains(bucket) && err.contains(endpoint), "{err}");
+        // Nothing recorded as stored.
+        let journal = std::fs::read_to_string(dir.join("j.log")).unwrap_or_default();
+        assert!(!journal.contains("CREATED"), "{journal}");
+    }
+}
+
+#[test]
+fn an_independent_client_reads_what_a_sync_wrote() {
+    let env = Env::s3();
+    make_tree(&env);
+    ok(&env.sync(&[]));
+    let state = env.journal_state("journal.log");
+    let crate::mt::Backend::S3(bucket) = &env.backend else {
+        unreachable!()
+    };
+    let python = std::env::var("PERMAFROST_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!("PERMAFROST_MOTO_PYTHON is not set: run `eval \"$(scripts/services/moto start)\"`")
+    });
+    let script = "import sys, json, boto3\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='t', aws_secret_access_key='t', region_name='us-east-1')\n\
+        out = []\n\
+        for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix='site/photos/'):\n\
+        \x20   for o in page.get('Contents', []):\n\
+        \x20       h = s3.head_object(Bucket=sys.argv[2], Key=o['Key'], ChecksumMode='ENABLED')\n\
+        \x20       out.append({'key': o['Key'], 'class': o.get('StorageClass'), 'meta': h['Metadata'], 'crc': h.get('ChecksumCRC64NVME')})\n\
+        print(json.dumps(out))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &endpoint(), bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let archives: Vec<&serde_json::Value> = objects
+        .iter()
+        .filter(|o| {
+            let k = o["key"].as_str().unwrap();
+            let name = k.rsplit('/').next().unwrap();
+            !name.starts_with('.') && !name.ends_with(".treehash") && !k.contains("/.")
+        })
+        .collect();
+    assert_eq!(archives.len(), state.archive_count(), "{objects:?}");
+    for a in &archives {
+        assert_eq!(a["class"], "DEEP_ARCHIVE", "{a}");
+        assert!(a["crc"].as_str().is_some_and(|c| !c.is_empty()), "{a}");
+        let desc = a["meta"]["description"].as_str().unwrap();
+        assert!(desc.starts_with("mt2 "), "{a}");
+        let id = a["key"].as_str().unwrap().rsplit('/').next().unwrap();
+        let archive = state
+            .files()
+            .map(|f| f.latest())
+            .find(|x| x.archive_id.as_str() == id)
+            .unwrap_or_else(|| panic!("{id} is not in the journal"));
+        if let Some(h) = a["meta"]["treehash"].as_str() {
+            assert_eq!(h, archive.treehash.to_hex(), "{a}");
+        }
+    }
+    // The store itself agrees, and the class shows in the restore estimate.
+    assert_eq!(
+        env.store().describe_vault(VAULT).unwrap().archives,
+        state.archive_count() as u64
+    );
+    std::fs::create_dir(env.path("back")).unwrap();
+    let vault = env.vault_spec();
+    let plan = ok(&env.run(&[
+        "--json",
+        "restore",
+        "--dir",
+        "back",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--max-number-of-files",
+        "100",
+        "--tier",
+        "bulk",
+        "--dry-run",
+    ]));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert!(plan["estimated_cost_usd"].as_f64().unwrap() > 0.0, "{plan}");
+    // Deep Archive has no Expedited tier: refused before anything is asked.
+    let out = env.run(&[
+        "restore",
+        "--dir",
+        "back",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--max-number-of-files",
+        "100",
+        "--tier",
+        "expedited",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn purge_vault_dry_run_shows_the_early_deletion_charge_of_the_class() {
+    let env = Env::s3();
+    make_tree(&env);
+    ok(&env.sync(&[]));
+    let vault = env.vault_spec();
+    let out = env.run(&[
+        "--json",
+        "purge-vault",
+        "--vault",
+        &vault,
+        "--journal",
+        "journal.log",
+        "--dry-run",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["class"], "S3 Glacier Deep Archive", "{v}");
+    assert_eq!(v["minimum_days"], 180, "{v}");
+    assert!(v["early_deletion_usd"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        stderr(&out).contains("younger than the 180-day minimum of S3 Glacier Deep Archive"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.store().describe_vault(VAULT).unwrap().archives > 0);
+}
