@@ -101,7 +101,10 @@ pub use rebuild::{RebuildSummary, rebuild_catalog};
 pub use retrieve::{
     PlannedArchive, RetrieveOptions, RetrievePlan, Selection, plan_retrieve, retrieve,
 };
-pub use side::{ArchiveCatalog, DEFAULT_VAULT, JobPlan, SideFiles, data_home, safe_name};
+pub use side::{
+    ArchiveCatalog, DEFAULT_VAULT, JobPlan, SideFiles, data_home, default_vault_location,
+    human_bytes, safe_name,
+};
 pub use watch::{WatchOptions, WatchOutcome, poll_jobs, watch};
 
 // The crates whose types appear in this API, so callers use the same

@@ -303,6 +303,23 @@ impl Vault {
         self
     }
 
+    /// Records the kind and class a store location names: `s3` and its
+    /// `class=` for `s3://`, `glacier` for a `remote` store (a Glacier
+    /// vault), `local` otherwise.
+    #[must_use]
+    pub fn of_location(self, remote: bool) -> Self {
+        let location = self.store.location();
+        let kind = if location.starts_with("s3://") {
+            "s3"
+        } else if remote {
+            "glacier"
+        } else {
+            "local"
+        };
+        let class = StorageClass::of_location(&location);
+        self.with_kind(kind).with_class(class)
+    }
+
     /// Prices its archives as `class`.
     #[must_use]
     pub fn with_class(mut self, class: StorageClass) -> Self {

@@ -54,6 +54,30 @@ pub enum StorageClass {
 }
 
 impl StorageClass {
+    /// The classes a cost picture compares: `first` (a vault's own class),
+    /// then the others a user might choose, each once.
+    ///
+    /// ```
+    /// use archiver::pricing::StorageClass;
+    /// let c = StorageClass::compared_with(StorageClass::DeepArchive);
+    /// assert_eq!(c[0], StorageClass::DeepArchive);
+    /// assert_eq!(c.len(), 4);
+    /// ```
+    pub fn compared_with(first: StorageClass) -> Vec<StorageClass> {
+        let mut classes = vec![first];
+        for c in [
+            StorageClass::GlacierVault,
+            StorageClass::DeepArchive,
+            StorageClass::FlexibleRetrieval,
+            StorageClass::InstantRetrieval,
+        ] {
+            if !classes.contains(&c) {
+                classes.push(c);
+            }
+        }
+        classes
+    }
+
     /// The class a store location stores in: an `s3://` location's
     /// `class=` (default `DEEP_ARCHIVE`), a Glacier vault for everything
     /// else (local and memory stores are priced as the vault they stand in

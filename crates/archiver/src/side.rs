@@ -268,3 +268,33 @@ pub fn data_home() -> Result<PathBuf> {
 
 /// The vault of the embedded default store.
 pub const DEFAULT_VAULT: &str = "default";
+
+/// The location of the embedded default store's vault,
+/// `DATA_HOME/store/default` ([`data_home`]), its directory created.
+pub fn default_vault_location() -> Result<String> {
+    let root = data_home()?.join("store");
+    std::fs::create_dir_all(&root).map_err(Error::io("creating the store", &root))?;
+    Ok(format!("{}/{DEFAULT_VAULT}", root.display()))
+}
+
+/// A size for people: `512 B`, `1.5 KiB`, `3.2 GiB`.
+///
+/// ```
+/// assert_eq!(archiver::human_bytes(512), "512 B");
+/// assert_eq!(archiver::human_bytes(1536), "1.5 KiB");
+/// ```
+#[allow(clippy::cast_precision_loss)] // one decimal shown
+pub fn human_bytes(bytes: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < U.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}

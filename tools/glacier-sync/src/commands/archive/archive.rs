@@ -2,12 +2,12 @@
 //! (`archiver::archive`); `--dry-run` prints the plan and its cost picture.
 
 use archiver::pricing::{StorageClass, US_EAST_1_2026};
-use archiver::{ArchiveOptions, ArchivePlan, Sources};
+use archiver::{ArchiveOptions, ArchivePlan, Sources, human_bytes};
 use bundler::{Compression, TimeField, TimeWindow};
 use serde_json::json;
 
 use super::cli::{ArchiveArgs, CompressArg, TimeFieldArg};
-use super::{Shown, human, open_records, open_vault};
+use super::{Shown, open_records, open_vault};
 use crate::commands::Ctx;
 use crate::exit::Code;
 
@@ -70,9 +70,9 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
     out.info(format!(
         "archived {} files ({}) in {} bundles ({} stored); catalog export {export}",
         s.files,
-        human(s.bytes),
+        human_bytes(s.bytes),
         s.bundles,
-        human(s.stored_bytes),
+        human_bytes(s.stored_bytes),
     ));
     out.json(&json!({
         "run": run,
@@ -104,21 +104,11 @@ fn dry_run(
     let requests = plan.upload_requests(options);
     let p = US_EAST_1_2026;
     // The vault's own class first, then the others a user might choose.
-    let mut classes = vec![vault_class];
-    for c in [
-        StorageClass::GlacierVault,
-        StorageClass::DeepArchive,
-        StorageClass::FlexibleRetrieval,
-        StorageClass::InstantRetrieval,
-    ] {
-        if !classes.contains(&c) {
-            classes.push(c);
-        }
-    }
+    let classes = StorageClass::compared_with(vault_class);
     out.line(format!(
         "would archive {files} files, {} entries, {} ({bytes} bytes) in {n} bundles",
         plan.entries().len(),
-        human(bytes)
+        human_bytes(bytes)
     ));
     out.line(format!("cost picture ({}):", p.as_of));
     let mut rows = Vec::new();

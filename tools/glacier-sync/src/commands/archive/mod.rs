@@ -54,28 +54,13 @@ pub(crate) fn open_vault(ctx: &Ctx<'_>, place: &Place) -> anyhow::Result<Vault> 
     let target = if let Some(v) = place.vault.as_deref() {
         store::open_vault(v, &place.store, ctx.config)?
     } else {
-        let root = archiver::data_home()?.join("store");
-        std::fs::create_dir_all(&root)
-            .with_context(|| format!("creating the store {}", root.display()))?;
-        let loc = format!("{}/{}", root.display(), archiver::DEFAULT_VAULT);
         let none = crate::cli::StoreArgs {
             store: None,
             endpoint_url: None,
         };
-        store::open_vault(&loc, &none, ctx.config)?
+        store::open_vault(&archiver::default_vault_location()?, &none, ctx.config)?
     };
-    let location = target.store.location();
-    let kind = if location.starts_with("s3://") {
-        "s3"
-    } else if target.remote {
-        "glacier"
-    } else {
-        "local"
-    };
-    let class = archiver::pricing::StorageClass::of_location(&location);
-    Ok(Vault::new(target.store, target.vault)
-        .with_kind(kind)
-        .with_class(class))
+    Ok(Vault::new(target.store, target.vault).of_location(target.remote))
 }
 
 /// Messages on standard error and progress bars for the flows' events.
@@ -98,7 +83,7 @@ impl Observer for Shown {
         self.out.info(format!(
             "archiving {} files ({}) in {} bundles to vault {} of {} (run {})",
             r.files,
-            human(r.bytes),
+            archiver::human_bytes(r.bytes),
             r.bundles,
             r.vault,
             r.store,
@@ -122,22 +107,5 @@ impl Observer for Shown {
             }
             _ => self.out.warn(w),
         }
-    }
-}
-
-/// A human size.
-#[allow(clippy::cast_precision_loss)]
-pub(crate) fn human(bytes: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < U.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", U[i])
     }
 }

@@ -4,13 +4,13 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use archiver::{RetrieveOptions, Selection};
+use archiver::{RetrieveOptions, Selection, human_bytes};
 use glacier_multipart::Tier;
 use serde_json::json;
 
 use super::cli::RetrieveArgs;
 use super::where_is::absolute;
-use super::{Shown, human, open_records, open_vault};
+use super::{Shown, open_records, open_vault};
 use crate::cli::TierArg;
 use crate::commands::Ctx;
 use crate::exit::{Code, coded};
@@ -66,7 +66,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
     out.info(format!(
         "plan: {} files from {n} archives, {} ({} bytes) in {n} requests, {cost_text}",
         plan.files,
-        human(plan.bytes),
+        human_bytes(plan.bytes),
         plan.bytes,
         n = plan.requests,
     ));
@@ -74,7 +74,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
         out.info(format!(
             "note: S3 restores whole objects, so the retrieval is billed for the whole \
              archives, {} ({} bytes); only the ranges holding the files are downloaded",
-            human(plan.billed_bytes),
+            human_bytes(plan.billed_bytes),
             plan.billed_bytes
         ));
     }
