@@ -355,6 +355,26 @@ impl Db {
             .optional()?)
     }
 
+    /// The backups whose first part is on `tape_id`, by file number:
+    /// recorded ones, and with `retry` confirmed and failed ones too.
+    pub(crate) fn backups_to_confirm(&self, tape_id: i64, retry: bool) -> Result<Vec<Backup>> {
+        let statuses = if retry {
+            "('recorded', 'confirmed', 'failed')"
+        } else {
+            "('recorded')"
+        };
+        let q = format!(
+            "{} JOIN parts p ON p.backup_id = b.id AND p.part = 0
+             WHERE b.status IN {statuses} AND p.tape_id = ?1 ORDER BY p.file_number",
+            Self::BACKUP_COLS
+        );
+        let mut st = self.conn.prepare(&q)?;
+        let rows = st
+            .query_map([tape_id], Self::backup_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// The best backup to restore a target from: confirmed, else recorded,
     /// else one that failed verification (restore verifies again and names
     /// what does not match).

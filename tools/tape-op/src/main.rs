@@ -157,10 +157,13 @@ pub(crate) enum Cmd {
     Confirm {
         /// File number on the online tape, or `next`.
         which: Option<String>,
-        /// Every recorded backup on the online tape.
+        /// Every tape in the catalogue: each recorded backup (with --retry
+        /// also confirmed and failed ones), a summary line per tape; exit
+        /// 44 when any does not match.
         #[arg(long)]
         all: bool,
-        /// Confirm again an already confirmed backup.
+        /// Confirm again an already confirmed backup (with --all, failed ones
+        /// too).
         #[arg(long)]
         retry: bool,
         /// Verify only; change nothing in the catalogue.

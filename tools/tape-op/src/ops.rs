@@ -605,15 +605,10 @@ fn confirm(
     no_db_update: bool,
 ) -> Result<()> {
     if all {
-        return match repeat(cx, true, |cx| confirm_one(cx, None, false, false)) {
-            Err(e)
-                if e.downcast_ref::<Exit>()
-                    .is_some_and(|x| x.0 == exit::NOTHING_TO_DO) =>
-            {
-                Ok(())
-            }
-            other => other,
-        };
+        if which.is_some() {
+            bail!("confirm: give a file number or --all, not both");
+        }
+        return confirm_all(cx, retry, no_db_update);
     }
     let n = match which {
         None | Some("next") => None,
@@ -654,9 +649,82 @@ fn confirm_one(cx: &Ctx, file_number: Option<u64>, retry: bool, no_db_update: bo
         ),
         _ => {}
     }
+    confirm_backup(cx, &backup, no_db_update).map(|_| ())
+}
+
+/// `confirm --all`: every tape in the catalogue, each backup whose first
+/// part is on it (recorded ones; with `retry` confirmed and failed ones
+/// too), a summary line per tape; a backup that does not match does not
+/// stop the others, and makes the whole exit 44.
+fn confirm_all(cx: &Ctx, retry: bool, no_db_update: bool) -> Result<()> {
+    let mut failed: Vec<String> = Vec::new();
+    let mut checked = 0;
+    for tape in cx.db.tapes()? {
+        let backups = cx.db.backups_to_confirm(tape.id, retry)?;
+        if backups.is_empty() {
+            continue;
+        }
+        let (mut ok, mut bad) = (0, 0);
+        for backup in &backups {
+            if stop_requested(cx) {
+                return Err(Exit(
+                    exit::STOPPED,
+                    format!("stop requested after confirming {checked} backups"),
+                )
+                .into());
+            }
+            checked += 1;
+            match confirm_backup(cx, backup, no_db_update) {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    let msg = match e.downcast_ref::<Exit>() {
+                        Some(x) if x.0 == exit::VERIFY_FAILED => x.1.clone(),
+                        _ => format!("confirm of {} failed: {e:#}", backup.target),
+                    };
+                    eprintln!("tape-op: {msg}");
+                    failed.push(format!("{} (tape {})", backup.target, tape.name));
+                    bad += 1;
+                }
+            }
+        }
+        let line = format!(
+            "tape {}: {} backups checked, {ok} verified, {bad} failed",
+            tape.name,
+            backups.len()
+        );
+        println!("{line}");
+    }
+    if checked == 0 {
+        println!(
+            "nothing to confirm on any tape{}",
+            if retry {
+                ""
+            } else {
+                " (use --retry to confirm again)"
+            }
+        );
+        return Ok(());
+    }
+    if !failed.is_empty() {
+        return Err(Exit(
+            exit::VERIFY_FAILED,
+            format!(
+                "{} of {checked} backups did not confirm: {}",
+                failed.len(),
+                failed.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Reads `backup` back and compares every file with the catalogue;
+/// records the outcome unless `no_db_update`. Returns the files verified.
+fn confirm_backup(cx: &Ctx, backup: &Backup, no_db_update: bool) -> Result<usize> {
     println!("confirming {}", backup.target);
     let expected = cx.db.files(backup.target_id)?;
-    let found = match read_backup(cx, &backup, None) {
+    let found = match read_backup(cx, backup, None) {
         Ok(f) => f,
         Err(e) => {
             if !no_db_update {
@@ -694,7 +762,7 @@ fn confirm_one(cx: &Ctx, file_number: Option<u64>, retry: bool, no_db_update: bo
         backup.target,
         found.len()
     );
-    Ok(())
+    Ok(found.len())
 }
 
 fn restore(cx: &Ctx, what: &str, to: &Path) -> Result<()> {
