@@ -157,10 +157,13 @@ pub(crate) enum Cmd {
     Confirm {
         /// File number on the online tape, or `next`.
         which: Option<String>,
-        /// Every recorded backup on the online tape.
+        /// Every tape in the catalogue: each recorded backup (with --retry
+        /// also confirmed and failed ones), a summary line per tape; exit
+        /// 44 when any does not match.
         #[arg(long)]
         all: bool,
-        /// Confirm again an already confirmed backup.
+        /// Confirm again an already confirmed backup (with --all, failed ones
+        /// too).
         #[arg(long)]
         retry: bool,
         /// Verify only; change nothing in the catalogue.
@@ -192,10 +195,17 @@ pub(crate) enum Cmd {
         /// missing).
         dir: PathBuf,
     },
-    /// Restore a target, or files matching a glob, verifying checksums.
+    /// Restore a target, files matching a glob, or the files on tape a
+    /// catalog search finds (--query), verifying checksums.
     Restore {
         /// A target's directory, or a glob matching files.
-        what: String,
+        #[arg(required_unless_present = "query", conflicts_with = "query")]
+        what: Option<String>,
+        /// A search in the query language of `glacier-sync find` (e.g.
+        /// 'budget ext:xlsx'): every match on tape is restored, each read
+        /// from the tape file and block where it starts.
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
         /// The directory the files are extracted into.
         #[arg(long)]
         to: PathBuf,

@@ -13,7 +13,7 @@ use tape_io::label::{self, Label};
 use tape_io::target::{self, Extract, FileRecord, Resume, TargetStream, WriteOptions};
 use tape_io::{FileTapeOptions, TapeDevice, TapeError};
 
-use crate::db::{Backup, Db};
+use crate::db::{Backup, Db, Member};
 use crate::exit;
 use crate::source::source_for;
 use crate::{Cli, Cmd, Exit};
@@ -76,7 +76,8 @@ fn context(cli: &Cli) -> Result<Ctx> {
         .database
         .clone()
         .or_else(|| conf.get("database_file").map(PathBuf::from))
-        .context("no database: set database_file in tape.conf or pass --database")?;
+        .or_else(catalog::default_path)
+        .context("no catalog: set database_file in tape.conf, pass --database, or set PERMAFROST_HOME or HOME")?;
     let mut write = WriteOptions::default();
     if let Some(b) = cli.block_size.or(parse_num(&conf, "block_size")?) {
         write.block_size = b;
@@ -167,7 +168,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Cmd::TapeDetail { tape } => tape_detail(&cx, tape.as_deref()),
         Cmd::BackupInfo { file_number } => backup_info(&cx, file_number),
         Cmd::DumpManifest { dir } => dump_manifest(&cx, &dir),
-        Cmd::Restore { what, to } => restore(&cx, &what, &to),
+        Cmd::Restore { what, query, to } => match (what, query) {
+            (_, Some(q)) => restore_query(&cx, &q, &to),
+            (Some(w), None) => restore(&cx, &w, &to),
+            (None, None) => bail!("restore: name a target or glob, or give --query"),
+        },
         Cmd::Scan { tape } => scan(&cx, &tape),
         Cmd::Batch { what } => {
             let step = if what == "archive" {
@@ -285,27 +290,10 @@ fn status(cx: &Ctx, tape: Option<&str>) -> Result<()> {
         t.status,
         if t.online { ", online" } else { "" }
     );
-    let mut st = cx.db.conn.prepare(
-        "SELECT b.status, count(*), coalesce(sum((SELECT coalesce(sum(size), 0) FROM files f WHERE f.target_id = b.target_id)), 0)
-         FROM backups b WHERE b.tape_id = ?1 OR b.id IN (SELECT backup_id FROM parts WHERE tape_id = ?1)
-         GROUP BY b.status ORDER BY b.status",
-    )?;
-    let rows = st.query_map([t.id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, u64>(1)?,
-            r.get::<_, u64>(2)?,
-        ))
-    })?;
-    for r in rows {
-        let (s, n, b) = r?;
-        println!("  {s:<10} {n:>6} targets  {}", size(b));
+    for (st, n, b) in cx.db.summary(t.id)? {
+        println!("  {st:<10} {n:>6} targets  {}", size(b));
     }
-    let unassigned: u64 = cx.db.conn.query_row(
-        "SELECT count(*) FROM targets t WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.target_id = t.id AND b.status != 'failed')",
-        [],
-        |r| r.get(0),
-    )?;
+    let unassigned = cx.db.unassigned_targets()?;
     println!("  unassigned targets in the catalogue: {unassigned}");
     Ok(())
 }
@@ -333,14 +321,7 @@ fn open_tape(cx: &Ctx, name: &str, serial: Option<String>, online: bool) -> Resu
 fn close_tape(cx: &Ctx, tape: Option<&str>) -> Result<()> {
     let t = cx.db.tape_or_online(tape)?;
     confirm_action(cx, &format!("close tape {}", t.name))?;
-    let n = cx.db.conn.execute(
-        "DELETE FROM backups WHERE tape_id = ?1 AND status = 'assigned'",
-        [t.id],
-    )?;
-    cx.db.conn.execute(
-        "UPDATE tapes SET status = 'closed', online = 0 WHERE id = ?1",
-        [t.id],
-    )?;
+    let n = cx.db.close_tape(t.id)?;
     println!("tape {} closed; {n} assigned targets released", t.name);
     Ok(())
 }
@@ -396,7 +377,9 @@ fn import(cx: &Ctx, paths: &[PathBuf], dirs: bool) -> Result<()> {
         let files =
             target::hash_source(src.as_mut()).with_context(|| format!("scanning {name}"))?;
         let bytes: u64 = files.iter().map(|f| f.size).sum();
-        cx.db.add_target(&name, remote, &files)?;
+        let base = std::env::current_dir().context("the current directory")?;
+        let root = crate::db::target_root(&name, remote, &base);
+        cx.db.add_target(&name, &root, remote, &files)?;
         println!("{name}: {} files, {}", files.len(), size(bytes));
         added += 1;
     }
@@ -520,16 +503,12 @@ fn archive_backup(cx: &Ctx, tape: &crate::db::Tape, backup: &Backup) -> Result<(
     )?;
     dev.close()?;
     // The backup's tape becomes the one holding its latest part.
-    cx.db.conn.execute(
-        "UPDATE backups SET tape_id = ?2 WHERE id = ?1",
-        [backup.id, tape.id],
-    )?;
+    cx.db.set_backup_volume(backup.id, tape.id)?;
     cx.db.add_part(
         backup.id,
         w.part,
         tape.id,
-        w.file_number,
-        (w.stream_start, w.stream_end),
+        &w.layout,
         w.block_size,
         w.complete,
     )?;
@@ -559,7 +538,15 @@ fn archive_backup(cx: &Ctx, tape: &crate::db::Tape, backup: &Backup) -> Result<(
             list.join("\n  ")
         );
     }
-    cx.db.set_backup_status(backup.id, "recorded")?;
+    // Wholly on tape: every member with the volume, file and block where
+    // it starts, searchable by every Permafrost tool.
+    let members: Vec<Member> = w
+        .files
+        .iter()
+        .zip(&w.members)
+        .map(|(f, m)| member(f, m.offset, m.mode, m.mtime))
+        .collect();
+    cx.db.record_backup(backup.id, &members, "recorded")?;
     println!(
         "{}: {} files on tape {} file {} ({} blocks of {} bytes)",
         backup.target,
@@ -570,6 +557,18 @@ fn archive_backup(cx: &Ctx, tape: &crate::db::Tape, backup: &Backup) -> Result<(
         w.block_size
     );
     Ok(())
+}
+
+/// A member to record: a file and where its header starts.
+fn member(f: &FileRecord, offset: u64, mode: u32, mtime: u64) -> Member {
+    Member {
+        name: f.name.clone(),
+        size: f.size,
+        mode,
+        mtime,
+        sha256: f.sha256,
+        offset,
+    }
 }
 
 // ------------------------------------------------------------------ reading
@@ -605,15 +604,10 @@ fn confirm(
     no_db_update: bool,
 ) -> Result<()> {
     if all {
-        return match repeat(cx, true, |cx| confirm_one(cx, None, false, false)) {
-            Err(e)
-                if e.downcast_ref::<Exit>()
-                    .is_some_and(|x| x.0 == exit::NOTHING_TO_DO) =>
-            {
-                Ok(())
-            }
-            other => other,
-        };
+        if which.is_some() {
+            bail!("confirm: give a file number or --all, not both");
+        }
+        return confirm_all(cx, retry, no_db_update);
     }
     let n = match which {
         None | Some("next") => None,
@@ -654,9 +648,82 @@ fn confirm_one(cx: &Ctx, file_number: Option<u64>, retry: bool, no_db_update: bo
         ),
         _ => {}
     }
+    confirm_backup(cx, &backup, no_db_update).map(|_| ())
+}
+
+/// `confirm --all`: every tape in the catalogue, each backup whose first
+/// part is on it (recorded ones; with `retry` confirmed and failed ones
+/// too), a summary line per tape; a backup that does not match does not
+/// stop the others, and makes the whole exit 44.
+fn confirm_all(cx: &Ctx, retry: bool, no_db_update: bool) -> Result<()> {
+    let mut failed: Vec<String> = Vec::new();
+    let mut checked = 0;
+    for tape in cx.db.tapes()? {
+        let backups = cx.db.backups_to_confirm(tape.id, retry)?;
+        if backups.is_empty() {
+            continue;
+        }
+        let (mut ok, mut bad) = (0, 0);
+        for backup in &backups {
+            if stop_requested(cx) {
+                return Err(Exit(
+                    exit::STOPPED,
+                    format!("stop requested after confirming {checked} backups"),
+                )
+                .into());
+            }
+            checked += 1;
+            match confirm_backup(cx, backup, no_db_update) {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    let msg = match e.downcast_ref::<Exit>() {
+                        Some(x) if x.0 == exit::VERIFY_FAILED => x.1.clone(),
+                        _ => format!("confirm of {} failed: {e:#}", backup.target),
+                    };
+                    eprintln!("tape-op: {msg}");
+                    failed.push(format!("{} (tape {})", backup.target, tape.name));
+                    bad += 1;
+                }
+            }
+        }
+        let line = format!(
+            "tape {}: {} backups checked, {ok} verified, {bad} failed",
+            tape.name,
+            backups.len()
+        );
+        println!("{line}");
+    }
+    if checked == 0 {
+        println!(
+            "nothing to confirm on any tape{}",
+            if retry {
+                ""
+            } else {
+                " (use --retry to confirm again)"
+            }
+        );
+        return Ok(());
+    }
+    if !failed.is_empty() {
+        return Err(Exit(
+            exit::VERIFY_FAILED,
+            format!(
+                "{} of {checked} backups did not confirm: {}",
+                failed.len(),
+                failed.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Reads `backup` back and compares every file with the catalogue;
+/// records the outcome unless `no_db_update`. Returns the files verified.
+fn confirm_backup(cx: &Ctx, backup: &Backup, no_db_update: bool) -> Result<usize> {
     println!("confirming {}", backup.target);
     let expected = cx.db.files(backup.target_id)?;
-    let found = match read_backup(cx, &backup, None) {
+    let found = match read_backup(cx, backup, None) {
         Ok(f) => f,
         Err(e) => {
             if !no_db_update {
@@ -694,7 +761,7 @@ fn confirm_one(cx: &Ctx, file_number: Option<u64>, retry: bool, no_db_update: bo
         backup.target,
         found.len()
     );
-    Ok(())
+    Ok(found.len())
 }
 
 fn restore(cx: &Ctx, what: &str, to: &Path) -> Result<()> {
@@ -759,17 +826,145 @@ fn restore(cx: &Ctx, what: &str, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `restore --query`: the files on tape a catalog search finds, each
+/// backup read from the block holding the first wanted member's header
+/// (not from the start of its tape file), extracted under `to` at their
+/// paths and verified against the catalogue.
+#[allow(clippy::too_many_lines)] // search, group, read, verify
+fn restore_query(cx: &Ctx, text: &str, to: &Path) -> Result<()> {
+    let query = catalog::query::parse(text).map_err(|e| anyhow::anyhow!("query: {e}"))?;
+    let mut hits = Vec::new();
+    let mut page = catalog::Page::first(catalog::MAX_PAGE);
+    loop {
+        let p = cx.db.catalog().search(&query, page)?;
+        hits.extend(p.hits);
+        match p.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    let elsewhere = hits.iter().filter(|h| h.tape.is_none()).count();
+    if elsewhere > 0 {
+        eprintln!(
+            "tape-op: {elsewhere} matches of '{query}' are not on tape (glacier-sync retrieve gets those); skipped"
+        );
+    }
+    let mut by_archive: BTreeMap<catalog::ArchiveKey, Vec<catalog::FileId>> = BTreeMap::new();
+    for h in hits.iter().filter(|h| h.tape.is_some()) {
+        by_archive.entry(h.archive).or_default().push(h.id);
+    }
+    if by_archive.is_empty() {
+        bail!("no file on tape matches '{query}'");
+    }
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let mut failed = Vec::new();
+    let mut restored = 0;
+    for (archive, ids) in by_archive {
+        let backup = cx
+            .db
+            .backup_of_archive(archive)?
+            .with_context(|| format!("archive {archive} is on tape but no backup records it"))?;
+        let members: Vec<_> = cx
+            .db
+            .members(archive)?
+            .into_iter()
+            .filter(|m| ids.contains(&m.file))
+            .collect();
+        let Some(first) = members.iter().min_by_key(|m| m.position.offset) else {
+            continue;
+        };
+        let names: Vec<Vec<u8>> = members.iter().map(|m| m.name.clone()).collect();
+        let parts = cx.db.parts(backup.id)?;
+        let layouts: Vec<_> = parts.iter().map(|p| p.layout.clone()).collect();
+        let at = tape_io::layout::locate(&layouts, first.position.offset).with_context(|| {
+            format!(
+                "{}: stream offset {} is in no part of {}",
+                first.path, first.position.offset, backup.target
+            )
+        })?;
+        println!(
+            "restoring {} files of {} from tape {} file {} block {}",
+            names.len(),
+            backup.target,
+            parts[at.part].tape,
+            at.file_number,
+            at.block
+        );
+        let dest = to.join(backup.root.trim_start_matches('/'));
+        let parts2 = parts.clone();
+        let opener = move |n: u32| -> Result<Option<Box<dyn TapeDevice>>, TapeError> {
+            let Some(p) = parts2.iter().find(|p| p.part == n) else {
+                return Ok(None);
+            };
+            let mut dev = open_labelled(cx, &p.tape).map_err(|e| TapeError::Invalid {
+                device: p.tape.clone(),
+                reason: format!("{e:#}"),
+            })?;
+            target::position_to_file(dev.as_mut(), p.file_number)?;
+            Ok(Some(dev))
+        };
+        let mut stream = TargetStream::starting_at(
+            &backup.target,
+            parts[at.part].part,
+            at.block,
+            at.block_start,
+            Box::new(opener),
+        )?;
+        // From the block's first byte to the member's header.
+        let skip = first.position.offset - at.block_start;
+        let skipped = std::io::copy(
+            &mut std::io::Read::take(&mut stream, skip),
+            &mut std::io::sink(),
+        )
+        .with_context(|| format!("reading {} on tape", backup.target))?;
+        if skipped != skip {
+            bail!(
+                "{}: the stream ends before offset {}",
+                backup.target,
+                first.position.offset
+            );
+        }
+        let found = target::read_members(
+            &mut stream,
+            &backup.target,
+            Some(Extract {
+                to: &dest,
+                only: Some(&names),
+            }),
+            first.position.offset,
+        )?;
+        let found: Vec<FileRecord> = found
+            .into_iter()
+            .map(|m| m.record)
+            .filter(|r| names.contains(&r.name))
+            .collect();
+        let mut expected = cx.db.files(backup.target_id)?;
+        expected.retain(|f| names.contains(&f.name));
+        let bad = target::compare(&expected, &found);
+        failed.extend(bad.iter().map(|m| format!("{}: {m}", backup.target)));
+        restored += found.len();
+        println!(
+            "{}: {} files restored to {}",
+            backup.target,
+            found.len(),
+            dest.display()
+        );
+    }
+    if !failed.is_empty() {
+        return Err(Exit(
+            exit::VERIFY_FAILED,
+            format!("restored data does not match:\n  {}", failed.join("\n  ")),
+        )
+        .into());
+    }
+    println!("{restored} files restored and verified (MD5 and SHA-256)");
+    Ok(())
+}
+
 // ------------------------------------------------------------------ queries
 
 fn all_files(cx: &Ctx) -> Result<Vec<(i64, String, Vec<u8>)>> {
-    let mut st = cx
-        .db
-        .conn
-        .prepare("SELECT t.id, t.name, f.name FROM files f JOIN targets t ON t.id = f.target_id ORDER BY t.id, f.name")?;
-    let rows = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    cx.db.all_files()
 }
 
 /// Shell-style glob over bytes: `*`, `?`, and literal bytes.
@@ -821,13 +1016,7 @@ fn where_is(cx: &Ctx, pattern: &str) -> Result<()> {
             }
         );
     }
-    for t in cx
-        .db
-        .conn
-        .prepare("SELECT id, name FROM targets")?
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
-    {
-        let (tid, tname) = t?;
+    for (tid, tname, _) in cx.db.targets()? {
         if glob(pattern.as_bytes(), tname.as_bytes()) {
             hits += 1;
             println!("{tname}/\t{}", placements(cx, tid)?.join(", "));
@@ -840,22 +1029,17 @@ fn where_is(cx: &Ctx, pattern: &str) -> Result<()> {
 }
 
 fn placements(cx: &Ctx, target_id: i64) -> Result<Vec<String>> {
-    let mut st = cx.db.conn.prepare(
-        "SELECT t.name, p.file_number, p.part, b.status FROM parts p JOIN backups b ON b.id = p.backup_id
-         JOIN tapes t ON t.id = p.tape_id WHERE b.target_id = ?1 ORDER BY b.id, p.part",
-    )?;
-    let rows = st
-        .query_map([target_id], |r| {
-            Ok(format!(
-                "tape {} file {} (part {}, {})",
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    Ok(cx
+        .db
+        .placements(target_id)?
+        .into_iter()
+        .map(|(p, status)| {
+            format!(
+                "tape {} file {} (part {}, {status})",
+                p.tape, p.file_number, p.part
+            )
+        })
+        .collect())
 }
 
 #[allow(clippy::many_single_char_names)]
@@ -866,36 +1050,25 @@ fn tape_detail(cx: &Ctx, tape: Option<&str>) -> Result<()> {
         "{:>5}  {:<10} {:>4}  {:>12}  target",
         "file", "status", "part", "bytes"
     );
-    let mut st = cx.db.conn.prepare(
-        "SELECT p.file_number, b.status, p.part, p.stream_end - p.stream_start, tg.name, p.complete
-         FROM parts p JOIN backups b ON b.id = p.backup_id JOIN targets tg ON tg.id = b.target_id
-         WHERE p.tape_id = ?1 ORDER BY p.file_number",
-    )?;
-    let rows = st.query_map([t.id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, bool>(5)?,
-        ))
-    })?;
-    for r in rows {
-        let (f, s, p, b, name, complete) = r?;
+    let (files, assigned) = cx.db.tape_files(t.id)?;
+    for (p, name, s) in files {
         println!(
-            "{f:>5}  {s:<10} {p:>4}  {b:>12}  {name}{}",
-            if complete {
+            "{:>5}  {s:<10} {:>4}  {:>12}  {name}{}",
+            p.file_number,
+            p.part,
+            p.stream_end - p.stream_start,
+            if p.complete {
                 ""
             } else {
                 " (continues on the next tape)"
             }
         );
     }
-    for b in cx.db.conn.prepare(
-        "SELECT tg.name FROM backups b JOIN targets tg ON tg.id = b.target_id WHERE b.tape_id = ?1 AND b.status = 'assigned'",
-    )?.query_map([t.id], |r| r.get::<_, String>(0))? {
-        println!("{:>5}  {:<10} {:>4}  {:>12}  {}", "-", "assigned", "-", "-", b?);
+    for b in assigned {
+        println!(
+            "{:>5}  {:<10} {:>4}  {:>12}  {}",
+            "-", "assigned", "-", "-", b
+        );
     }
     Ok(())
 }
@@ -948,10 +1121,10 @@ fn dump_manifest(cx: &Ctx, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let targets: Vec<(i64, String)> = cx
         .db
-        .conn
-        .prepare("SELECT id, name FROM targets ORDER BY id")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+        .targets()?
+        .into_iter()
+        .map(|(id, name, _)| (id, name))
+        .collect();
     let mut index = String::from("id\ttarget\tfiles\tbytes\tplaces\n");
     for (id, name) in &targets {
         let files = cx.db.files(*id)?;
@@ -1074,47 +1247,50 @@ fn record_scanned(
         target::position_to_file(d.as_mut(), file_number)?;
         Ok(Some(d))
     };
-    let (files, complete) = if part_no == 0 {
+    let (members, complete) = if part_no == 0 {
         let mut s = TargetStream::new(&header.target, Box::new(opener))?;
-        match target::read_entries(&mut s, &header.target, None) {
-            Ok(f) => (f, true),
+        match target::read_members(&mut s, &header.target, None, 0) {
+            Ok(m) => (m, true),
             Err(target::ReadError::Stream { .. }) => (Vec::new(), false),
             Err(e) => return Err(e.into()),
         }
     } else {
         (Vec::new(), true)
     };
-    let tid = match cx.db.target_id(&header.target)? {
-        Some(id) => id,
-        None => cx.db.add_target(&header.target, false, &files)?,
+    let files: Vec<FileRecord> = members.iter().map(|m| m.record.clone()).collect();
+    let tid = if let Some(id) = cx.db.target_id(&header.target)? {
+        id
+    } else {
+        let base = std::env::current_dir().context("the current directory")?;
+        let root = crate::db::target_root(&header.target, false, &base);
+        cx.db.add_target(&header.target, &root, false, &files)?
     };
-    let existing: Option<i64> = cx.db.conn.query_row(
-        "SELECT id FROM backups WHERE target_id = ?1 AND status IN ('partial', 'recorded', 'confirmed') ORDER BY id DESC LIMIT 1",
-        [tid],
-        |r| r.get(0),
-    ).ok();
+    let existing = cx.db.live_backup(tid)?;
     let bid = match (existing, part_no) {
         (Some(b), p) if p > 0 => b,
-        _ => {
-            cx.db.conn.execute(
-            "INSERT INTO backups (target_id, tape_id, status, created) VALUES (?1, ?2, 'assigned', ?3)",
-            rusqlite::params![tid, tape.id, crate::db::now()],
-        )?;
-            cx.db.conn.last_insert_rowid()
-        }
+        _ => cx.db.add_backup(tid, tape.id, "assigned")?,
     };
-    let end = header.stream_offset + files.iter().map(|f| f.size).sum::<u64>();
-    cx.db.add_part(
-        bid,
-        part_no,
-        tape.id,
-        n,
-        (header.stream_offset, end),
-        header.block_size,
-        complete,
-    )?;
+    // The stream's length: exact for a whole part 0 (from its members'
+    // headers); for a continued target only where its part starts.
+    let end = if complete && part_no == 0 {
+        tape_io::layout::member_offsets(files.iter().map(|f| (&f.name[..], f.size)))?.1
+    } else {
+        header.stream_offset + files.iter().map(|f| f.size).sum::<u64>()
+    };
+    let layout =
+        tape_io::layout::PartLayout::uniform(n, header.stream_offset, end, header.block_size);
     cx.db
-        .set_backup_status(bid, if complete { "recorded" } else { "partial" })?;
+        .add_part(bid, part_no, tape.id, &layout, header.block_size, complete)?;
+    if complete && part_no == 0 {
+        let members: Vec<Member> = members
+            .iter()
+            .map(|m| member(&m.record, m.offset, m.mode, m.mtime))
+            .collect();
+        cx.db.record_backup(bid, &members, "recorded")?;
+    } else {
+        cx.db
+            .set_backup_status(bid, if complete { "recorded" } else { "partial" })?;
+    }
     println!(
         "file {n}: {} part {part_no}{}",
         header.target,

@@ -89,3 +89,53 @@ fn source_changed_since_import_fails_the_archive() {
         "{out}"
     );
 }
+
+/// Issue 20: `confirm --all --retry` printed nothing and exited 0 on a
+/// corrupted tape, while `confirm 1 --retry` failed. It checks every tape,
+/// prints a line per tape and fails the same way.
+#[test]
+fn confirm_all_retry_checks_every_tape_and_fails_on_a_corrupted_one() {
+    let env = Env::new("block_size = 65536\nbuffer_size = 1048576\n");
+    archived(&env);
+    make_tree(&env.path("e"), 9, 2000);
+    env.ok(&["import", "--dirs", "e"], 0);
+    env.ok(&["open-tape", "T2", "--online"], 0);
+    env.ok(&["assign"], 0);
+    env.ok(&["archive"], 0);
+    let out = env.ok(&["confirm", "--all"], 0);
+    assert!(
+        out.contains("tape T1: 1 backups checked, 1 verified, 0 failed")
+            && out.contains("tape T2: 1 backups checked, 1 verified, 0 failed"),
+        "{out}"
+    );
+    // Everything is confirmed: nothing to do without --retry.
+    let out = env.ok(&["confirm", "--all"], 0);
+    assert!(out.contains("nothing to confirm"), "{out}");
+
+    let p = env.path("tapes/T1.tap");
+    let loc = tape_io::simh::locate_record(&p, 1, 4).unwrap();
+    let mut img = std::fs::read(&p).unwrap();
+    img[(loc.data_offset + 777) as usize] ^= 0x40;
+    std::fs::write(&p, img).unwrap();
+
+    env.ok(&["activate-tape", "T1"], 0);
+    let single = env.ok(&["confirm", "1", "--retry", "--no-db-update"], 44);
+    assert!(single.contains("big file.bin: MD5 differs"), "{single}");
+    let out = env.ok(&["confirm", "--all", "--retry", "--no-db-update"], 44);
+    assert!(out.contains("big file.bin: MD5 differs"), "{out}");
+    assert!(
+        out.contains("tape T1: 1 backups checked, 0 verified, 1 failed")
+            && out.contains("tape T2: 1 backups checked, 1 verified, 0 failed")
+            && out.contains("1 of 2 backups did not confirm: d (tape T1)"),
+        "{out}"
+    );
+    // --no-db-update changed nothing: T1's backup is still confirmed.
+    let detail = env.ok(&["tape-detail", "T1"], 0);
+    assert!(detail.contains("confirmed"), "{detail}");
+    // Without it the failure is recorded, and `restore` says so too.
+    env.ok(&["confirm", "--all", "--retry"], 44);
+    let detail = env.ok(&["tape-detail", "T1"], 0);
+    assert!(detail.contains("failed"), "{detail}");
+    let detail = env.ok(&["tape-detail", "T2"], 0);
+    assert!(detail.contains("confirmed"), "{detail}");
+}
