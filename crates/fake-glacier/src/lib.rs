@@ -7,7 +7,9 @@
 //! alignment and sizes, the tree hash of every part and of the whole
 //! archive, megabyte-aligned retrievals, ranged job output with the range's
 //! tree hash. On the HTTP side it checks what a real endpoint checks first:
-//! a `SigV4` `Authorization` header and `x-amz-date`, the
+//! the `SigV4` signature of every request (verified for real, with the
+//! secret key of the access key: a wrong one is refused with 403
+//! `InvalidSignatureException`), `x-amz-date`, the
 //! `x-amz-glacier-version` header, the `x-amz-content-sha256` of every body,
 //! `Content-Range` on parts, and answers ranged reads with 206. Jobs can be
 //! delayed, and the next requests of a kind can be made to fail with a 500
@@ -39,17 +41,25 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tiny_http::{Header, Method, Request, Response, Server};
 
+mod sigv4;
+
 /// How the fake behaves.
 #[derive(Debug, Clone, Default)]
 pub struct FakeOptions {
     /// How long jobs take before they succeed.
     pub job_delay: Duration,
-    /// The access key ids accepted; empty: any. A request signed with
-    /// another key is refused with 403 `UnrecognizedClientException`, as
-    /// AWS refuses unknown or revoked credentials. (Signatures themselves
-    /// are not verified.)
-    pub access_keys: Vec<String>,
+    /// The credentials accepted, as (access key id, secret access key);
+    /// empty: any access key id, whose requests must be signed with
+    /// [`DEFAULT_SECRET`]. A request signed with another key id is refused
+    /// with 403 `UnrecognizedClientException`, as AWS refuses unknown or
+    /// revoked credentials; one whose signature is not that of its key's
+    /// secret with 403 `InvalidSignatureException`.
+    pub credentials: Vec<(String, String)>,
 }
+
+/// The secret key every access key id has when [`FakeOptions::credentials`]
+/// is empty.
+pub const DEFAULT_SECRET: &str = "secret";
 
 /// A failure to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +81,7 @@ pub struct FakeGlacier {
 #[derive(Debug)]
 struct Shared {
     store: Arc<MemoryStore>,
-    access_keys: Vec<String>,
+    credentials: Vec<(String, String)>,
     faults: Mutex<Vec<(Fault, Option<String>, u32)>>,
     requests: AtomicU64,
     part_requests: AtomicU64,
@@ -103,7 +113,7 @@ impl FakeGlacier {
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
             store: Arc::new(MemoryStore::new().with_job_delay(options.job_delay)),
-            access_keys: options.access_keys.clone(),
+            credentials: options.credentials.clone(),
             faults: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
             part_requests: AtomicU64::new(0),
@@ -260,6 +270,14 @@ fn answer_for(err: &Error) -> Answer {
     }
 }
 
+fn hex_sha256(data: &[u8]) -> String {
+    Sha256::digest(data).iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers()
         .iter()
@@ -335,31 +353,63 @@ impl Shared {
 
     /// The checks a real endpoint makes before looking at the operation.
     fn check_request(&self, req: &Request, body: &[u8]) -> Result<(), Answer> {
-        let auth = header(req, "Authorization").unwrap_or("");
-        if !auth.starts_with("AWS4-HMAC-SHA256 Credential=")
-            || !auth.contains("SignedHeaders=")
-            || !auth.contains("Signature=")
-            || header(req, "x-amz-date").is_none()
-        {
-            return Err(Answer::error(
+        let missing = || {
+            Answer::error(
                 403,
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token: a SigV4 Authorization header and x-amz-date are required",
+            )
+        };
+        let (Some(auth), Some(amz_date)) = (
+            header(req, "Authorization").and_then(sigv4::parse_authorization),
+            header(req, "x-amz-date"),
+        ) else {
+            return Err(missing());
+        };
+        let secret = if self.credentials.is_empty() {
+            DEFAULT_SECRET
+        } else if let Some((_, secret)) =
+            self.credentials.iter().find(|(k, _)| *k == auth.access_key)
+        {
+            secret.as_str()
+        } else {
+            return Err(Answer::error(
+                403,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
             ));
-        }
-        if !self.access_keys.is_empty() {
-            let key = auth
-                .trim_start_matches("AWS4-HMAC-SHA256 Credential=")
-                .split('/')
-                .next()
-                .unwrap_or("");
-            if !self.access_keys.iter().any(|k| k == key) {
-                return Err(Answer::error(
-                    403,
-                    "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                ));
-            }
+        };
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_owned(),
+                    h.value.as_str().to_owned(),
+                )
+            })
+            .collect();
+        let body_hash = hex_sha256(body);
+        let url = req.url();
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let method = req.method().as_str().to_owned();
+        let signed = sigv4::Request {
+            method: &method,
+            path,
+            query,
+            headers: &headers,
+            payload_hash: header(req, "x-amz-content-sha256").unwrap_or(&body_hash),
+        };
+        if !amz_date.starts_with(&auth.date)
+            || auth.service != "glacier"
+            || !sigv4::verify(secret, &auth, amz_date, &signed)
+        {
+            return Err(Answer::error(
+                403,
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            ));
         }
         if header(req, "x-amz-glacier-version") != Some("2012-06-01") {
             return Err(Answer::error(
@@ -371,11 +421,7 @@ impl Shared {
         if let Some(declared) = header(req, "x-amz-content-sha256")
             && declared != "UNSIGNED-PAYLOAD"
         {
-            let actual: String = Sha256::digest(body).iter().fold(String::new(), |mut s, b| {
-                use std::fmt::Write as _;
-                let _ = write!(s, "{b:02x}");
-                s
-            });
+            let actual = hex_sha256(body);
             if !declared.eq_ignore_ascii_case(&actual) {
                 return Err(Answer::error(
                     400,

@@ -1,4 +1,4 @@
-//! `fake-glacier [--job-delay SECONDS] [--access-key KEY]...`: serves the fake Glacier vault API on
+//! `fake-glacier [--job-delay SECONDS] [--access-key KEY:SECRET]...`: serves the fake Glacier vault API on
 //! a free port of 127.0.0.1, prints `http://127.0.0.1:PORT` on the first
 //! line of standard output, and serves until standard input closes or the
 //! process is killed.
@@ -17,13 +17,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 options.job_delay = Duration::from_secs_f64(secs);
             }
             "--access-key" => {
+                let pair = args.next().ok_or("--access-key needs KEY:SECRET")?;
+                let (key, secret) = pair
+                    .split_once(':')
+                    .ok_or("--access-key needs KEY:SECRET (the secret verifies the signatures)")?;
                 options
-                    .access_keys
-                    .push(args.next().ok_or("--access-key needs KEY")?);
+                    .credentials
+                    .push((key.to_owned(), secret.to_owned()));
             }
             _ => {
                 return Err(format!(
-                    "unknown argument {a:?}; usage: fake-glacier [--job-delay SECONDS] [--access-key KEY]..."
+                    "unknown argument {a:?}; usage: fake-glacier [--job-delay SECONDS] [--access-key KEY:SECRET]..."
                 )
                 .into());
             }

@@ -33,7 +33,7 @@ impl Env {
 
     pub(crate) fn fake() -> Env {
         let fake = fake_glacier::FakeGlacier::start(&fake_glacier::FakeOptions {
-            access_keys: vec![KEY.to_owned()],
+            credentials: vec![(KEY.to_owned(), "test-secret".to_owned())],
             ..fake_glacier::FakeOptions::default()
         })
         .expect("start the fake Glacier service");
