@@ -77,6 +77,7 @@
 #![allow(clippy::result_large_err)]
 
 mod archive;
+pub mod backup;
 mod changes;
 mod error;
 mod observer;

@@ -1,0 +1,146 @@
+//! Backup sets: FULL and incremental levels, tombstones, cycles, the lock,
+//! a killed run completed by the next, and the list's costs and dates.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use archiver::backup::{self, BackupError, Clock as _, FakeClock, RunOptions, SetConfig, Spec};
+use archiver::glacier_multipart::LocalStore;
+use archiver::{ArchiveCatalog, NoObserver, Vault};
+
+const T0: i64 = 1_796_000_000;
+
+fn setup(dir: &Path, max_level: u32) -> (Vault, ArchiveCatalog, FakeClock) {
+    let store = Arc::new(LocalStore::open(dir.join("store")).unwrap());
+    let vault = Vault::new(store, super::VAULT);
+    let mut catalog = ArchiveCatalog::open(dir.join("catalog.sqlite")).unwrap();
+    let clock = FakeClock::new(T0);
+    let spec: Spec = serde_json::from_str(&format!(
+        r#"{{"includes": ["{}"], "excludes": ["*.tmp", "cache"]}}"#,
+        dir.join("tree").display()
+    ))
+    .unwrap();
+    let config = SetConfig {
+        name: "home".into(),
+        vault: "file:///x".into(),
+        spec,
+        max_level,
+        cap: None,
+        min_keep_cycles: 1,
+        encrypt_to: Vec::new(),
+    };
+    backup::init(&config, &mut catalog, &clock).unwrap();
+    assert!(matches!(
+        backup::init(&config, &mut catalog, &clock),
+        Err(BackupError::Exists(_))
+    ));
+    (vault, catalog, clock)
+}
+
+fn opts() -> RunOptions {
+    RunOptions {
+        full: false,
+        archive: archiver::ArchiveOptions::default().jobs(1),
+    }
+}
+
+#[test]
+fn levels_tombstones_and_cycles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(tree.join("docs")).unwrap();
+    std::fs::create_dir_all(tree.join("cache")).unwrap();
+    std::fs::write(tree.join("docs/a.txt"), b"alpha").unwrap();
+    std::fs::write(tree.join("docs/b.txt"), b"beta").unwrap();
+    std::fs::write(tree.join("x.tmp"), b"scratch").unwrap();
+    std::fs::write(tree.join("cache/c"), b"cached").unwrap();
+    let (vault, mut catalog, clock) = setup(tmp.path(), 2);
+
+    let r0 = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!((r0.cycle, r0.level, r0.files), (1, 0, 2), "{r0:?}");
+    assert!(r0.deleted.is_empty());
+    let run = catalog
+        .catalog()
+        .run_by_uid(r0.run.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        run.tags.contains(&"backup:home".to_owned()),
+        "{:?}",
+        run.tags
+    );
+    assert!(run.tags.contains(&"level:0".to_owned()));
+
+    // Nothing changed: an incremental storing nothing.
+    clock.advance(3600);
+    let r1 = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!((r1.cycle, r1.level, r1.files), (1, 1, 0), "{r1:?}");
+
+    // Modify, add, delete.
+    clock.advance(3600);
+    std::fs::write(tree.join("docs/a.txt"), b"alpha, longer").unwrap();
+    std::fs::write(tree.join("docs/new.txt"), b"new").unwrap();
+    std::fs::remove_file(tree.join("docs/b.txt")).unwrap();
+    let r2 = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!((r2.cycle, r2.level, r2.files), (1, 2, 2), "{r2:?}");
+    let b = tree.join("docs/b.txt").to_string_lossy().into_owned();
+    assert_eq!(r2.deleted, vec![b]);
+    assert!(r2.closed_cycle, "level 2 is the last of max-level 2");
+
+    // The next run starts cycle 2 with a FULL of what exists now.
+    clock.advance(3600);
+    let r3 = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!((r3.cycle, r3.level, r3.files), (2, 0, 2), "{r3:?}");
+    // --full forces a new cycle.
+    let full = RunOptions {
+        full: true,
+        ..opts()
+    };
+    let r4 = backup::run("home", &full, &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!((r4.cycle, r4.level), (3, 0));
+
+    let list = backup::list("home", &vault, &catalog).unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0].levels.len(), 3);
+    assert_eq!(list[0].files, 4);
+    assert!(list[0].closed.is_some());
+    assert!(list[0].stored_bytes > 0);
+    assert!(list[0].monthly_cost > 0.0);
+    // A local store has no minimum duration: free to delete once written.
+    assert_eq!(list[0].free_deletion, T0 + 2 * 3600);
+    assert_eq!(list[0].levels[2].deleted, 1);
+}
+
+#[test]
+fn lock_and_killed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a"), b"a").unwrap();
+    let (vault, mut catalog, clock) = setup(tmp.path(), 7);
+
+    // Another process holds the set's lock.
+    let lock = tmp.path().join("catalog.sqlite.backup-home.lock");
+    let held = std::fs::File::create(&lock).unwrap();
+    held.lock().unwrap();
+    let err = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap_err();
+    assert!(matches!(err, BackupError::Locked { .. }), "{err}");
+    drop(held);
+
+    // A run killed after beginning its level: the next run completes it.
+    let set = catalog.catalog().backup_set("home").unwrap().unwrap();
+    catalog
+        .catalog_mut()
+        .begin_backup_level(set.id, 1, 0, clock.now())
+        .unwrap();
+    let r = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert!(r.resumed);
+    assert_eq!((r.cycle, r.level, r.files), (1, 0, 1));
+    let r = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert!(!r.resumed);
+    assert_eq!((r.cycle, r.level), (1, 1));
+    assert!(matches!(
+        backup::run("nope", &opts(), &vault, &mut catalog, &clock, &NoObserver),
+        Err(BackupError::NoSet(_))
+    ));
+}
