@@ -15,6 +15,10 @@
 //!   an early-deletion charge.
 //!
 //! Time comes from a [`Clock`] so tests can move it.
+//!
+//! Limitation: a FULL completing a killed FULL stores only what the
+//! catalog does not already hold unchanged, so it can lean on copies that
+//! earlier cycles stored.
 
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
@@ -417,7 +421,10 @@ pub fn run(
             opts = opts.encrypt_to(r.clone());
         }
     }
-    if level == 0 {
+    // A FULL stores everything; a FULL completing a killed one stores what
+    // the catalog does not hold unchanged (what the killed run stored is
+    // not stored twice; see the limitation in the module docs).
+    if level == 0 && !resumed {
         opts = opts.all();
     }
     let summary = if entries.is_empty() {
