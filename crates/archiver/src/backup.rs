@@ -115,6 +115,14 @@ pub enum BackupError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The set has no finished level at or before the time asked.
+    #[error("backup set {name:?} has no finished run at or before {}", catalog::format_time(*as_of))]
+    NothingAsOf {
+        /// The set.
+        name: String,
+        /// The time asked.
+        as_of: i64,
+    },
     /// The archive flow failed.
     #[error(transparent)]
     Archive(#[from] crate::Error),

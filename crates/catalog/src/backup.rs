@@ -225,9 +225,13 @@ impl Catalog {
                     "INSERT INTO backup_paths (set_id, path, seen_level) VALUES (?1, ?2, ?3)
                      ON CONFLICT (set_id, path) DO UPDATE SET seen_level = ?3, gone_level = NULL",
                 )?;
+                let mut appeared = tx.prepare(
+                    "INSERT OR IGNORE INTO backup_appeared (level_id, path) VALUES (?1, ?2)",
+                )?;
                 for p in present {
                     if !live_set.contains(p.as_str()) {
                         add.execute(params![set_id, p, level_id])?;
+                        appeared.execute(params![level_id, p])?;
                     }
                 }
             }
@@ -241,6 +245,28 @@ impl Catalog {
         tx.commit()
             .map_err(|e| CatalogError::sqlite(&path, "committing a backup tree", e))?;
         Ok(gone)
+    }
+
+    /// The set's tree as recorded by level `level_id` (its paths, sorted):
+    /// each path whose latest event at or before that level is an
+    /// appearance rather than a tombstone.
+    pub fn backup_tree_at(&self, set_id: i64, level_id: i64) -> Result<Vec<String>> {
+        let run = || -> rusqlite::Result<Vec<String>> {
+            self.conn
+                .prepare(
+                    "WITH lv AS (SELECT l.id FROM backup_levels l JOIN backup_cycles c ON c.id = l.cycle_id
+                                 WHERE c.set_id = ?1 AND l.id <= ?2),
+                          a AS (SELECT path, MAX(level_id) AS m FROM backup_appeared
+                                WHERE level_id IN (SELECT id FROM lv) GROUP BY path),
+                          t AS (SELECT path, MAX(level_id) AS m FROM backup_tombstones
+                                WHERE level_id IN (SELECT id FROM lv) GROUP BY path)
+                     SELECT a.path FROM a LEFT JOIN t ON t.path = a.path
+                     WHERE t.m IS NULL OR a.m > t.m ORDER BY a.path",
+                )?
+                .query_map(params![set_id, level_id], |r| r.get(0))?
+                .collect()
+        };
+        run().map_err(|e| CatalogError::sqlite(&self.path, "reading a backup tree", e))
     }
 
     /// The tombstones of level `level_id`.

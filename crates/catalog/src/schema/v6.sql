@@ -49,3 +49,10 @@ CREATE TABLE backup_tombstones (
     path TEXT NOT NULL,
     PRIMARY KEY (level_id, path)
 ) WITHOUT ROWID;
+-- Paths that (re)appeared at a level: with the tombstones, the set's tree
+-- at any level (a path is there when its latest event is an appearance).
+CREATE TABLE backup_appeared (
+    level_id INTEGER NOT NULL REFERENCES backup_levels(id),
+    path TEXT NOT NULL,
+    PRIMARY KEY (level_id, path)
+) WITHOUT ROWID;
