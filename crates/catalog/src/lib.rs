@@ -112,5 +112,5 @@ pub use model::{
 pub use query::{Query, QueryError};
 pub use search::{MAX_PAGE, StoredFile};
 pub use tape::{TAPE_STORE, TapePosition, Tapes};
-pub use time::format_time;
+pub use time::{format_time, parse_time};
 pub use tokens::{phrase_matches, query_tokens};

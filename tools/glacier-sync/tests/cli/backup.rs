@@ -92,6 +92,61 @@ fn full_incremental_list() {
     let found = crate::stdout(&gs(dir, &["find", "tag:backup:home", "c.txt"]));
     assert!(found.contains("c.txt"), "{found}");
 
+    // Restore as of now: the tree as the last run saw it, b.txt left out.
+    let dry = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "restore",
+            "home",
+            "--to",
+            "out",
+            "--dry-run",
+        ],
+    ));
+    assert_eq!(dry["dry_run"], true);
+    // Two files and three directories (home, docs, proj).
+    assert_eq!(dry["plan"]["files"], 5, "{dry}");
+    ok(&gs(dir, &["backup", "restore", "home", "--to", "out"]));
+    let docs = std::fs::canonicalize(dir.join("home/docs")).unwrap();
+    let back = dir.join("out").join(docs.strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read(back.join("a.txt")).unwrap(), b"alpha");
+    assert_eq!(std::fs::read(back.join("c.txt")).unwrap(), b"gamma");
+    assert!(!back.join("b.txt").exists());
+    // Before the first run: nothing to restore, a clear error.
+    let early = gs(
+        dir,
+        &[
+            "backup",
+            "restore",
+            "home",
+            "--to",
+            "o2",
+            "--as-of",
+            "2001-01-01",
+        ],
+    );
+    assert!(!early.status.success());
+    assert!(
+        crate::stderr(&early).contains("no finished run at or before"),
+        "{}",
+        crate::stderr(&early)
+    );
+    let bad_time = gs(
+        dir,
+        &[
+            "backup",
+            "restore",
+            "home",
+            "--to",
+            "o2",
+            "--as-of",
+            "yesterday",
+        ],
+    );
+    assert_eq!(bad_time.status.code(), Some(2));
+
     let bad = gs(dir, &["backup", "run", "nope"]);
     assert!(!bad.status.success());
     assert!(crate::stderr(&bad).contains("no backup set \"nope\""));

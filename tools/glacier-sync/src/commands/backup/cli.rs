@@ -18,6 +18,7 @@ pub(crate) enum BackupCommand {
     Init(InitArgs),
     Run(RunArgs),
     List(ListArgs),
+    Restore(RestoreArgs),
 }
 
 /// Create a named backup set in the catalog.
@@ -81,6 +82,50 @@ pub(crate) struct RunArgs {
 pub(crate) struct ListArgs {
     /// The set's name.
     pub(crate) name: String,
+    /// The catalog file.
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+}
+
+/// Restore the set's tree as it was at a moment: the newest version of
+/// each path at or before it, deleted paths left out, retrieved with
+/// `retrieve`'s plan (cost, `--max-cost`, `--dry-run`, ranged retrieval).
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The set's name.
+    pub(crate) name: String,
+    /// Only these paths (and what is below them).
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// The moment (UTC): `2026-12-04T10:15:00Z`, or a date `2026-12-04`
+    /// meaning its end; default: now.
+    #[arg(long = "as-of", value_name = "TIME")]
+    pub(crate) as_of: Option<String>,
+    /// The directory the files go into (under their original paths).
+    #[arg(long = "to", value_name = "DIR", required = true)]
+    pub(crate) to: PathBuf,
+    /// The retrieval tier.
+    #[arg(long = "tier", value_enum, default_value_t = crate::cli::TierArg::Standard)]
+    pub(crate) tier: crate::cli::TierArg,
+    /// Refuse (exit 5, nothing requested) when the estimated cost in US
+    /// dollars exceeds this.
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub(crate) max_cost: Option<f64>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// Wait for the jobs, then download and extract (as `watch` does; a
+    /// local store is always extracted at once).
+    #[arg(long = "wait")]
+    pub(crate) wait: bool,
+    /// Seconds between polls with --wait.
+    #[arg(long = "interval", value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) interval: u64,
+    /// Print the plan, request nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) decrypt: crate::commands::archive::cli::DecryptArgs,
     /// The catalog file.
     #[arg(long = "catalog", value_name = "FILE")]
     pub(crate) catalog: Option<PathBuf>,

@@ -12,14 +12,22 @@ use serde_json::json;
 
 use crate::commands::Ctx;
 use crate::commands::archive::{Shown, human, open_records, open_vault};
-use crate::exit::Code;
-use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, RunArgs};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use archiver::RetrieveOptions;
+use glacier_multipart::Tier;
+
+use crate::cli::TierArg;
+use crate::commands::archive::where_is::absolute;
+use crate::exit::{Code, coded};
+use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, RestoreArgs, RunArgs};
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &BackupArgs) -> anyhow::Result<Code> {
     match &args.command {
         BackupCommand::Init(a) => init(ctx, a),
         BackupCommand::Run(a) => run_set(ctx, a),
         BackupCommand::List(a) => list(ctx, a),
+        BackupCommand::Restore(a) => restore(ctx, a),
     }
 }
 
@@ -138,5 +146,107 @@ fn list(ctx: &Ctx<'_>, a: &ListArgs) -> anyhow::Result<Code> {
         }
     }
     ctx.out.json(&json!({"set": a.name, "cycles": cycles}));
+    Ok(Code::Success)
+}
+
+/// `--as-of` as Unix seconds: a date means its last second.
+fn as_of(text: Option<&str>) -> anyhow::Result<i64> {
+    let Some(t) = text else {
+        return Ok(backup::Clock::now(&SystemClock));
+    };
+    let secs = catalog::parse_time(t).ok_or_else(|| {
+        coded(
+            Code::Usage,
+            format!("--as-of {t:?}: not a time (2026-12-04T10:15:00Z or a date 2026-12-04)"),
+        )
+    })?;
+    Ok(if t.contains(['T', 't']) || t.starts_with('@') {
+        secs
+    } else {
+        secs + 86_399
+    })
+}
+
+fn restore(ctx: &Ctx<'_>, a: &RestoreArgs) -> anyhow::Result<Code> {
+    let out = ctx.out;
+    let at = as_of(a.as_of.as_deref())?;
+    let mut records = open_records(a.catalog.as_deref())?;
+    let vault = set_vault(ctx, a.catalog.as_deref(), &records, &a.name)?;
+    let tier = match a.tier {
+        TierArg::Expedited => Tier::Expedited,
+        TierArg::Standard => Tier::Standard,
+        TierArg::Bulk => Tier::Bulk,
+    };
+    let options = RetrieveOptions::default().tier(tier).limit(u32::MAX);
+    let only: Vec<String> = a.paths.iter().map(|p| absolute(p)).collect();
+    let shown = Shown::new(ctx);
+    let (point, plan) =
+        archiver::plan_restore(&a.name, at, &only, &options, &vault, &records, &shown)?;
+    for m in &point.missing {
+        out.warn(format!("{m}: no stored version left (pruned?)"));
+    }
+    let est = plan.estimate();
+    out.info(format!(
+        "restore {} as of {}: cycle {} level {} (ended {}), {} paths, {} files from {} archives, {} ({} bytes) in {} requests, {}",
+        a.name,
+        catalog::format_time(at),
+        point.cycle,
+        point.level,
+        catalog::format_time(point.ended),
+        point.paths,
+        plan.files,
+        plan.archives.len(),
+        human(plan.bytes),
+        plan.bytes,
+        plan.requests,
+        if plan.local_store {
+            "local store: no charge, ready at once".to_owned()
+        } else {
+            format!(
+                "tier {}, estimated ${:.4}, ready in {}-{} minutes",
+                tier.as_str(),
+                est.usd,
+                est.wait_min.as_secs() / 60,
+                est.wait_max.as_secs() / 60
+            )
+        }
+    ));
+    if let Some(max) = a.max_cost
+        && plan.exceeds(max)
+    {
+        return Err(coded(
+            Code::CostLimit,
+            format!(
+                "the estimated cost ${:.4} exceeds --max-cost {max}; nothing requested",
+                plan.usd
+            ),
+        ));
+    }
+    if a.dry_run {
+        out.json(&json!({"dry_run": true, "point": point, "plan": plan}));
+        return Ok(Code::Success);
+    }
+    if !a.yes && !plan.local_store && std::io::stdin().is_terminal() {
+        eprint!("request these retrievals? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Err(coded(Code::Failure, "cancelled; nothing requested"));
+        }
+    }
+    let jobs = archiver::retrieve(&plan, &a.to, &vault, &mut records, &shown)?;
+    out.json(&json!({"point": point, "plan": plan, "jobs": jobs}));
+    if a.wait || vault.is_local() {
+        return crate::commands::archive::watch::watch(
+            ctx,
+            &vault,
+            &mut records,
+            a.interval,
+            false,
+            &a.decrypt,
+        );
+    }
+    out.info("run `glacier-sync watch` to download and extract when the jobs are done");
     Ok(Code::Success)
 }
