@@ -123,6 +123,9 @@ pub enum BackupError {
         /// The time asked.
         as_of: i64,
     },
+    /// Prune was given no cap and the set has none.
+    #[error("backup set {0:?} has no size cap: pass --cap SIZE")]
+    NoCap(String),
     /// The archive flow failed.
     #[error(transparent)]
     Archive(#[from] crate::Error),

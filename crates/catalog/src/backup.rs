@@ -269,6 +269,18 @@ impl Catalog {
         run().map_err(|e| CatalogError::sqlite(&self.path, "reading a backup tree", e))
     }
 
+    /// Marks cycle `number` of set `set_id` pruned at `when` (its rows
+    /// stay: the tree history and the archives' files, marked deleted).
+    pub fn mark_backup_cycle_pruned(&mut self, set_id: i64, number: u32, when: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE backup_cycles SET pruned = ?3 WHERE set_id = ?1 AND number = ?2",
+                params![set_id, number, when],
+            )
+            .map_err(|e| CatalogError::sqlite(&self.path, "marking a backup cycle pruned", e))?;
+        Ok(())
+    }
+
     /// The tombstones of level `level_id`.
     pub fn backup_tombstones(&self, level_id: i64) -> Result<Vec<String>> {
         let run = || -> rusqlite::Result<Vec<String>> {

@@ -268,3 +268,116 @@ fn restore_as_of_every_run() {
         Err(BackupError::NothingAsOf { .. })
     ));
 }
+
+#[test]
+fn prune_at_the_cap_and_the_minimum_duration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    // Priced as a remote Glacier vault: a 90-day minimum.
+    let mut wrapped = super::Wrapped::new(Arc::new(
+        LocalStore::open(tmp.path().join("store")).unwrap(),
+    ));
+    wrapped.location = Some("glacier://test".into());
+    let vault = Vault::new(Arc::new(wrapped), super::VAULT);
+    let mut catalog = ArchiveCatalog::open(tmp.path().join("catalog.sqlite")).unwrap();
+    let clock = FakeClock::new(T0);
+    let config = SetConfig {
+        name: "home".into(),
+        vault: "glacier://test".into(),
+        spec: Spec {
+            includes: vec![tree.clone()],
+            excludes: Vec::new(),
+        },
+        max_level: 0,
+        cap: None,
+        min_keep_cycles: 1,
+        encrypt_to: Vec::new(),
+    };
+    backup::init(&config, &mut catalog, &clock).unwrap();
+    // Four cycles (max level 0: every run a FULL closing its cycle), a day
+    // apart.
+    for i in 0..4u64 {
+        std::fs::write(tree.join(format!("f{i}")), super::noise(i, 20_000)).unwrap();
+        backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+        clock.advance(86_400);
+    }
+    let cycles = backup::list("home", &vault, &catalog).unwrap();
+    assert_eq!(cycles.len(), 4);
+    let total: u64 = cycles.iter().map(|c| c.stored_bytes).sum();
+    let s1 = cycles[0].stored_bytes;
+    let free1 = cycles[0].free_deletion;
+    assert_eq!(free1, cycles[0].levels[0].ended.unwrap() + 90 * 86_400);
+    let prune = |cap: u64, force: bool, dry_run: bool, catalog: &mut ArchiveCatalog| {
+        archiver::prune(
+            "home",
+            &archiver::PruneOptions {
+                cap: Some(cap),
+                force,
+                dry_run,
+            },
+            &vault,
+            catalog,
+            &clock,
+        )
+        .unwrap()
+    };
+
+    // At the cap: nothing to do.
+    let o = prune(total, false, false, &mut catalog);
+    assert!(o.deleted.is_empty() && o.kept_for_minimum.is_none());
+    // One byte under: cycle 1 would go, but it is inside its 90 days.
+    let o = prune(total - 1, false, false, &mut catalog);
+    assert!(o.deleted.is_empty());
+    let kept = o.kept_for_minimum.unwrap();
+    assert_eq!(kept.cycle, 1);
+    assert!(kept.early_deletion_usd > 0.0);
+    // One second before its free date: still kept; at it: deleted (dry
+    // run first: nothing changes).
+    clock.set(free1 - 1);
+    assert!(
+        prune(total - s1, false, false, &mut catalog)
+            .deleted
+            .is_empty()
+    );
+    clock.set(free1);
+    let o = prune(total - s1, false, true, &mut catalog);
+    assert_eq!(o.deleted.len(), 1);
+    assert_eq!(o.archives_deleted, 0);
+    assert_eq!(
+        backup::list("home", &vault, &catalog).unwrap()[0].pruned,
+        None
+    );
+    let o = prune(total - s1, false, false, &mut catalog);
+    assert_eq!(o.deleted.iter().map(|c| c.cycle).collect::<Vec<_>>(), [1]);
+    assert_eq!(o.stored_after, total - s1, "exactly at the cap: stop");
+    assert!(o.archives_deleted >= 1);
+
+    // Cap 0 with --force: everything but the newest closed cycle, the
+    // early-deletion charges shown.
+    let o = prune(0, true, false, &mut catalog);
+    assert_eq!(
+        o.deleted.iter().map(|c| c.cycle).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert!(o.deleted.iter().all(|c| c.early_deletion_usd > 0.0));
+    let list = backup::list("home", &vault, &catalog).unwrap();
+    assert_eq!(
+        list.iter().map(|c| c.pruned.is_some()).collect::<Vec<_>>(),
+        [true, true, true, false]
+    );
+    // The files' rows are kept, marked deleted.
+    let f0 = std::fs::canonicalize(tree.join("f0")).unwrap();
+    let hits = catalog
+        .catalog()
+        .where_is(&f0.display().to_string())
+        .unwrap();
+    assert!(!hits.is_empty());
+    assert!(
+        hits.iter()
+            .filter(|h| h.state == archiver::catalog::ArchiveState::Stored)
+            .count()
+            == 1,
+        "only cycle 4's copy is left: {hits:?}"
+    );
+}
