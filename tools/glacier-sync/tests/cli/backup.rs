@@ -147,6 +147,53 @@ fn full_incremental_list() {
     );
     assert_eq!(bad_time.status.code(), Some(2));
 
+    // Prune to cap 1 byte: while cycle 2 is open, cycle 1 is the newest
+    // closed one and stays.
+    let o = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "prune",
+            "home",
+            "--cap",
+            "1",
+            "--dry-run",
+        ],
+    ));
+    assert!(o["deleted"].as_array().unwrap().is_empty(), "{o}");
+    // Close cycle 2: now cycle 1 goes (a local store has no minimum),
+    // cycle 2 stays; without a terminal --yes is needed.
+    ok(&gs(dir, &["backup", "run", "home"]));
+    let refused = gs(dir, &["backup", "prune", "home", "--cap", "1"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        crate::stderr(&refused)
+    );
+    let dry = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "prune",
+            "home",
+            "--cap",
+            "1",
+            "--dry-run",
+        ],
+    ));
+    assert_eq!(dry["deleted"].as_array().unwrap().len(), 1, "{dry}");
+    let done = json(&gs(
+        dir,
+        &["--json", "backup", "prune", "home", "--cap", "1", "--yes"],
+    ));
+    assert_eq!(done["deleted"][0]["cycle"], 1);
+    let list = json(&gs(dir, &["--json", "backup", "list", "home"]));
+    assert!(list["cycles"][0]["pruned"].as_i64().is_some());
+    assert!(list["cycles"][1]["pruned"].is_null());
+
     let bad = gs(dir, &["backup", "run", "nope"]);
     assert!(!bad.status.success());
     assert!(crate::stderr(&bad).contains("no backup set \"nope\""));

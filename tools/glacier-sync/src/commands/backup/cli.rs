@@ -19,6 +19,7 @@ pub(crate) enum BackupCommand {
     Run(RunArgs),
     List(ListArgs),
     Restore(RestoreArgs),
+    Prune(PruneArgs),
 }
 
 /// Create a named backup set in the catalog.
@@ -126,6 +127,33 @@ pub(crate) struct RestoreArgs {
     pub(crate) dry_run: bool,
     #[command(flatten)]
     pub(crate) decrypt: crate::commands::archive::cli::DecryptArgs,
+    /// The catalog file.
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+}
+
+/// Keep the set under its size cap by deleting whole oldest cycles (never
+/// the newest closed one nor an open one, never fewer than the set's
+/// `--min-keep-cycles`); a cycle inside its storage class's minimum
+/// duration is kept unless `--force`. The catalog keeps the deleted
+/// archives' rows, marked deleted.
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// The set's name.
+    pub(crate) name: String,
+    /// The cap (default: the set's `--cap`).
+    #[arg(long = "cap", value_name = "SIZE", value_parser = crate::cli::parse_rate)]
+    pub(crate) cap: Option<u64>,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+    /// Delete cycles inside their minimum storage duration too, paying the
+    /// early-deletion charge shown.
+    #[arg(long = "force")]
+    pub(crate) force: bool,
+    /// Answer the confirmation (required without a terminal).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
     /// The catalog file.
     #[arg(long = "catalog", value_name = "FILE")]
     pub(crate) catalog: Option<PathBuf>,

@@ -20,7 +20,7 @@ use glacier_multipart::Tier;
 use crate::cli::TierArg;
 use crate::commands::archive::where_is::absolute;
 use crate::exit::{Code, coded};
-use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, RestoreArgs, RunArgs};
+use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, PruneArgs, RestoreArgs, RunArgs};
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &BackupArgs) -> anyhow::Result<Code> {
     match &args.command {
@@ -28,6 +28,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &BackupArgs) -> anyhow::Result<Code> {
         BackupCommand::Run(a) => run_set(ctx, a),
         BackupCommand::List(a) => list(ctx, a),
         BackupCommand::Restore(a) => restore(ctx, a),
+        BackupCommand::Prune(a) => prune(ctx, a),
     }
 }
 
@@ -248,5 +249,74 @@ fn restore(ctx: &Ctx<'_>, a: &RestoreArgs) -> anyhow::Result<Code> {
         );
     }
     out.info("run `glacier-sync watch` to download and extract when the jobs are done");
+    Ok(Code::Success)
+}
+
+fn prune(ctx: &Ctx<'_>, a: &PruneArgs) -> anyhow::Result<Code> {
+    let out = ctx.out;
+    let mut records = open_records(a.catalog.as_deref())?;
+    let vault = set_vault(ctx, a.catalog.as_deref(), &records, &a.name)?;
+    let mut options = archiver::PruneOptions {
+        cap: a.cap,
+        force: a.force,
+        dry_run: true,
+    };
+    // Decide first, show, confirm, then delete.
+    let plan = archiver::prune(&a.name, &options, &vault, &mut records, &SystemClock)?;
+    let show = |o: &archiver::PruneOutcome| {
+        for c in &o.deleted {
+            out.info(format!(
+                "cycle {}: {} stored, early-deletion charge ${:.4} (free from {})",
+                c.cycle,
+                human(c.stored_bytes),
+                c.early_deletion_usd,
+                catalog::format_time(c.free_deletion)
+            ));
+        }
+        if let Some(k) = &o.kept_for_minimum {
+            out.warn(format!(
+                "cycle {} kept: inside its minimum storage duration until {} (deleting it now costs ${:.4}; --force to delete)",
+                k.cycle,
+                catalog::format_time(k.free_deletion),
+                k.early_deletion_usd
+            ));
+        }
+    };
+    show(&plan);
+    out.info(format!(
+        "stored {} of cap {}; {} cycles to delete, leaving {}",
+        human(plan.stored_before),
+        human(plan.cap),
+        plan.deleted.len(),
+        human(plan.stored_after)
+    ));
+    if a.dry_run || plan.deleted.is_empty() {
+        out.json(&serde_json::to_value(&plan)?);
+        return Ok(Code::Success);
+    }
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(coded(
+                Code::Usage,
+                "prune deletes archives: pass --yes to confirm without a terminal; nothing deleted",
+            ));
+        }
+        eprint!("delete {} cycles? [y/N] ", plan.deleted.len());
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Err(coded(Code::Failure, "cancelled; nothing deleted"));
+        }
+    }
+    options.dry_run = false;
+    let done = archiver::prune(&a.name, &options, &vault, &mut records, &SystemClock)?;
+    out.line(format!(
+        "deleted {} cycles ({} archives); stored now {}",
+        done.deleted.len(),
+        done.archives_deleted,
+        human(done.stored_after)
+    ));
+    out.json(&serde_json::to_value(&done)?);
     Ok(Code::Success)
 }
