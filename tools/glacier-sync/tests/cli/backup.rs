@@ -52,6 +52,8 @@ fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&ok(out)).unwrap()
 }
 
+// One story, run → restore → prune, in order.
+#[allow(clippy::too_many_lines)]
 #[test]
 fn full_incremental_list() {
     let tmp = tempfile::tempdir().unwrap();
