@@ -77,6 +77,9 @@
 #![allow(clippy::result_large_err)]
 
 mod archive;
+pub mod backup;
+mod backup_prune;
+mod backup_restore;
 mod changes;
 mod error;
 mod observer;
@@ -92,6 +95,8 @@ pub use archive::{
     ArchivePlan, ArchiveSummary, BUNDLE_PREFIX, CATALOG_PREFIX, ClassCost, archive,
     archive_planned, plan_archive, recover,
 };
+pub use backup_prune::{PruneOptions, PruneOutcome, PrunedCycle, prune};
+pub use backup_restore::{RestorePoint, plan_restore, restore};
 pub use error::{Error, Result};
 pub use observer::{
     BundleEvent, NoObserver, Notice, Observer, PlanSummary, RunStarted, Transfer, Warning,

@@ -33,6 +33,9 @@ pub enum Selection {
     Archive(String),
     /// The newest stored version of one absolute path.
     Path(String),
+    /// Exactly these stored versions (chosen by the caller, e.g. a backup
+    /// set's tree as of a time).
+    Hits(Vec<FileHit>),
 }
 
 /// How to retrieve.
@@ -187,6 +190,7 @@ pub fn plan_retrieve(
             }
         }
         Selection::Query(q) => search(cat, q, options.limit)?,
+        Selection::Hits(h) => h.clone(),
         Selection::Archive(a) => {
             let q = catalog::query::parse(&format!("archive:{a}"))?;
             search(cat, &q, options.limit)?

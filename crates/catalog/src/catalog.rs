@@ -18,7 +18,7 @@ use crate::model::{
 use crate::{record, tokens};
 
 /// The newest schema version this crate writes and reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// `PRAGMA application_id` of every catalog: "PFCT".
 pub const APPLICATION_ID: i32 = 0x5046_4354;
@@ -29,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/v2.sql"),
     include_str!("schema/v3.sql"),
     include_str!("schema/v4.sql"),
+    include_str!("schema/v5.sql"),
+    include_str!("schema/v6.sql"),
 ];
 
 /// Insertions of at least this many files index on a second thread.
@@ -503,7 +505,7 @@ impl Catalog {
         }
     }
 
-    fn write_tx(&mut self, action: &str) -> Result<Transaction<'_>> {
+    pub(crate) fn write_tx(&mut self, action: &str) -> Result<Transaction<'_>> {
         let path = self.path.clone();
         main_write_tx(&mut self.conn).map_err(|e| {
             CatalogError::sqlite(&path, format!("starting a transaction for {action}"), e)

@@ -81,6 +81,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod backup;
 mod catalog;
 mod check;
 mod dense;
@@ -97,6 +98,7 @@ pub mod tape;
 mod time;
 mod tokens;
 
+pub use backup::{BackupLevel, BackupSet, NewBackupSet};
 pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
 pub use check::CheckReport;
 pub use error::{CatalogError, Result};
@@ -110,5 +112,5 @@ pub use model::{
 pub use query::{Query, QueryError};
 pub use search::{MAX_PAGE, StoredFile};
 pub use tape::{TAPE_STORE, TapePosition, Tapes};
-pub use time::format_time;
+pub use time::{format_time, parse_time};
 pub use tokens::{phrase_matches, query_tokens};

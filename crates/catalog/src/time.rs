@@ -49,7 +49,7 @@ fn num(s: &str, len: usize) -> Option<i64> {
 #[allow(clippy::many_single_char_names)] // y, m, d, h: the calendar's own names
 /// `@SECONDS`, `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]`
 /// (UTC) to seconds since the epoch.
-pub(crate) fn parse_time(s: &str) -> Option<i64> {
+pub fn parse_time(s: &str) -> Option<i64> {
     if let Some(secs) = s.strip_prefix('@') {
         return secs.parse().ok();
     }

@@ -124,6 +124,7 @@ pub(crate) enum Command {
     #[command(name = "restore-completed")]
     RestoreCompleted(RestoreCompletedArgs),
     Archive(crate::commands::archive::cli::ArchiveArgs),
+    Backup(crate::commands::backup::cli::BackupArgs),
     Find(crate::commands::archive::cli::FindArgs),
     #[command(name = "where-is")]
     WhereIs(crate::commands::archive::cli::WhereIsArgs),

@@ -8,6 +8,7 @@
 // every result of the wrapper store here.
 #![allow(clippy::result_large_err)]
 
+mod backup;
 mod entries;
 mod faults;
 mod flow;

@@ -3,6 +3,7 @@
 //! `common`.
 
 pub(crate) mod archive;
+pub(crate) mod backup;
 mod common;
 mod mt;
 mod treehash;
@@ -43,6 +44,7 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::Restore(args) => mt::restore::run(&ctx, &args),
         Command::RestoreCompleted(args) => mt::restore_completed::run(&ctx, &args),
         Command::Archive(args) => archive::archive::run(&ctx, &args),
+        Command::Backup(args) => backup::run(&ctx, &args),
         Command::Find(args) => archive::find::run(&ctx, &args),
         Command::WhereIs(args) => archive::where_is::run(&ctx, &args),
         Command::Retrieve(args) => archive::retrieve::run(&ctx, &args),

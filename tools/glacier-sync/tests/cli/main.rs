@@ -1,6 +1,7 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
 mod archive;
+mod backup;
 mod catalog_check;
 mod config;
 mod docs;

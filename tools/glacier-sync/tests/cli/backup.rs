@@ -1,0 +1,271 @@
+//! `glacier-sync backup` end to end with the local directory store: the
+//! suite's own `includeexclude.json` format, FULL then incrementals with a
+//! deletion, `list --json`, the lock, and kill -9 during a run.
+
+use std::path::Path;
+
+use crate::mt::ok;
+use crate::run;
+
+fn gs(dir: &Path, args: &[&str]) -> std::process::Output {
+    let cat = dir.join("catalog.sqlite").display().to_string();
+    let mut v: Vec<&str> = args.to_vec();
+    v.extend(["--catalog", &cat]);
+    run(dir, &v, None)
+}
+
+fn setup(dir: &Path, max_level: &str) {
+    let tree = dir.join("home");
+    std::fs::create_dir_all(tree.join("docs")).unwrap();
+    std::fs::create_dir_all(tree.join("proj/node_modules")).unwrap();
+    std::fs::write(tree.join("docs/a.txt"), b"alpha").unwrap();
+    std::fs::write(tree.join("docs/b.txt"), b"beta").unwrap();
+    std::fs::write(tree.join("proj/x.o"), b"object").unwrap();
+    std::fs::write(tree.join("proj/node_modules/m.js"), b"module").unwrap();
+    // The suite's format, as its users write it.
+    std::fs::write(
+        dir.join("includeexclude.json"),
+        format!(
+            "{{\n  \"includes\": [\"{}\"],\n  \"excludes\": [\"*.o\", \"node_modules\"]\n}}\n",
+            tree.display()
+        ),
+    )
+    .unwrap();
+    let vault = format!("file://{}/v", dir.join("store").display());
+    ok(&gs(
+        dir,
+        &[
+            "backup",
+            "init",
+            "home",
+            "--vault",
+            &vault,
+            "--spec",
+            "includeexclude.json",
+            "--max-level",
+            max_level,
+        ],
+    ));
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+// One story, run → restore → prune, in order.
+#[allow(clippy::too_many_lines)]
+#[test]
+fn full_incremental_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir, "1");
+    let r0 = json(&gs(dir, &["--json", "backup", "run", "home"]));
+    assert_eq!(
+        (r0["cycle"].as_u64(), r0["level"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(r0["files"], 2, "excludes applied: {r0}");
+
+    std::fs::remove_file(dir.join("home/docs/b.txt")).unwrap();
+    std::fs::write(dir.join("home/docs/c.txt"), b"gamma").unwrap();
+    let r1 = json(&gs(dir, &["--json", "backup", "run", "home"]));
+    assert_eq!(r1["level"], 1);
+    assert_eq!(r1["files"], 1);
+    assert_eq!(r1["closed_cycle"], true);
+    let b = dir.join("home/docs/b.txt").display().to_string();
+    assert_eq!(r1["deleted"], serde_json::json!([b]));
+
+    let r2 = json(&gs(dir, &["--json", "backup", "run", "home"]));
+    assert_eq!(
+        (r2["cycle"].as_u64(), r2["level"].as_u64()),
+        (Some(2), Some(0))
+    );
+
+    let list = json(&gs(dir, &["--json", "backup", "list", "home"]));
+    let cycles = list["cycles"].as_array().unwrap();
+    assert_eq!(cycles.len(), 2);
+    assert_eq!(cycles[0]["levels"].as_array().unwrap().len(), 2);
+    assert!(cycles[0]["monthly_cost"].as_f64().unwrap() > 0.0);
+    assert!(cycles[0]["free_deletion"].as_i64().is_some());
+    let human = crate::stdout(&gs(dir, &["backup", "list", "home"]));
+    assert!(human.contains("cycle 1 (closed)"), "{human}");
+
+    // The runs are archive runs: find sees the files with the set's tags.
+    let found = crate::stdout(&gs(dir, &["find", "tag:backup:home", "c.txt"]));
+    assert!(found.contains("c.txt"), "{found}");
+
+    // Restore as of now: the tree as the last run saw it, b.txt left out.
+    let dry = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "restore",
+            "home",
+            "--to",
+            "out",
+            "--dry-run",
+        ],
+    ));
+    assert_eq!(dry["dry_run"], true);
+    // Two files and three directories (home, docs, proj).
+    assert_eq!(dry["plan"]["files"], 5, "{dry}");
+    ok(&gs(dir, &["backup", "restore", "home", "--to", "out"]));
+    let docs = std::fs::canonicalize(dir.join("home/docs")).unwrap();
+    let back = dir.join("out").join(docs.strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read(back.join("a.txt")).unwrap(), b"alpha");
+    assert_eq!(std::fs::read(back.join("c.txt")).unwrap(), b"gamma");
+    assert!(!back.join("b.txt").exists());
+    // Before the first run: nothing to restore, a clear error.
+    let early = gs(
+        dir,
+        &[
+            "backup",
+            "restore",
+            "home",
+            "--to",
+            "o2",
+            "--as-of",
+            "2001-01-01",
+        ],
+    );
+    assert!(!early.status.success());
+    assert!(
+        crate::stderr(&early).contains("no finished run at or before"),
+        "{}",
+        crate::stderr(&early)
+    );
+    let bad_time = gs(
+        dir,
+        &[
+            "backup",
+            "restore",
+            "home",
+            "--to",
+            "o2",
+            "--as-of",
+            "yesterday",
+        ],
+    );
+    assert_eq!(bad_time.status.code(), Some(2));
+
+    // Prune to cap 1 byte: while cycle 2 is open, cycle 1 is the newest
+    // closed one and stays.
+    let o = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "prune",
+            "home",
+            "--cap",
+            "1",
+            "--dry-run",
+        ],
+    ));
+    assert!(o["deleted"].as_array().unwrap().is_empty(), "{o}");
+    // Close cycle 2: now cycle 1 goes (a local store has no minimum),
+    // cycle 2 stays; without a terminal --yes is needed.
+    ok(&gs(dir, &["backup", "run", "home"]));
+    let refused = gs(dir, &["backup", "prune", "home", "--cap", "1"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        crate::stderr(&refused)
+    );
+    let dry = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "prune",
+            "home",
+            "--cap",
+            "1",
+            "--dry-run",
+        ],
+    ));
+    assert_eq!(dry["deleted"].as_array().unwrap().len(), 1, "{dry}");
+    let done = json(&gs(
+        dir,
+        &["--json", "backup", "prune", "home", "--cap", "1", "--yes"],
+    ));
+    assert_eq!(done["deleted"][0]["cycle"], 1);
+    let list = json(&gs(dir, &["--json", "backup", "list", "home"]));
+    assert!(list["cycles"][0]["pruned"].as_i64().is_some());
+    assert!(list["cycles"][1]["pruned"].is_null());
+
+    let bad = gs(dir, &["backup", "run", "nope"]);
+    assert!(!bad.status.success());
+    assert!(crate::stderr(&bad).contains("no backup set \"nope\""));
+}
+
+#[test]
+fn killed_run_is_completed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir, "7");
+    for i in 0..3000 {
+        let d = dir.join(format!("home/many/d{}", i % 30));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("f{i}")), format!("file {i}\n")).unwrap();
+    }
+    let cat = dir.join("catalog.sqlite").display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
+        .args([
+            "backup",
+            "run",
+            "home",
+            "--max-files",
+            "20",
+            "-j",
+            "2",
+            "--catalog",
+            &cat,
+        ])
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join(".no-config"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = dir.join("store");
+    let count = || {
+        archiver::glacier_multipart::LocalStore::open(&store)
+            .ok()
+            .and_then(|s| {
+                use archiver::glacier_multipart::ArchiveStore as _;
+                s.describe_vault("v").ok()
+            })
+            .map_or(0, |v| v.archives)
+    };
+    let t0 = std::time::Instant::now();
+    while count() < 20 && t0.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(count() < 150, "killed before the end");
+
+    let r = json(&gs(
+        dir,
+        &["--json", "backup", "run", "home", "--max-files", "20"],
+    ));
+    assert_eq!(r["resumed"], true, "{r}");
+    assert_eq!(
+        (r["cycle"].as_u64(), r["level"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // Every file of the tree is in the catalog once, every run closed.
+    let c = catalog::Catalog::open(dir.join("catalog.sqlite")).unwrap();
+    assert!(c.runs().unwrap().iter().all(|r| r.ended.is_some()));
+    let many = dir.join("home/many").display().to_string();
+    let hits = c.count(&format!("under:{many}").parse().unwrap()).unwrap();
+    assert_eq!(hits, 3000 + 30, "3000 files and 30 directories, once each");
+    let next = json(&gs(dir, &["--json", "backup", "run", "home"]));
+    assert_eq!(
+        (next["level"].as_u64(), next["files"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
