@@ -81,6 +81,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod acl;
 mod catalog;
 mod check;
 mod dense;
@@ -97,6 +98,7 @@ pub mod tape;
 mod time;
 mod tokens;
 
+pub use acl::{FileAcl, KnownPrincipal};
 pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
 pub use check::CheckReport;
 pub use error::{CatalogError, Result};
