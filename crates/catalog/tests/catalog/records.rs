@@ -8,6 +8,7 @@ use catalog::{
 use crate::support::fixture;
 
 #[test]
+#[allow(clippy::too_many_lines)] // one catalog, every kind of record
 fn runs_archives_and_files_round_trip() {
     let f = fixture(Catalog::open_in_memory().unwrap());
     let mut cat = f.cat;
