@@ -102,7 +102,7 @@ pub use retrieve::{
     PlannedArchive, RetrieveOptions, RetrievePlan, Selection, plan_retrieve, retrieve,
 };
 pub use side::{ArchiveCatalog, DEFAULT_VAULT, JobPlan, SideFiles, data_home, safe_name};
-pub use watch::{WatchOptions, WatchOutcome, poll_jobs, watch};
+pub use watch::{ExtractHook, WatchOptions, WatchOutcome, poll_jobs, watch};
 
 // The crates whose types appear in this API, so callers use the same
 // versions.
