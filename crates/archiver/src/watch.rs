@@ -4,6 +4,7 @@
 //! done.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bundler::{Decryption, ExtractOptions, FileSource, RangeSource, Selection};
@@ -26,6 +27,19 @@ pub struct WatchOptions {
     pub decryption: Option<Decryption>,
     /// How outputs are downloaded.
     pub download: DownloadOptions,
+    /// Restore owners and groups (`None`: only when running as root).
+    pub restore_owners: Option<bool>,
+    /// Called after each job's files are extracted.
+    pub after_extract: Option<Arc<dyn ExtractHook>>,
+}
+
+/// Called after a job's files were extracted, each under
+/// `plan.to/<catalog path>`: a place to put back what the bundle does not
+/// hold (ACLs from the catalog, for instance). Problems are the hook's to
+/// report; the job counts as done.
+pub trait ExtractHook: Send + Sync + std::fmt::Debug {
+    /// The files of `plan` are extracted.
+    fn after_extract(&self, catalog: &catalog::Catalog, plan: &JobPlan);
 }
 
 impl Default for WatchOptions {
@@ -35,6 +49,8 @@ impl Default for WatchOptions {
             once: false,
             decryption: None,
             download: DownloadOptions::default(),
+            restore_owners: None,
+            after_extract: None,
         }
     }
 }
@@ -130,12 +146,15 @@ pub fn poll_jobs(
             drop(progress);
             cat.set_job_state(key, JobState::Ready, None)?;
         }
-        extract(&plan, &dest, &side, options.decryption.as_ref()).map_err(|e| Error::Extract {
+        extract(&plan, &dest, &side, options).map_err(|e| Error::Extract {
             job: id.clone(),
             archive_id: plan.archive_id.clone(),
             identity_given: options.decryption.is_some(),
             source: Box::new(e),
         })?;
+        if let Some(hook) = &options.after_extract {
+            hook.after_extract(cat, &plan);
+        }
         cat.set_job_state(
             key,
             JobState::Downloaded,
@@ -177,14 +196,14 @@ impl RangeSource for Offset {
     }
 }
 
-fn extract(plan: &JobPlan, dest: &Path, side: &SideFiles, dec: Option<&Decryption>) -> Result<()> {
+fn extract(plan: &JobPlan, dest: &Path, side: &SideFiles, options: &WatchOptions) -> Result<()> {
     let selection = match &plan.members {
         Some(m) => Selection::paths(m.iter().map(String::as_bytes)),
         None => Selection::All,
     };
     let options = ExtractOptions {
-        decryption: dec.cloned(),
-        restore_owners: None,
+        decryption: options.decryption.clone(),
+        restore_owners: options.restore_owners,
     };
     std::fs::create_dir_all(&plan.to).map_err(Error::io("creating the directory", &plan.to))?;
     if let (Some((start, _)), Some(index)) = (plan.range, side.load_index(&plan.archive_id)) {

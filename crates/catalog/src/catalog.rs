@@ -158,6 +158,25 @@ pub(crate) fn file_doc(dir_tokens: &str, name: &str, doc: &mut String) {
 }
 
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    // The owner and group ids inside a file row's `extra` blob (owner:,
+    // group: searches); NULL when the row has none.
+    for (name, gid) in [("pf_uid", false), ("pf_gid", true)] {
+        conn.create_scalar_function(
+            name,
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| {
+                let Ok(blob) = ctx.get_raw(0).as_blob() else {
+                    return Ok(None);
+                };
+                let mut f = FileEntry::default();
+                if record::decode(blob, &mut f).is_none() {
+                    return Ok(None);
+                }
+                Ok(if gid { f.gid } else { f.uid }.map(i64::from))
+            },
+        )?;
+    }
     conn.create_scalar_function(
         "pf_file_tokens",
         2,
@@ -956,15 +975,24 @@ impl Catalog {
             .map_err(sq)?;
         {
             let mut st = tx
-                .prepare("INSERT INTO acl_entries(file_id, seq, principal, allow, rights) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare("INSERT INTO acl_entries(file_id, seq, principal, allow, rights, kind, flags, name, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
                 .map_err(sq)?;
             for (i, e) in entries.iter().enumerate() {
+                let kind = match (e.kind.as_str(), e.allow) {
+                    ("", true) => "allow",
+                    ("", false) => "deny",
+                    (k, _) => k,
+                };
                 st.execute(params![
                     file.0,
                     to_i64(i as u64),
                     e.principal,
                     e.allow,
-                    e.rights
+                    e.rights,
+                    kind,
+                    e.flags,
+                    e.name,
+                    e.text
                 ])
                 .map_err(sq)?;
             }
@@ -977,7 +1005,7 @@ impl Catalog {
         let mut st = self
             .conn
             .prepare(
-                "SELECT principal, allow, rights FROM acl_entries WHERE file_id = ?1 ORDER BY seq",
+                "SELECT principal, allow, rights, kind, flags, name, text FROM acl_entries WHERE file_id = ?1 ORDER BY seq",
             )
             .map_err(self.err(format!("reading the ACL of file {file}")))?;
         st.query_map([file.0], |r| {
@@ -985,6 +1013,10 @@ impl Catalog {
                 principal: r.get(0)?,
                 allow: r.get(1)?,
                 rights: r.get(2)?,
+                kind: r.get(3)?,
+                flags: r.get(4)?,
+                name: r.get(5)?,
+                text: r.get(6)?,
             })
         })
         .map_err(self.err(format!("reading the ACL of file {file}")))?
@@ -1008,6 +1040,8 @@ impl Catalog {
         Accounts::load(&self.conn)
             .map_err(self.err("reading account names"))?
             .fill(&mut f);
+        f.acls = crate::acl::load(&self.conn, id.0)
+            .map_err(self.err(format!("reading the ACLs of file {id}")))?;
         Ok(Some((archive, f)))
     }
 }
@@ -1251,6 +1285,8 @@ pub(crate) fn insert_files_tx(
     let mut pending: Vec<PendingRow<'_>> = Vec::with_capacity(ROWS);
     let mut extras: Vec<Vec<u8>> = (0..ROWS).map(|_| Vec::new()).collect();
     let mut total: u64 = 0;
+    // ACL rows name their file: written once the file rows are in.
+    let mut with_acls: Vec<(i64, &[crate::acl::FileAcl])> = Vec::new();
     // Consecutive files of one directory: looked up once.
     let mut last_dir = String::new();
     let mut dir_id = 0;
@@ -1272,6 +1308,9 @@ pub(crate) fn insert_files_tx(
             }
         }
         let id = *next_id;
+        if !f.acls.is_empty() {
+            with_acls.push((id, &f.acls));
+        }
         record::encode(f, &mut extras[pending.len()]);
         pending.push((id, dir_id, name, to_i64(f.size), f.mtime));
         if pending.len() == ROWS {
@@ -1285,6 +1324,15 @@ pub(crate) fn insert_files_tx(
     for (row, extra) in pending.iter().zip(&extras) {
         ins.execute(params![row.0, archive.0, row.1, row.2, row.3, row.4, extra])
             .map_err(sq)?;
+    }
+    if !with_acls.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| to_i64(d.as_secs()));
+        let mut seen = std::collections::HashSet::new();
+        for (id, acls) in with_acls {
+            crate::acl::insert(tx, id, acls, &mut seen, now).map_err(sq)?;
+        }
     }
     let n = to_i64(files.len() as u64);
     tx.execute(

@@ -131,6 +131,7 @@ fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
 impl Catalog {
     /// Writes run `run` with its archives, files and tags to `out` (named
     /// `name` in errors), as of one consistent snapshot.
+    #[allow(clippy::too_many_lines)] // one pass writing the records in order
     pub fn export_run(&self, run: RunId, out: impl Write, name: &str) -> Result<ExportSummary> {
         // A read transaction: one snapshot even while a writer works.
         let tx = self
@@ -171,7 +172,13 @@ impl Catalog {
             }),
             name,
         )?;
-        let sql = format!("{FILE_ENTRY_SELECT} WHERE f.archive_id = ?1 ORDER BY f.id");
+        let sql = format!(
+            "{} WHERE f.archive_id = ?1 ORDER BY f.id",
+            FILE_ENTRY_SELECT.replacen(" FROM", ", f.id FROM", 1)
+        );
+        // Files with ACLs (schema 5), read with each of them.
+        let with_acls =
+            crate::acl::files_of_run(&tx, run.0).map_err(self.err("reading ACLs for export"))?;
         let mut files = tx
             .prepare(&sql)
             .map_err(self.err("reading files for export"))?;
@@ -206,6 +213,11 @@ impl Catalog {
             while let Some(row) = rows.next().map_err(self.err("reading files for export"))? {
                 let mut file = file_entry(row).map_err(self.err("reading files for export"))?;
                 accounts.fill(&mut file);
+                let id: i64 = row.get(6).map_err(self.err("reading files for export"))?;
+                if with_acls.contains(&id) {
+                    file.acls =
+                        crate::acl::load(&tx, id).map_err(self.err("reading ACLs for export"))?;
+                }
                 write_record(
                     &mut w,
                     &Record::File(FileRecord {

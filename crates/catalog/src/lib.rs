@@ -81,6 +81,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod acl;
 mod backup;
 mod catalog;
 mod check;
@@ -98,6 +99,7 @@ pub mod tape;
 mod time;
 mod tokens;
 
+pub use acl::{FileAcl, KnownPrincipal};
 pub use backup::{BackupLevel, BackupSet, NewBackupSet};
 pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
 pub use check::CheckReport;

@@ -238,6 +238,9 @@ pub struct FileEntry {
     /// Location inside the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<MemberLocation>,
+    /// ACLs captured with the file (POSIX, then NFSv4, then NT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acls: Vec<crate::acl::FileAcl>,
 }
 
 /// One search result, or one version of a path.
@@ -374,14 +377,37 @@ pub struct RetrievalJob {
 }
 
 /// One access control entry of a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AclEntry {
-    /// Who: a user or group name, a SID...
+    /// Who, as a stable key: `uid:1000`, `gid:50`, `sid:S-1-5-21-...`,
+    /// `nfs4:alice@example.com`, or for entries relative to the file
+    /// `OWNER@`, `GROUP@`, `OTHER`, `MASK`, `EVERYONE@`.
     pub principal: String,
-    /// Allow (true) or deny (false).
+    /// Allow (true) or anything else (false: see `kind`).
     pub allow: bool,
-    /// Rights mask.
+    /// Rights mask, in the ACL format's own bits.
     pub rights: u32,
+    /// `allow`, `deny`, `audit`, `alarm` or `typeN`.
+    #[serde(default = "allow_kind")]
+    pub kind: String,
+    /// The format's flag bits (inheritance, POSIX default entries: bit 31).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub flags: u32,
+    /// The principal's name when it was resolved at capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The entry as one line: `DENY alice READ [INHERITED]`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+fn allow_kind() -> String {
+    "allow".to_owned()
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
 }
 
 mod hex32 {

@@ -13,6 +13,11 @@
 //! mtime:<2020-01-01  mtime:>=2021-06-30T12:00:00Z  mtime:2019-01-01..2020-01-01
 //! archive:ID                   catalog number or the store's archive id
 //! run:ID                       catalog number or the run's uid
+//! owner:NAME  group:NAME       the file's owner / group (a name, a number,
+//!                              or an NT descriptor's owner: name or SID)
+//! acl:NAME                     an ACL entry names the principal (a name,
+//!                              `S-1-5-...`, `uid:N`, `gid:N`)
+//! acl:deny                     an ACL entry denies something
 //! ```
 //!
 //! Words match tokens of the path (directory names and words inside file
@@ -71,6 +76,14 @@ pub enum Term {
     Archive(String),
     /// `run:ID`.
     Run(String),
+    /// `owner:NAME` (case-insensitive; a number matches the uid).
+    Owner(String),
+    /// `group:NAME` (case-insensitive; a number matches the gid).
+    Group(String),
+    /// `acl:NAME`: an ACL entry names the principal.
+    Acl(String),
+    /// `acl:deny`: an ACL entry denies something.
+    AclDeny,
 }
 
 /// A comparison against a number: `op value`, or `from..to` (half open).
@@ -119,7 +132,8 @@ pub struct QueryError {
     pub found: String,
 }
 
-const FIELDS: &str = "one of tag:, path:, under:, size:, mtime:, archive:, run:";
+const FIELDS: &str =
+    "one of tag:, path:, under:, size:, mtime:, archive:, run:, owner:, group:, acl:";
 
 struct Parser<'a> {
     src: &'a str,
@@ -231,7 +245,9 @@ impl<'a> Parser<'a> {
             .unwrap_or(rest.len());
         if name_len > 0 && rest[name_len..].starts_with(':') {
             let name = &rest[..name_len];
-            let known = ["tag", "path", "under", "size", "mtime", "archive", "run"];
+            let known = [
+                "tag", "path", "under", "size", "mtime", "archive", "run", "owner", "group", "acl",
+            ];
             if !known.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(self.err(word_at, FIELDS, Some(&format!("{name}:"))));
             }
@@ -280,6 +296,10 @@ fn field(p: &Parser<'_>, name: &str, at: usize, v: &str) -> Result<Term, QueryEr
         }
         "archive" => Term::Archive(nonempty("an archive number or id")?),
         "run" => Term::Run(nonempty("a run number or uid")?),
+        "owner" => Term::Owner(nonempty("a user name or uid")?),
+        "group" => Term::Group(nonempty("a group name or gid")?),
+        "acl" if v.eq_ignore_ascii_case("deny") => Term::AclDeny,
+        "acl" => Term::Acl(nonempty("a principal name, SID, uid:N or gid:N, or deny")?),
         "size" => Term::Size(range(p, at, v, "a size like 10M", parse_size)?),
         "mtime" => Term::Mtime(range(p, at, v, "a date like 2020-01-01", parse_time)?),
         _ => return Err(p.err(at, FIELDS, Some(name))),
@@ -440,6 +460,19 @@ impl fmt::Display for Clause {
                 f.write_str("run:")?;
                 fmt_value(f, v)
             }
+            Term::Owner(v) => {
+                f.write_str("owner:")?;
+                fmt_value(f, v)
+            }
+            Term::Group(v) => {
+                f.write_str("group:")?;
+                fmt_value(f, v)
+            }
+            Term::Acl(v) => {
+                f.write_str("acl:")?;
+                fmt_value(f, v)
+            }
+            Term::AclDeny => f.write_str("acl:deny"),
             Term::Size(r) => {
                 f.write_str("size:")?;
                 fmt_range(f, *r, |n| n.to_string())

@@ -178,7 +178,7 @@ mod tests {
             member in any::<Option<(u64, u64, Option<(u64, u64, u64)>)>>(),
         ) {
             let f = FileEntry {
-                path: "/x".into(), size: 1, mtime, atime, ctime, mode, uid, gid, owner: None, group: None,
+                path: "/x".into(), size: 1, mtime, atime, ctime, mode, uid, gid, owner: None, group: None, acls: Vec::new(),
                 sha256: sha, symlink: link,
                 member: member.map(|(index, offset, p)| MemberLocation {
                     index, offset, packed: p.map(|(start, end, origin)| PackedRange { start, end, origin }),

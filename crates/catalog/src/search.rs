@@ -79,6 +79,47 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
+/// The condition of an `owner:`, `group:`, `acl:` or `acl:deny` clause.
+fn access_clause(term: &Term, neg: &str) -> (String, Vec<Value>) {
+    let sid_key = |n: &str| {
+        if n.to_ascii_uppercase().starts_with("S-1-") {
+            format!("sid:{}", n.to_ascii_uppercase())
+        } else {
+            n.to_owned()
+        }
+    };
+    match term {
+        Term::Owner(n) | Term::Group(n) => {
+            let (kind, func, col) = if matches!(term, Term::Owner(_)) {
+                ("u", "pf_uid", "owner")
+            } else {
+                ("g", "pf_gid", "grp")
+            };
+            let num = n
+                .parse::<u32>()
+                .map_or(Value::Null, |v| Value::Integer(v.into()));
+            (
+                format!(
+                    "{neg}({func}(f.extra) IN (SELECT num FROM accounts WHERE kind = '{kind}' AND name = ? COLLATE NOCASE)
+                      OR {func}(f.extra) = ?
+                      OR f.id IN (SELECT file_id FROM file_acls WHERE {col}_name = ? OR {col} = ?))"
+                ),
+                vec![text(n), num, text(n), text(&sid_key(n))],
+            )
+        }
+        Term::Acl(n) => (
+            format!(
+                "{neg}(f.id IN (SELECT file_id FROM acl_entries WHERE name = ? UNION SELECT file_id FROM acl_entries WHERE principal = ?))"
+            ),
+            vec![text(n), text(&sid_key(n))],
+        ),
+        _ => (
+            format!("{neg}(f.id IN (SELECT file_id FROM acl_entries WHERE kind = 'deny'))"),
+            vec![],
+        ),
+    }
+}
+
 impl Catalog {
     fn archive_text_matches(&self, expr: &str, phrase: Option<&str>) -> Result<bool> {
         let sql = if phrase.is_some() {
@@ -92,6 +133,7 @@ impl Catalog {
             .map_err(self.err("matching archive descriptions"))
     }
 
+    #[allow(clippy::too_many_lines)] // one arm per kind of clause
     fn plan(&self, q: &Query) -> Result<Plan> {
         let mut p = Plan::default();
         for c in &q.clauses {
@@ -177,6 +219,9 @@ impl Catalog {
                         format!("{neg}(f.dir_id IN (SELECT id FROM dirs WHERE path = ? OR (path >= ? AND path < ?)))"),
                         vec![text(d), text(&format!("{d}/")), text(&format!("{d}0"))],
                     ));
+                }
+                Term::Owner(_) | Term::Group(_) | Term::Acl(_) | Term::AclDeny => {
+                    p.wheres.push(access_clause(&c.term, neg));
                 }
                 Term::Size(r) => p.wheres.push((format!("{neg}({})", r.sql("f.size")), vec![])),
                 Term::Mtime(r) => p.wheres.push((format!("{neg}({})", r.sql("f.mtime")), vec![])),

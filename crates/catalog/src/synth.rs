@@ -264,6 +264,7 @@ impl Iterator for SyntheticTree {
             sha256: Some(sha),
             symlink: None,
             member: Some(member),
+            acls: Vec::new(),
         })
     }
 

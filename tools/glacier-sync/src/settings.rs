@@ -31,6 +31,18 @@ use std::path::{Path, PathBuf};
 /// The keys that are not options: credentials and region.
 pub const CREDENTIAL_KEYS: &[&str] = &["key", "secret", "region"];
 
+/// The `[ldap]` table: how to reach the directory that names SIDs (and
+/// uids/gids NSS does not know) when ACLs are captured.
+pub const LDAP_KEYS: &[&str] = &[
+    "url",
+    "base",
+    "bind-dn",
+    "password",
+    "password-file",
+    "starttls",
+    "ca-file",
+];
+
 /// A setting's value, as the command line would take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -219,6 +231,12 @@ impl ConfigFile {
         }
         for (table, settings) in &self.tables {
             for (key, _) in settings {
+                if table == "ldap" {
+                    if !LDAP_KEYS.contains(&key.as_str()) {
+                        return Err(unknown(Some(table), key));
+                    }
+                    continue;
+                }
                 if !known(Some(table), key) {
                     return Err(unknown(Some(table), key));
                 }
@@ -244,6 +262,16 @@ impl ConfigFile {
             }
         }
         out
+    }
+
+    /// A setting of the `[ldap]` table (see [`LDAP_KEYS`]), as text
+    /// (`true`/`false` for flags).
+    pub fn ldap(&self, key: &str) -> Option<String> {
+        self.tables.get("ldap")?.iter().find_map(|(k, v)| match v {
+            Value::One(s) if k == key => Some(s.clone()),
+            Value::Flag(b) if k == key => Some(b.to_string()),
+            _ => None,
+        })
     }
 
     /// A credential key's value (`key`, `secret`, `region`).

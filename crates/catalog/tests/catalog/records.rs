@@ -1,13 +1,14 @@
 //! Everything stored comes back: runs, archives, files, jobs, ACLs; deletes cascade.
 
 use catalog::{
-    AclEntry, ArchiveState, Catalog, FileEntry, FileId, JobState, MemberLocation, PackedRange,
-    Page, RetrievalJob,
+    AclEntry, ArchiveState, Catalog, FileAcl, FileEntry, FileId, JobState, MemberLocation,
+    PackedRange, Page, RetrievalJob,
 };
 
 use crate::support::fixture;
 
 #[test]
+#[allow(clippy::too_many_lines)] // one catalog, every kind of record
 fn runs_archives_and_files_round_trip() {
     let f = fixture(Catalog::open_in_memory().unwrap());
     let mut cat = f.cat;
@@ -57,6 +58,50 @@ fn runs_archives_and_files_round_trip() {
                 origin: 1024,
             }),
         }),
+        acls: vec![
+            FileAcl {
+                format: "posix".into(),
+                value: Some(vec![2, 0, 0, 0, 1, 0, 6, 0]),
+                default_value: Some(vec![2, 0, 0, 0]),
+                entries: vec![AclEntry {
+                    principal: "uid:1001".into(),
+                    allow: true,
+                    rights: 6,
+                    kind: "allow".into(),
+                    name: Some("bob".into()),
+                    text: "ALLOW bob rw-".into(),
+                    ..AclEntry::default()
+                }],
+                ..FileAcl::default()
+            },
+            FileAcl {
+                format: "nt".into(),
+                value: Some(vec![1, 0, 4, 0x80]),
+                owner: Some("sid:S-1-5-21-1-2-3-1001".into()),
+                owner_name: Some("alice".into()),
+                entries: vec![
+                    AclEntry {
+                        principal: "sid:S-1-5-21-1-2-3-1002".into(),
+                        allow: false,
+                        rights: 0x0012_00a9,
+                        kind: "deny".into(),
+                        flags: 0x10,
+                        name: Some("carol".into()),
+                        text: "DENY carol READ [INHERITED]".into(),
+                    },
+                    AclEntry {
+                        principal: "sid:S-1-1-0".into(),
+                        allow: true,
+                        rights: 0x0012_00a9,
+                        kind: "allow".into(),
+                        name: Some("Everyone".into()),
+                        text: "ALLOW Everyone READ".into(),
+                        ..AclEntry::default()
+                    },
+                ],
+                ..FileAcl::default()
+            },
+        ],
     };
     cat.insert_files(f.a1, std::slice::from_ref(&full)).unwrap();
     let hit = &cat.where_is("/x/y/link").unwrap()[0];
@@ -66,6 +111,40 @@ fn runs_archives_and_files_round_trip() {
     assert_eq!(archive, f.a1);
     assert_eq!(back, full);
     assert!(cat.file(FileId(999_999)).unwrap().is_none());
+    // Searchable by who may read it.
+    let ids = |q: &str| -> Vec<FileId> {
+        cat.search_str(q, Page::default())
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.id)
+            .collect()
+    };
+    for q in [
+        "acl:deny",
+        "acl:carol",
+        "acl:CAROL",
+        "acl:S-1-5-21-1-2-3-1002",
+        "acl:uid:1001",
+        "owner:bob",
+        "owner:4242",
+        "owner:alice link",
+        "group:lab",
+        "group:77",
+    ] {
+        assert_eq!(ids(q), vec![hit.id], "{q}");
+    }
+    assert!(!ids("-acl:deny").contains(&hit.id));
+    assert!(ids("acl:dave").is_empty());
+    assert!(!ids("owner:nobody-here").contains(&hit.id));
+    // The names the ACLs carried are remembered.
+    let known = cat.principals().unwrap();
+    assert!(
+        known
+            .iter()
+            .any(|k| k.key == "sid:S-1-5-21-1-2-3-1002" && k.name == "carol"),
+        "{known:?}"
+    );
 }
 
 #[test]
@@ -110,11 +189,15 @@ fn jobs_and_acls() {
             principal: "S-1-1-0".into(),
             allow: true,
             rights: 0x0012_00a9,
+            kind: "allow".into(),
+            ..AclEntry::default()
         },
         AclEntry {
             principal: "alice".into(),
             allow: false,
             rights: 0x001f_01ff,
+            kind: "deny".into(),
+            ..AclEntry::default()
         },
     ];
     cat.set_acl(file, &acl).unwrap();

@@ -28,6 +28,11 @@ const FIXTURES: &[(u32, &str, &str)] = &[
         include_str!("fixtures/v4-schema.sql"),
         include_str!("fixtures/v4-data.sql"),
     ),
+    (
+        5,
+        include_str!("fixtures/v5-schema.sql"),
+        include_str!("fixtures/v5-data.sql"),
+    ),
 ];
 
 fn make_fixture(path: &Path, schema: &str, data: &str) {
@@ -101,6 +106,20 @@ fn opens_every_earlier_version() {
             let b = cat.tape().backup(catalog::BackupId(1)).unwrap().unwrap();
             assert_eq!(b.archive, None);
         }
+        // ACLs: version 5's rows read back; earlier versions gain the
+        // tables and can hold them.
+        let notes = cat.where_is("/data/Old/notes.txt").unwrap()[0].id;
+        let acls = cat.file_acls(notes).unwrap();
+        if *version >= 5 {
+            assert_eq!(acls.len(), 1);
+            assert_eq!(acls[0].entries[1].text, "ALLOW bob r--");
+            let found = cat.search_str("acl:bob", Page::default()).unwrap().hits;
+            assert_eq!(found.len(), 1, "v{version}");
+            assert_eq!(cat.principals().unwrap()[0].name, "bob");
+        } else {
+            assert!(acls.is_empty());
+            assert!(cat.principals().unwrap().is_empty());
+        }
         // Tape volumes can be added to a migrated catalog.
         let mut t = cat.tape();
         t.add_volume("NEW01", "", 1).unwrap();
@@ -128,9 +147,8 @@ fn opens_every_earlier_version() {
 fn the_fixtures_are_the_schemas() {
     // The frozen copies must match the migrations: version 1 is v1.sql,
     // version 2 is v1.sql then v2.sql, version 3 adds
-    // v3.sql, version 4 v4.sql. Versions 5 (a placeholder for the ACL
-    // branch's migration) and 6 (backup sets) need no fixture yet: every
-    // fixture above migrates through them.
+    // v3.sql, version 4 v4.sql, version 5 v5.sql (ACLs). Version 6
+    // (backup sets) needs no fixture yet: every fixture migrates through it.
     assert_eq!(SCHEMA_VERSION, 6);
     assert_eq!(FIXTURES[0].1, include_str!("../../src/schema/v1.sql"));
     assert_eq!(
@@ -155,6 +173,16 @@ fn the_fixtures_are_the_schemas() {
             include_str!("../../src/schema/v2.sql"),
             include_str!("../../src/schema/v3.sql"),
             include_str!("../../src/schema/v4.sql")
+        )
+    );
+    assert_eq!(
+        FIXTURES[4].1,
+        concat!(
+            include_str!("../../src/schema/v1.sql"),
+            include_str!("../../src/schema/v2.sql"),
+            include_str!("../../src/schema/v3.sql"),
+            include_str!("../../src/schema/v4.sql"),
+            include_str!("../../src/schema/v5.sql")
         )
     );
 }
@@ -308,7 +336,7 @@ legacy');
         .unwrap();
     }
     let cat = Catalog::open(&path).unwrap();
-    assert_eq!(cat.schema_version().unwrap(), catalog::SCHEMA_VERSION);
+    assert_eq!(cat.schema_version().unwrap(), SCHEMA_VERSION);
     for q in ["resume muller", "résumé", "RESUME", "Muller pdf"] {
         let hits = cat.search_str(q, Page::default()).unwrap().hits;
         assert_eq!(hits.len(), 1, "{q}");

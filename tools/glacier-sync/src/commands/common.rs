@@ -24,6 +24,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) matches: &'a ArgMatches,
     /// The `--config` file, if any (credentials, region).
     pub(crate) config: Option<&'a Config>,
+    /// `--config FILE.toml` as given (for the `[ldap]` table).
+    pub(crate) config_flag: Option<&'a std::path::Path>,
 }
 
 impl Ctx<'_> {

@@ -21,6 +21,7 @@ pub(crate) use common::Ctx;
 /// Runs the command the user asked for. `matches` are the subcommand's
 /// (for the order of filter options); `config` the `--config` file.
 pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> anyhow::Result<Code> {
+    let config_flag = cli.config.clone();
     let ctx = Ctx {
         out: Output {
             json: cli.json,
@@ -28,8 +29,8 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         },
         matches,
         config,
+        config_flag: config_flag.as_deref(),
     };
-    let config_flag = cli.config.clone();
     match cli.command {
         Command::Treehash(args) => treehash::run(&args),
         Command::CreateVault(args) => mt::vaults::create(&ctx, &args),
@@ -50,6 +51,10 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::Retrieve(args) => archive::retrieve::run(&ctx, &args),
         Command::Jobs(args) => archive::jobs::run(&ctx, &args),
         Command::Watch(args) => archive::watch::run(&ctx, &args),
+        Command::Acl(args) => match args.command {
+            archive::cli::AclCommand::Show(a) => archive::acl::show(&ctx, &a),
+            archive::cli::AclCommand::Decode(a) => archive::acl::decode(&ctx, &a),
+        },
         Command::Catalog(args) => match args.command {
             archive::cli::CatalogCommand::Rebuild(a) => archive::catalog_rebuild::run(&ctx, &a),
             archive::cli::CatalogCommand::Check(a) => archive::catalog_check::run(&ctx, &a),

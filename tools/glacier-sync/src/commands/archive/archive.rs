@@ -6,7 +6,7 @@ use archiver::{ArchiveOptions, ArchivePlan, Sources, human_bytes};
 use bundler::{Compression, TimeField, TimeWindow};
 use serde_json::json;
 
-use super::cli::{ArchiveArgs, CompressArg, TimeFieldArg};
+use super::cli::{AclsArg, ArchiveArgs, CompressArg, TimeFieldArg};
 use super::{Shown, open_records, open_vault};
 use crate::commands::Ctx;
 use crate::exit::Code;
@@ -46,6 +46,16 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
     let sources = Sources::roots(&args.paths);
     let shown = Shown::new(ctx);
     let mut cat = open_records(args.place.catalog.as_deref())?;
+    // Owners' names always; ACLs with --acls (the hook runs on the
+    // bundling lanes, its names cached for the run and in the catalog).
+    let capture = std::sync::Arc::new(archive_acls::Capture::new(
+        args.acls.selection(),
+        super::acl::names(ctx, args.acls != AclsArg::None)?,
+    ));
+    capture.seed_from(cat.catalog())?;
+    options = options
+        .entry_hook(capture.clone())
+        .run_option("acls", args.acls.selection().as_str());
     if args.dry_run {
         let plan = archiver::plan_archive(&sources, &options, &cat, &shown)?;
         if plan.is_empty() {
@@ -64,6 +74,18 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
     }
     let vault = open_vault(ctx, &args.place)?;
     let s = archiver::archive(&sources, &options, &vault, &mut cat, &shown)?;
+    capture.save_to(cat.catalog_mut())?;
+    let acl_stats = capture.stats();
+    if args.acls != AclsArg::None {
+        out.info(format!(
+            "ACLs: {} of {} files have ACLs; {} name lookups ({} from the cache), {} failed",
+            acl_stats.with_acls,
+            acl_stats.files,
+            acl_stats.names.lookups,
+            acl_stats.names.hits,
+            acl_stats.names.failures
+        ));
+    }
     let (Some(run), Some(export)) = (&s.run, &s.catalog_export) else {
         return Ok(nothing(ctx));
     };
@@ -83,6 +105,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         "bundles": s.bundles,
         "stored_bytes": s.stored_bytes,
         "catalog_export": export,
+        "acls": acl_stats,
     }));
     Ok(Code::Success)
 }

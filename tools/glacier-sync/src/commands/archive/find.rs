@@ -40,8 +40,14 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &FindArgs) -> anyhow::Result<Code> {
     for h in &hits {
         ctx.out.line(hit_line(h));
     }
-    ctx.out
-        .json(&json!({"query": query.to_string(), "hits": hits}));
+    if ctx.out.json {
+        let with_access = hits
+            .iter()
+            .map(|h| super::acl::hit_json(&cat, h))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        ctx.out
+            .json(&json!({"query": query.to_string(), "hits": with_access}));
+    }
     Ok(if hits.is_empty() {
         Code::Failure
     } else {

@@ -5,6 +5,7 @@
 //! progress bars.
 
 // One file per command; `archive` is the command of this family's name.
+pub(crate) mod acl;
 #[allow(clippy::module_inception)]
 pub(crate) mod archive;
 pub(crate) mod catalog_check;

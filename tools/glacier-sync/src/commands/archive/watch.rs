@@ -42,13 +42,27 @@ pub(crate) fn watch(
         }
         None => None,
     };
+    let restore = std::sync::Arc::new(archive_acls::Restore::default());
     let options = WatchOptions {
         interval: Duration::from_secs(interval),
         once,
         decryption,
+        restore_owners: decrypt.same_owner.then_some(true),
+        after_extract: Some(restore.clone()),
         ..WatchOptions::default()
     };
-    match archiver::watch(vault, cat, &options, &Shown::new(ctx)) {
+    let result = archiver::watch(vault, cat, &options, &Shown::new(ctx));
+    let st = restore.stats();
+    if st.applied + st.sidecar + st.failed > 0 {
+        ctx.out.info(format!(
+            "ACLs: {} written back, {} listed in {} (not supported by the target filesystem), {} failed",
+            st.applied,
+            st.sidecar,
+            archive_acls::SIDECAR,
+            st.failed
+        ));
+    }
+    match result {
         Ok(WatchOutcome::Done) => Ok(Code::Success),
         Ok(_) => Ok(Code::Pending),
         Err(archiver::Error::Extract {
