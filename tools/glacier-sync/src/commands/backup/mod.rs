@@ -11,7 +11,8 @@ use archiver::backup::{self, RunOptions, SetConfig, Spec, SystemClock};
 use serde_json::json;
 
 use crate::commands::Ctx;
-use crate::commands::archive::{Shown, human, open_records, open_vault};
+use crate::commands::archive::{Shown, open_records, open_vault};
+use archiver::human_bytes as human;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use archiver::RetrieveOptions;
