@@ -807,23 +807,40 @@ fn restore(cx: &Ctx, what: &str, to: &Path) -> Result<()> {
             expected.retain(|f| only.contains(&f.name));
             found.retain(|f| only.contains(&f.name));
         }
-        let bad = target::compare(&expected, &found);
-        failed.extend(bad.iter().map(|m| format!("{}: {m}", backup.target)));
-        println!(
-            "{}: {} files restored to {}",
-            backup.target,
-            found.len(),
-            dest.display()
-        );
+        note_restored(&backup.target, &expected, &found, &dest, &mut failed);
     }
-    if !failed.is_empty() {
-        return Err(Exit(
-            exit::VERIFY_FAILED,
-            format!("restored data does not match:\n  {}", failed.join("\n  ")),
-        )
-        .into());
+    mismatches_fail(&failed)
+}
+
+/// Compares what a restore of `target` extracted into `dest` with the
+/// catalogue's records, keeps each mismatch in `failed`, and says how many
+/// files were restored.
+fn note_restored(
+    target: &str,
+    expected: &[FileRecord],
+    found: &[FileRecord],
+    dest: &Path,
+    failed: &mut Vec<String>,
+) {
+    let bad = target::compare(expected, found);
+    failed.extend(bad.iter().map(|m| format!("{target}: {m}")));
+    println!(
+        "{target}: {} files restored to {}",
+        found.len(),
+        dest.display()
+    );
+}
+
+/// A restore fails (exit 44) when any restored file did not match.
+fn mismatches_fail(failed: &[String]) -> Result<()> {
+    if failed.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(Exit(
+        exit::VERIFY_FAILED,
+        format!("restored data does not match:\n  {}", failed.join("\n  ")),
+    )
+    .into())
 }
 
 /// `restore --query`: the files on tape a catalog search finds, each
@@ -940,23 +957,10 @@ fn restore_query(cx: &Ctx, text: &str, to: &Path) -> Result<()> {
             .collect();
         let mut expected = cx.db.files(backup.target_id)?;
         expected.retain(|f| names.contains(&f.name));
-        let bad = target::compare(&expected, &found);
-        failed.extend(bad.iter().map(|m| format!("{}: {m}", backup.target)));
         restored += found.len();
-        println!(
-            "{}: {} files restored to {}",
-            backup.target,
-            found.len(),
-            dest.display()
-        );
+        note_restored(&backup.target, &expected, &found, &dest, &mut failed);
     }
-    if !failed.is_empty() {
-        return Err(Exit(
-            exit::VERIFY_FAILED,
-            format!("restored data does not match:\n  {}", failed.join("\n  ")),
-        )
-        .into());
-    }
+    mismatches_fail(&failed)?;
     println!("{restored} files restored and verified (MD5 and SHA-256)");
     Ok(())
 }

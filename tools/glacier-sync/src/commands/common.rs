@@ -314,3 +314,14 @@ pub(crate) fn epoch(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// Asks `question` on the terminal (stderr) and reads the answer from
+/// stdin: true only for `y`, `Y` or `yes`.
+pub(crate) fn ask_yes(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, Write as _};
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}

@@ -110,3 +110,21 @@ impl Observer for Shown {
         }
     }
 }
+
+/// Refuses a retrieval plan whose estimated cost exceeds `--max-cost`
+/// (exit 5, nothing requested).
+pub(crate) fn refuse_over_cost(
+    plan: &archiver::RetrievePlan,
+    max: Option<f64>,
+) -> anyhow::Result<()> {
+    match max {
+        Some(max) if plan.exceeds(max) => Err(crate::exit::coded(
+            crate::exit::Code::CostLimit,
+            format!(
+                "the estimated cost ${:.4} exceeds --max-cost {max}; nothing requested",
+                plan.usd
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

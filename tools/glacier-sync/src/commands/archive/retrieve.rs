@@ -2,7 +2,7 @@
 //! above `--max-cost`, confirm, request the jobs (`archiver::retrieve`),
 //! and with `--wait` watch them through.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 
 use archiver::{RetrieveOptions, Selection, human_bytes};
 use glacier_multipart::Tier;
@@ -10,9 +10,10 @@ use serde_json::json;
 
 use super::cli::RetrieveArgs;
 use super::where_is::absolute;
-use super::{Shown, open_records, open_vault};
+use super::{Shown, open_records, open_vault, refuse_over_cost};
 use crate::cli::TierArg;
 use crate::commands::Ctx;
+use crate::commands::common::ask_yes;
 use crate::exit::{Code, coded};
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
@@ -78,17 +79,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
             plan.billed_bytes
         ));
     }
-    if let Some(max) = args.max_cost
-        && plan.exceeds(max)
-    {
-        return Err(coded(
-            Code::CostLimit,
-            format!(
-                "the estimated cost ${:.4} exceeds --max-cost {max}; nothing requested",
-                plan.usd
-            ),
-        ));
-    }
+    refuse_over_cost(&plan, args.max_cost)?;
     if args.dry_run {
         for w in &plan.archives {
             out.line(format!("{},{}", w.vault, w.archive_id));
@@ -96,14 +87,8 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {
         out.json(&json!({"dry_run": true, "plan": plan}));
         return Ok(Code::Success);
     }
-    if !args.yes && std::io::stdin().is_terminal() {
-        eprint!("request these retrievals? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Err(coded(Code::Failure, "cancelled; nothing requested"));
-        }
+    if !args.yes && std::io::stdin().is_terminal() && !ask_yes("request these retrievals?")? {
+        return Err(coded(Code::Failure, "cancelled; nothing requested"));
     }
     let jobs = archiver::retrieve(&plan, &args.to, &vault, &mut cat, &shown)?;
     out.json(&json!({"plan": plan, "jobs": jobs}));

@@ -10,16 +10,17 @@ use archiver::ArchiveOptions;
 use archiver::backup::{self, RunOptions, SetConfig, Spec, SystemClock};
 use serde_json::json;
 
-use crate::commands::Ctx;
-use crate::commands::archive::{Shown, open_records, open_vault};
-use archiver::human_bytes as human;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 
 use archiver::RetrieveOptions;
+use archiver::human_bytes as human;
 use glacier_multipart::Tier;
 
 use crate::cli::TierArg;
+use crate::commands::Ctx;
 use crate::commands::archive::where_is::absolute;
+use crate::commands::archive::{Shown, open_records, open_vault, refuse_over_cost};
+use crate::commands::common::ask_yes;
 use crate::exit::{Code, coded};
 use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, PruneArgs, RestoreArgs, RunArgs};
 
@@ -213,29 +214,17 @@ fn restore(ctx: &Ctx<'_>, a: &RestoreArgs) -> anyhow::Result<Code> {
             )
         }
     ));
-    if let Some(max) = a.max_cost
-        && plan.exceeds(max)
-    {
-        return Err(coded(
-            Code::CostLimit,
-            format!(
-                "the estimated cost ${:.4} exceeds --max-cost {max}; nothing requested",
-                plan.usd
-            ),
-        ));
-    }
+    refuse_over_cost(&plan, a.max_cost)?;
     if a.dry_run {
         out.json(&json!({"dry_run": true, "point": point, "plan": plan}));
         return Ok(Code::Success);
     }
-    if !a.yes && !plan.local_store && std::io::stdin().is_terminal() {
-        eprint!("request these retrievals? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Err(coded(Code::Failure, "cancelled; nothing requested"));
-        }
+    if !a.yes
+        && !plan.local_store
+        && std::io::stdin().is_terminal()
+        && !ask_yes("request these retrievals?")?
+    {
+        return Err(coded(Code::Failure, "cancelled; nothing requested"));
     }
     let jobs = archiver::retrieve(&plan, &a.to, &vault, &mut records, &shown)?;
     out.json(&json!({"point": point, "plan": plan, "jobs": jobs}));
@@ -302,11 +291,7 @@ fn prune(ctx: &Ctx<'_>, a: &PruneArgs) -> anyhow::Result<Code> {
                 "prune deletes archives: pass --yes to confirm without a terminal; nothing deleted",
             ));
         }
-        eprint!("delete {} cycles? [y/N] ", plan.deleted.len());
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
+        if !ask_yes(&format!("delete {} cycles?", plan.deleted.len()))? {
             return Err(coded(Code::Failure, "cancelled; nothing deleted"));
         }
     }
