@@ -349,3 +349,43 @@ fn cmd_status(cli: &Cli, config: &Config, failed: bool) -> Result<u8, Exit> {
         .code(exit::DATABASE)?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every argument `cmd` shows says what it is for, and so (walking the
+    /// whole tree) does every subcommand and its arguments.
+    fn check(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                problems.push(format!("{path}: argument {id} has no help"));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() {
+                problems.push(format!("{name}: no about"));
+            }
+            check(sub, &name, problems);
+        }
+    }
+
+    /// Every subcommand says what it does, and every argument it shows
+    /// (the global options too) says what it is for.
+    #[test]
+    fn every_command_and_argument_says_what_it_is_for() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut problems = Vec::new();
+        check(&cmd, "dv-backup", &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(cmd.get_subcommands().count() >= 2);
+    }
+}

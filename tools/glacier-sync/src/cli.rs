@@ -601,6 +601,19 @@ mod tests {
 
     use super::{Cli, FEATURES};
 
+    /// Every argument `cmd` itself shows says what it is for.
+    fn check_args(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                problems.push(format!("{path}: argument {id} has no help"));
+            }
+        }
+    }
+
     /// Every subcommand says what it does, differently from its siblings,
     /// and every argument it shows says what it is for.
     fn check(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
@@ -615,15 +628,7 @@ mod tests {
                     }
                 }
             }
-            for arg in sub.get_arguments() {
-                let id = arg.get_id().as_str();
-                if arg.is_hide_set() || id == "help" || id == "version" {
-                    continue;
-                }
-                if arg.get_help().is_none() && arg.get_long_help().is_none() {
-                    problems.push(format!("{name}: argument {id} has no help"));
-                }
-            }
+            check_args(sub, &name, problems);
             check(sub, &name, problems);
         }
     }
@@ -633,8 +638,17 @@ mod tests {
         let cmd = Cli::command();
         cmd.clone().debug_assert();
         let mut problems = Vec::new();
+        // The top level's own (global) options too, not only the
+        // subcommands'.
+        check_args(&cmd, "glacier-sync", &mut problems);
         check(&cmd, "glacier-sync", &mut problems);
         assert!(problems.is_empty(), "{problems:#?}");
+        // The walk reaches the nested commands (catalog check, acl show).
+        let nested = cmd
+            .find_subcommand("catalog")
+            .and_then(|c| c.find_subcommand("check"))
+            .expect("catalog check");
+        assert!(nested.get_arguments().any(|a| a.get_id() == "repair"));
     }
 
     #[test]

@@ -335,28 +335,35 @@ mod tests {
 
     use super::Cli;
 
+    /// Every argument `cmd` shows says what it is for, and so (walking the
+    /// whole tree) does every subcommand and its arguments.
+    fn check(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                problems.push(format!("{path}: argument {id} has no help"));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() {
+                problems.push(format!("{name}: no about"));
+            }
+            check(sub, &name, problems);
+        }
+    }
+
     /// Every subcommand says what it does, and every argument it shows
-    /// says what it is for.
+    /// (the global options too) says what it is for.
     #[test]
     fn every_command_and_argument_says_what_it_is_for() {
         let cmd = Cli::command();
         cmd.clone().debug_assert();
         let mut problems = Vec::new();
-        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-            let name = sub.get_name();
-            if sub.get_about().is_none() {
-                problems.push(format!("{name}: no about"));
-            }
-            for arg in sub.get_arguments() {
-                let id = arg.get_id().as_str();
-                if arg.is_hide_set() || id == "help" || id == "version" {
-                    continue;
-                }
-                if arg.get_help().is_none() && arg.get_long_help().is_none() {
-                    problems.push(format!("{name}: argument {id} has no help"));
-                }
-            }
-        }
+        check(&cmd, "tape-op", &mut problems);
         assert!(problems.is_empty(), "{problems:#?}");
     }
 
