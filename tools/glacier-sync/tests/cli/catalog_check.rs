@@ -113,6 +113,76 @@ fn check_finds_an_index_from_another_backup_and_repair_fixes_it() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// An index file from an earlier run of the same catalog (restored from
+/// a backup taken between two runs) holds a prefix of the files: `find`
+/// still finds the later run's files (the rows above its `upto` are
+/// searched one by one), `catalog check` brings it up to date and finds it
+/// sound, and a run archived on top of it is found too.
+#[test]
+fn check_of_an_index_from_an_earlier_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = run(d, &["create-vault", "./store/v"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cat = d.join("cat.sqlite");
+    archive(d, "alpha");
+    copy_files(&cat, &d.join("b1.sqlite"), "-fts");
+    archive(d, "beta");
+    // Only the index goes back to the earlier run.
+    copy_files(&d.join("b1.sqlite"), &cat, "-fts");
+
+    let find = |q: &str| run(d, &["find", q, "--catalog", "cat.sqlite"], None);
+    for q in ["alphafile3", "betafile3"] {
+        let o = find(q);
+        assert!(o.status.success(), "{q}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("{q}.txt")),
+            "{q}: {}",
+            stdout(&o)
+        );
+    }
+    let o = run(
+        d,
+        &["--json", "catalog", "check", "--catalog", "cat.sqlite"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["check"]["sound"], true, "{v}");
+    assert_eq!(v["check"]["missing"], 0, "{v}");
+    assert!(v["check"]["files"].as_u64().unwrap() >= 40, "{v}");
+    let o = run(d, &["catalog", "check", "--catalog", "cat.sqlite"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("0 not indexed yet")
+            && stdout(&o).contains("the search index and the files agree"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The earlier index again, then a run on top of it.
+    copy_files(&d.join("b1.sqlite"), &cat, "-fts");
+    archive(d, "gamma");
+    for q in ["alphafile3", "betafile3", "gammafile3"] {
+        let o = find(q);
+        assert!(o.status.success(), "{q}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("{q}.txt")),
+            "{q}: {}",
+            stdout(&o)
+        );
+    }
+    let o = run(
+        d,
+        &["--json", "catalog", "check", "--catalog", "cat.sqlite"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["check"]["sound"], true, "{v}");
+    assert_eq!(v["check"]["tail"], 0, "{v}");
+}
+
 #[test]
 fn check_of_no_catalog_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();

@@ -90,6 +90,78 @@ fn a_config_file_drives_archive_with_no_flags() {
     assert!(found.contains("notes.txt"), "{found}");
 }
 
+/// The files under `dir` whose name is `name`.
+fn find_named(dir: &Path, name: &str, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            find_named(&p, name, out);
+        } else if p.file_name().is_some_and(|n| n == name) {
+            out.push(p);
+        }
+    }
+}
+
+/// The file's recipient, bundle size and identity: `archive DIR` with no
+/// flags writes age-encrypted bundles of at most that size, and
+/// `retrieve` decrypts with the identity the file names.
+#[test]
+fn a_config_file_sets_encryption_bundle_size_and_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (identity, recipient) = bundler::generate_x25519();
+    std::fs::write(d.join("key.txt"), format!("{identity}\n")).unwrap();
+    std::fs::create_dir_all(d.join("src")).unwrap();
+    let report: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(d.join("src/report.bin"), &report).unwrap();
+    std::fs::write(d.join("src/other.bin"), vec![b'x'; 3000]).unwrap();
+    std::fs::create_dir_all(d.join("xdg/permafrost")).unwrap();
+    std::fs::write(
+        d.join("xdg/permafrost/config.toml"),
+        format!(
+            "vault = \"file://{d}/store/sealed\"\n\
+             catalog = \"{d}/sealed.sqlite\"\n\
+             encrypt-to = [\"{recipient}\"]\n\
+             max-bundle-size = \"2k\"\n\
+             \n\
+             [retrieve]\n\
+             identity = \"{d}/key.txt\"\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    ok(&run_env(d, &["archive", "src"], &[]));
+    let data: Vec<Vec<u8>> = std::fs::read_dir(d.join("store/sealed/archives"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "data"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let sealed = data
+        .iter()
+        .filter(|b| b.starts_with(b"age-encryption.org/v1\n"))
+        .count();
+    // Each 3000-byte file is larger than 2k: a bundle of its own, both
+    // encrypted; nothing readable of the files is in the store.
+    assert!(sealed >= 2, "{sealed} encrypted of {} archives", data.len());
+    assert!(
+        !data
+            .iter()
+            .any(|b| b.windows(64).any(|w| w == &report[..64])),
+        "the file's bytes are in the store in clear"
+    );
+    let o = run_env(
+        d,
+        &["retrieve", "report", "--to", "out", "--yes", "--wait"],
+        &[],
+    );
+    ok(&o);
+    let mut got = Vec::new();
+    find_named(&d.join("out"), "report.bin", &mut got);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(std::fs::read(&got[0]).unwrap(), report);
+}
+
 #[test]
 fn config_show_names_every_source_and_masks_secrets() {
     let tmp = tempfile::tempdir().unwrap();
