@@ -85,7 +85,7 @@ fn man() -> Result<(), String> {
     }
     println!(
         "read one with `man -l {}/glacier-sync.1`; install them with\n  \
-         install -Dm644 -t ~/.local/share/man/man1 {}/*.1",
+         install -Dm644 -t ~/.cargo/share/man/man1 {}/*.1 (found by man with ~/.cargo/bin on PATH)",
         out.display(),
         out.display()
     );
