@@ -184,7 +184,13 @@ pub(crate) struct ConfigShowArgs {
 ///   zsh:  glacier-sync completions zsh > ~/.zfunc/_glacier-sync (with ~/.zfunc in $fpath)
 ///   fish: glacier-sync completions fish > ~/.config/fish/completions/glacier-sync.fish
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+#[command(
+    after_help = EXIT_CODES_HELP,
+    verbatim_doc_comment,
+    // The one-line summary without the doc comment's full stop, like the
+    // other commands' (verbatim keeps it).
+    about = "Print a shell completion script for glacier-sync on standard output"
+)]
 pub(crate) struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_enum, value_name = "SHELL")]
@@ -623,6 +629,9 @@ mod tests {
             match sub.get_about() {
                 None => problems.push(format!("{name}: no about")),
                 Some(a) => {
+                    if a.to_string().ends_with('.') {
+                        problems.push(format!("{name}: its summary ends with a full stop"));
+                    }
                     if let Some(other) = abouts.insert(a.to_string(), name.clone()) {
                         problems.push(format!("{name} and {other} share their about: {a}"));
                     }

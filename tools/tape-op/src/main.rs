@@ -227,7 +227,10 @@ pub(crate) enum Cmd {
     ///   bash: tape-op completions bash > ~/.local/share/bash-completion/completions/tape-op
     ///   zsh:  tape-op completions zsh > ~/.zfunc/_tape-op (with ~/.zfunc in $fpath)
     ///   fish: tape-op completions fish > ~/.config/fish/completions/tape-op.fish
-    #[command(verbatim_doc_comment)]
+    #[command(
+        verbatim_doc_comment,
+        about = "Print a shell completion script for tape-op on standard output"
+    )]
     Completions {
         /// The shell to complete in.
         #[arg(value_enum, value_name = "SHELL")]
@@ -349,8 +352,12 @@ mod tests {
         }
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
             let name = format!("{path} {}", sub.get_name());
-            if sub.get_about().is_none() {
-                problems.push(format!("{name}: no about"));
+            match sub.get_about() {
+                None => problems.push(format!("{name}: no about")),
+                Some(a) if a.to_string().ends_with('.') => {
+                    problems.push(format!("{name}: its summary ends with a full stop"));
+                }
+                Some(_) => {}
             }
             check(sub, &name, problems);
         }
