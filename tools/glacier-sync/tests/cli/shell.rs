@@ -116,3 +116,29 @@ fn man_pages_for_the_tool_and_every_subcommand_render() {
         "{top}"
     );
 }
+
+/// The README's install step for the pages: in `~/.cargo/share/man/man1`,
+/// `man NAME` finds them with only `~/.cargo/bin` (where `cargo install`
+/// puts the tools) on `PATH`, no `MANPATH`.
+#[test]
+fn man_finds_pages_installed_beside_cargo_bin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let pages = home.join(".cargo/share/man/man1");
+    std::fs::create_dir_all(home.join(".cargo/bin")).unwrap();
+    let o = run(tmp.path(), &["generate-man", pages.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = format!("{}:/usr/bin:/bin", home.join(".cargo/bin").display());
+    let o = Command::new("man")
+        .args(["-w", "glacier-sync-archive"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", &path)
+        .output()
+        .expect("man (man-db) runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        pages.join("glacier-sync-archive.1").to_str().unwrap()
+    );
+}
