@@ -4,3 +4,4 @@
 
 mod fixture;
 mod runs;
+mod store;
