@@ -132,7 +132,7 @@ pub(crate) enum Command {
     Jobs(crate::commands::archive::cli::JobsArgs),
     Watch(crate::commands::archive::cli::WatchArgs),
     Catalog(crate::commands::archive::cli::CatalogArgs),
-    Acl(crate::commands::archive::cli::AclArgs),
+    Acl(crate::commands::acl::cli::AclArgs),
     Config(ConfigArgs),
     Completions(CompletionsArgs),
     #[command(name = "generate-man", hide = true)]

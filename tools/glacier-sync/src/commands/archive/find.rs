@@ -4,8 +4,8 @@ use catalog::{FileHit, Page};
 use serde_json::json;
 
 use super::cli::FindArgs;
-use super::open_catalog;
 use crate::commands::Ctx;
+use crate::commands::flow::open_catalog;
 use crate::exit::{Code, coded};
 
 /// One human line of a hit: the full original path first.
@@ -43,7 +43,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &FindArgs) -> anyhow::Result<Code> {
     if ctx.out.json {
         let with_access = hits
             .iter()
-            .map(|h| super::acl::hit_json(&cat, h))
+            .map(|h| crate::commands::acl::hit_json(&cat, h))
             .collect::<anyhow::Result<Vec<_>>>()?;
         ctx.out
             .json(&json!({"query": query.to_string(), "hits": with_access}));
