@@ -134,6 +134,10 @@ pub(crate) struct ArchiveArgs {
 /// and descriptions, "phrases", -negation, tag:, path:, under:, size:,
 /// mtime:, archive:, run:.
 ///
+/// A file on tape (tape-op records into the same catalog) ends its line
+/// with the tape volume and the tape file and block where it starts
+/// (`tape T2 file 1 block 29`; `tape` in --json).
+///
 /// Like grep, find exits with 1 when no file matches.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
@@ -153,6 +157,9 @@ pub(crate) struct FindArgs {
 }
 
 /// Every archived version of one path.
+///
+/// A version on tape names the tape volume and the tape file and block
+/// where it starts, as `find` does.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct WhereIsArgs {

@@ -8,9 +8,10 @@ use crate::commands::Ctx;
 use crate::commands::flow::open_catalog;
 use crate::exit::{Code, coded};
 
-/// One human line of a hit: the full original path first.
+/// One human line of a hit: the full original path first; for a file on
+/// tape, last, where it starts (`tape T2 file 1 block 29`).
 pub(crate) fn hit_line(h: &FileHit) -> String {
-    format!(
+    let mut line = format!(
         "{}\t{} bytes\tmtime {}\tarchive {}\t{}/{}",
         h.path,
         h.size,
@@ -18,7 +19,12 @@ pub(crate) fn hit_line(h: &FileHit) -> String {
         h.archive_id.as_deref().unwrap_or("(uploading)"),
         h.store,
         h.vault
-    )
+    );
+    if let Some(t) = &h.tape {
+        line.push('\t');
+        line.push_str(&t.to_string());
+    }
+    line
 }
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &FindArgs) -> anyhow::Result<Code> {
