@@ -12,6 +12,7 @@ mod mt_local;
 mod mt_s3;
 mod s3;
 mod shell;
+mod tape;
 mod treehash;
 
 use std::path::Path;
