@@ -297,3 +297,74 @@ impl Read for ObjectReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::primitives::SdkBody;
+
+    use super::*;
+
+    /// What a service answer becomes. (Missing keys and buckets are tested
+    /// against the S3 server; it grants every request, so a refusal is
+    /// built here.)
+    fn answer(status: u16, code: Option<&str>, message: &str) -> (String, bool) {
+        let mut meta = ErrorMetadata::builder().message(message);
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let err = GetObjectError::generic(meta.build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        describe(&SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn refusals_say_what_they_are() {
+        assert_eq!(
+            answer(403, Some("AccessDenied"), "Access Denied"),
+            (
+                "access denied (AccessDenied: Access Denied)".to_owned(),
+                false
+            )
+        );
+        assert_eq!(
+            answer(403, None, ""),
+            ("access denied (AccessDenied)".to_owned(), false)
+        );
+        assert_eq!(
+            answer(404, None, ""),
+            ("no such object (NotFound)".to_owned(), false)
+        );
+        let (m, retry) = answer(403, Some("InvalidObjectState"), "archived");
+        assert!(m.starts_with("the object is archived") && !retry, "{m}");
+        assert_eq!(
+            answer(503, Some("SlowDown"), "Reduce your request rate"),
+            ("SlowDown: Reduce your request rate".to_owned(), true)
+        );
+        assert!(answer(500, Some("InternalError"), "x").1);
+    }
+
+    #[test]
+    fn the_bucket_comes_from_the_config_then_the_identifier() {
+        use crate::{Checksum, ChecksumType, DatasetId};
+        let f = DataFile::new(
+            9,
+            DatasetId::new("doi", "10.5072", "FK2/X"),
+            "s3-east://in-id:abc",
+            Checksum::new(ChecksumType::Md5, "0"),
+        );
+        let store = S3FileStore::new("s3-east");
+        assert_eq!(
+            store.object_of(&f, "abc").unwrap(),
+            ("in-id".to_owned(), "10.5072/FK2/X/abc".to_owned())
+        );
+        assert_eq!(store.locate(&f, "abc"), "s3://in-id/10.5072/FK2/X/abc");
+        let store = store.bucket("configured");
+        assert_eq!(store.object_of(&f, "abc.orig").unwrap().0, "configured");
+        assert!(
+            !format!("{:?}", store.static_credentials("AKID", "s3cr3t")).contains("s3cr3t"),
+            "credentials are never printed"
+        );
+    }
+}
