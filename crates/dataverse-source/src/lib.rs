@@ -15,7 +15,7 @@
 //! - [`Stores`] maps Dataverse's driver ids (`file`, `s3`, any configured
 //!   store name) to [`FileStore`]s: [`FileSystemStore`] reads
 //!   `<dir>/<authority>/<identifier>/<storageid>`; with the `s3` feature
-//!   (on by default), [`S3FileStore`] reads storage identifiers
+//!   (on by default), `S3FileStore` reads storage identifiers
 //!   `<driverId>://<bucket>:<storageid>` from the object
 //!   `<authority>/<identifier>/<storageid>`, streamed.
 //! - [`ChecksumType`]: MD5, SHA-1, SHA-256, SHA-512, computed while
