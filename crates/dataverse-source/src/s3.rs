@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::{self, Cursor, Read};
 use std::sync::{Arc, OnceLock};
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use glacier_multipart::{S3Client, S3Connect};
@@ -252,11 +252,25 @@ fn describe(err: &SdkError<GetObjectError>) -> (String, bool) {
             (message, retryable)
         }
         SdkError::TimeoutError(_) => ("the request timed out".to_owned(), true),
-        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            (format!("{}", DisplayErrorContext(err)), true)
-        }
-        _ => (format!("{}", DisplayErrorContext(err)), false),
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (causes(err), true),
+        _ => (causes(err), false),
     }
+}
+
+/// An error and its causes, `: `-separated (each said once), without the
+/// SDK's debug dump.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
 }
 
 /// An object's body, read as it arrives.
@@ -288,7 +302,7 @@ impl Read for ObjectReader {
                         driver: self.driver.clone(),
                         bucket: self.bucket.clone(),
                         key: self.key.clone(),
-                        message: DisplayErrorContext(&e).to_string(),
+                        message: causes(&e),
                         retryable: true,
                     };
                     return Err(io::Error::other(error));

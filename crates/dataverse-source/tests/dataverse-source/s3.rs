@@ -336,6 +336,112 @@ fn listed_files_are_read_from_their_own_stores() {
     );
 }
 
+/// A TCP proxy in front of the S3 server that passes `limit` bytes of each
+/// response and then cuts the connection: a connection dropped mid-object.
+fn cutting_proxy(limit: usize) -> String {
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let upstream = endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { break };
+            let Ok(mut server) = TcpStream::connect(&upstream) else {
+                break;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+            });
+            std::thread::spawn(move || {
+                let mut left = limit;
+                let mut buf = vec![0u8; 16 << 10];
+                while left > 0 {
+                    let n = match server.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n.min(left),
+                    };
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_connection_dropped_mid_object_is_a_read_failure() {
+    let bucket = fresh_bucket();
+    let data = content(1 << 20, 7);
+    put(&bucket, "10.5072/FK2/S3TEST/cut-1", &data);
+    let f = s3_file(
+        1,
+        &bucket,
+        "cut-1",
+        Checksum::new(ChecksumType::Md5, md5(&data)),
+        data.len(),
+    );
+    let store = S3FileStore::new("s3")
+        .endpoint_url(cutting_proxy(300_000))
+        .region("us-east-1")
+        .static_credentials("testing", "testing");
+    let source = reader(Stores::new().with("s3", Arc::new(store)));
+    let dest = MemoryDestination::new();
+    let o = back_up(&source, &dest, &f);
+    assert_eq!(o.status, Status::FailRead, "{o:?}");
+    assert!(o.bytes > 0 && o.bytes < data.len() as u64, "{o:?}");
+    let msg = o.message.unwrap();
+    assert!(
+        msg.contains(&format!(
+            "reading s3://{bucket}/10.5072/FK2/S3TEST/cut-1 (store 's3')"
+        )) && msg.contains("end of file"),
+        "{msg}"
+    );
+    assert!(!msg.contains("Error {"), "no debug dump: {msg}");
+    assert!(
+        dest.get(&f.backup_path().unwrap()).is_none(),
+        "no copy is kept"
+    );
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_read_failure_naming_it() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = S3FileStore::new("s3")
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .region("us-east-1")
+        .static_credentials("testing", "testing");
+    let source = reader(Stores::new().with("s3", Arc::new(store)));
+    let f = s3_file(
+        1,
+        "some-bucket",
+        "x-1",
+        Checksum::new(ChecksumType::Md5, md5(b"x")),
+        1,
+    );
+    let o = back_up(&source, &MemoryDestination::new(), &f);
+    assert_eq!(o.status, Status::FailRead, "{o:?}");
+    let msg = o.message.unwrap();
+    assert!(
+        msg.contains("opening s3://some-bucket/10.5072/FK2/S3TEST/x-1 (store 's3')")
+            && msg.to_lowercase().contains("connect"),
+        "{msg}"
+    );
+}
+
 fn len(data: &[u8]) -> i64 {
     i64::try_from(data.len()).unwrap()
 }
