@@ -74,6 +74,8 @@ mod upload;
 pub use aws::glacier::{GlacierOptions, GlacierStore};
 #[cfg(feature = "s3")]
 pub use aws::s3::{CHECKSUM as S3_CHECKSUM, S3Class, S3Options, S3Store};
+#[cfg(feature = "s3")]
+pub use aws::{S3Client, S3Connect};
 pub use download::{DownloadInfo, DownloadOptions, Downloader};
 pub use error::{Error, Result};
 pub use inventory::{Inventory, InventoryParseError};

@@ -85,6 +85,99 @@ pub(crate) fn region_of(config: &SdkConfig) -> String {
         .map_or_else(String::new, ToString::to_string)
 }
 
+/// How to reach an S3 endpoint, for crates that read or write S3 objects
+/// outside an [`S3Store`](crate::S3Store) (dataverse-source's S3 file
+/// store): the connection part of [`S3Options`](crate::S3Options).
+/// Anything left `None` comes from the standard chain (`AWS_REGION`,
+/// `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, `~/.aws/config`, IMDS).
+#[cfg(feature = "s3")]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct S3Connect {
+    /// The region; `None`: the standard chain, else `us-east-1`.
+    pub region: Option<String>,
+    /// Another endpoint (an S3-compatible service, a test server).
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (`ENDPOINT/BUCKET/KEY`); `None`: on exactly
+    /// when an endpoint is given.
+    pub path_style: Option<bool>,
+    /// A named profile of `~/.aws/config`.
+    pub profile: Option<String>,
+    /// Fixed credentials (access key id, secret key) instead of the chain.
+    pub static_credentials: Option<(String, String)>,
+}
+
+/// An `aws-sdk-s3` client set up as [`S3Store`](crate::S3Store)'s is (the
+/// rustls/ring HTTP client, the SDK's retries off, path-style addressing
+/// and region defaults, checksums only where S3 requires them), on a
+/// private tokio runtime that blocking callers drive with
+/// [`block_on`](S3Client::block_on).
+#[cfg(feature = "s3")]
+#[derive(Debug)]
+pub struct S3Client {
+    client: aws_sdk_s3::Client,
+    runtime: tokio::runtime::Runtime,
+    endpoint: String,
+}
+
+#[cfg(feature = "s3")]
+impl S3Client {
+    /// Sets the client up; the runtime's threads are named `thread_name`.
+    /// Nothing is sent to the service yet (a wrong endpoint or missing
+    /// credentials show at the first request).
+    pub fn connect(connect: &S3Connect, thread_name: &str) -> Result<S3Client> {
+        let runtime = runtime(thread_name)?;
+        // Settings `Connect` gains later keep their defaults here.
+        #[allow(clippy::needless_update)]
+        let shared = Connect {
+            region: connect.region.as_deref(),
+            endpoint_url: connect.endpoint_url.as_deref(),
+            profile: connect.profile.as_deref(),
+            static_credentials: connect
+                .static_credentials
+                .as_ref()
+                .map(|(k, s)| (k.as_str(), s.as_str())),
+            ..Connect::default()
+        };
+        let config = load_config(&runtime, &shared);
+        let mut builder = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(connect.path_style.unwrap_or(connect.endpoint_url.is_some()))
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            );
+        let mut region = region_of(&config);
+        if region.is_empty() {
+            "us-east-1".clone_into(&mut region);
+            builder = builder.region(aws_config::Region::new(region.clone()));
+        }
+        let endpoint = connect
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+        Ok(S3Client {
+            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            runtime,
+            endpoint,
+        })
+    }
+
+    /// The SDK client; its futures run under [`block_on`](Self::block_on).
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
+    /// Runs `future` to completion on the private runtime. Any number of
+    /// threads may block on it at once; never call it from async code.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// The endpoint requests go to (for messages).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
 /// Maps an SDK failure to our error; `not_found` names what a 404 means
 /// for this operation.
 pub(crate) fn map_err<E>(
