@@ -1,6 +1,7 @@
 //! Files on tape and in the cloud in one catalog: `tape-op` archives a tree
-//! onto a file-backed tape (a SIMH .tap image) into catalog C, `glacier-sync
-//! archive` another into a local vault with the same C; `find` and
+//! onto file-backed tapes (SIMH .tap images; the tree fills T1 and goes on
+//! on T2) into catalog C, `glacier-sync archive` another into a local vault
+//! with the same C; `find` and
 //! `where-is` on C answer for both, naming the tape volume and the tape
 //! file and block where each file starts, and `tape-op restore --query`
 //! brings the tape files back byte for byte.
@@ -96,7 +97,7 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
     let data = dir.join("data");
     std::fs::create_dir_all(data.join("sub dir")).unwrap();
     let files: [(&str, Vec<u8>); 4] = [
-        ("big.bin", noise(1, 300_000)),
+        ("big.bin", noise(1, 400_000)),
         ("report budget 2019.txt", b"alpha budget 2019\n".to_vec()),
         ("sub dir/budget notes.txt", noise(2, 70_000)),
         ("unrelated.dat", noise(3, 1000)),
@@ -107,13 +108,15 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
     std::fs::write(
         dir.join("tape.conf"),
         format!(
-            "[default]\ndatabase_file = C.sqlite\ntape_device = tapes/{{tape}}.tap\nblock_size = {BLOCK}\nbuffer_size = 1048576\n"
+            "[default]\ndatabase_file = C.sqlite\ntape_device = tapes/{{tape}}.tap\nblock_size = {BLOCK}\nbuffer_size = 1048576\nfile_tape_capacity = 400000\n"
         ),
     )
     .unwrap();
     tape_op(&dir, &["import", "--dirs", "data"], 0);
     tape_op(&dir, &["open-tape", "T1", "--serial", "S1", "--online"], 0);
     tape_op(&dir, &["assign"], 0);
+    tape_op(&dir, &["archive"], 43); // T1 is full inside big.bin
+    tape_op(&dir, &["open-tape", "T2", "--serial", "S2", "--online"], 0);
     tape_op(&dir, &["archive"], 0);
 
     // A tree in the cloud (a local vault), in the same catalog.
@@ -146,12 +149,18 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
             .find(|l| l.starts_with(&format!("{path}\t")))
             .unwrap_or_else(|| panic!("{path} not found: {text}"))
     };
+    // big.bin's header and 400,000 bytes come first, from T1's block 1 on;
+    // T1 is full inside them, so the others start on T2 (the backup's
+    // archive is in vault T1, the volume of its first part).
     let report = line_of("report budget 2019.txt");
-    // big.bin's header and 300,000 bytes (587 records of 512) come first,
-    // in blocks 1..: the report's header is at stream offset 300,544.
     assert!(
-        report.ends_with("\ttape/T1\ttape T1 file 1 block 5"),
+        report.contains("\ttape/T1\ttape T2 file 1 block "),
         "{report}"
+    );
+    let big = stdout(&gs(&dir, &["find", "--catalog", "C.sqlite", "big.bin"], 0));
+    assert!(
+        big.trim_end().ends_with("\ttape T1 file 1 block 1"),
+        "{big}"
     );
     let cloud_line = lines
         .iter()
@@ -168,9 +177,6 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
         0,
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let image = std::fs::read(dir.join("tapes/T1.tap")).unwrap();
-    let records = tape_file(&image, 1);
-    assert_eq!(records[0].len(), BLOCK, "the part header block");
     let mut on_tape = 0;
     for h in v["hits"].as_array().unwrap() {
         let path = h["path"].as_str().unwrap();
@@ -180,13 +186,25 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
         }
         on_tape += 1;
         let t = &h["tape"];
-        assert_eq!(t["volume"], "T1", "{h}");
+        assert_eq!(t["volume"], "T2", "{h}");
         assert_eq!(t["file_number"], 1, "{h}");
         let block = usize::try_from(t["block"].as_u64().unwrap()).unwrap();
         let offset = usize::try_from(t["offset"].as_u64().unwrap()).unwrap();
-        assert_eq!(block, 1 + offset / BLOCK, "{h}");
+        // The part header (block 0) says where in the stream block 1 starts.
+        let image = std::fs::read(dir.join("tapes/T2.tap")).unwrap();
+        let records = tape_file(&image, 1);
+        assert_eq!(records[0].len(), BLOCK, "the part header block");
+        let start: usize = String::from_utf8_lossy(&records[0])
+            .lines()
+            .find_map(|l| l.strip_prefix("stream_offset="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(start > 0 && offset >= start, "{h}: part 1 from {start}");
+        assert_eq!(block, 1 + (offset - start) / BLOCK, "{h}");
+        let at = (offset - start) % BLOCK;
         let name = path.strip_prefix(&format!("{}/", data.display())).unwrap();
-        let header = &records[block][offset % BLOCK..offset % BLOCK + 100];
+        let header = &records[block][at..at + 100];
         assert!(
             header.starts_with(name.as_bytes()),
             "{path}: {:?}",
@@ -194,7 +212,7 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
         );
         let human = line_of(name);
         assert!(
-            human.ends_with(&format!("tape T1 file 1 block {block}")),
+            human.ends_with(&format!("tape T2 file 1 block {block}")),
             "{human}"
         );
     }
@@ -208,18 +226,18 @@ fn files_on_tape_are_found_where_is_d_and_restored_by_query() {
         text.lines().next().unwrap(),
         line_of("sub dir/budget notes.txt")
     );
-    assert!(text.contains("\ttape T1 file 1 block "), "{text}");
+    assert!(text.contains("\ttape T2 file 1 block "), "{text}");
     let out = gs(
         &dir,
         &["--json", "where-is", "--catalog", "C.sqlite", &notes],
         0,
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["versions"][0]["tape"]["volume"], "T1", "{v}");
+    assert_eq!(v["versions"][0]["tape"]["volume"], "T2", "{v}");
     assert_eq!(v["versions"][0]["store"], "tape", "{v}");
 
     // tape-op restore by the same query: byte-identical files, read from
-    // those positions; a query matching nothing on tape is an error.
+    // those positions on T2; a query matching nothing on tape is an error.
     tape_op(&dir, &["restore", "--query", "budget", "--to", "back"], 0);
     let root = dir.join("back").join(data.strip_prefix("/").unwrap());
     for (name, bytes) in &files {
