@@ -761,6 +761,45 @@ fn a_directory_that_is_down_leaves_names_unresolved_with_one_warning() {
     let file = file.to_str().unwrap();
     // Nothing listens on port 1.
     degrades(tmp.path(), file, "ldap://127.0.0.1:1");
+    // An archive run too: exit 0, one warning, the entries by number.
+    let env = Env::local();
+    let dir = env.tmp.path();
+    let archived = directory_share(dir);
+    let vault = env.vault_spec();
+    let cfg = env.path("glacier.cfg").display().to_string();
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let out = run_env(
+        dir,
+        &[
+            "-v",
+            "archive",
+            "src",
+            "--acls",
+            "auto",
+            "--vault",
+            &vault,
+            "--catalog",
+            &cat,
+            "--config",
+            &cfg,
+        ],
+        &[
+            ("PERMAFROST_LDAP_URL", "ldap://127.0.0.1:1"),
+            ("PERMAFROST_LDAP_BASE", "dc=example,dc=test"),
+            ("PERMAFROST_LDAP_BIND_DN", "cn=reader,dc=example,dc=test"),
+            ("PERMAFROST_LDAP_PASSWORD", PASSWORD),
+        ],
+    );
+    ok(&out);
+    no_password("archive -v against a dead directory", &out.stderr);
+    let err = stderr(&out);
+    assert_eq!(err.matches("WARN").count(), 1, "{err}");
+    assert!(err.contains("names stay unresolved"), "{err}");
+    let archived = archived.to_str().unwrap().to_owned();
+    let catalog = env.path("catalog.sqlite");
+    assert_eq!(find(dir, &catalog, "acl:uid:10001"), vec![archived.clone()]);
+    assert_eq!(find(dir, &catalog, "owner:10004"), vec![archived]);
+    assert!(find(dir, &catalog, "acl:alice").is_empty());
     // A directory of our own, stopped before the run asks it.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/slapd");
     let spawned = sh(Command::new(&script)
