@@ -1,5 +1,6 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
+mod acls;
 mod archive;
 mod backup;
 mod catalog_check;
