@@ -11,6 +11,7 @@ mod mt_fake;
 mod mt_local;
 mod mt_s3;
 mod s3;
+mod s3_faults;
 mod shell;
 mod treehash;
 
