@@ -324,3 +324,140 @@ fn the_allowed_user_of_the_authenticating_server_can_sync() {
     let journal = std::fs::read_to_string(dir.join("j.log")).unwrap();
     assert_eq!(journal.matches("CREATED").count(), 2, "{journal}");
 }
+
+/// Deterministic bytes that do not compress.
+fn noise(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The server goes away in the middle of a multipart upload (a proxy in
+/// front of moto cuts every connection and refuses new ones; moto itself
+/// would lose its state), the sync is killed while it retries, the server
+/// comes back: the rerun sends only the parts S3 does not have, and the
+/// object is complete and verified.
+#[test]
+fn a_server_gone_mid_upload_and_back_lets_a_rerun_resume() {
+    const MIB: usize = 1 << 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bucket = crate::s3::fresh_bucket();
+    let moto = endpoint();
+    let proxy = crate::proxy::Proxy::start(moto.trim_start_matches("http://"));
+    let case = Case {
+        what: "server gone",
+        bucket: bucket.clone(),
+        endpoint: proxy.endpoint(),
+        key: "testing".into(),
+        secret: "testing".into(),
+    };
+    let cfg = setup(dir, &case);
+    let big = noise(7, 40 * MIB + 12_345);
+    std::fs::write(dir.join("src/big.bin"), &big).unwrap();
+    let location = format!("s3://{bucket}/site?class=GLACIER_IR");
+    let ep = proxy.endpoint();
+    let spec = format!("s3://{bucket}/site/{VAULT}?class=GLACIER_IR");
+    crate::mt::ok(&run(
+        dir,
+        &[
+            "create-vault",
+            &spec,
+            "--endpoint-url",
+            &ep,
+            "--config",
+            &cfg,
+        ],
+        None,
+    ));
+    let args = [
+        "sync",
+        "--dir",
+        "src",
+        "--vault",
+        VAULT,
+        "--journal",
+        "j.log",
+        "--partsize",
+        "8",
+        "--concurrency",
+        "1",
+        "--store",
+        &location,
+        "--endpoint-url",
+        &ep,
+        "--config",
+        &cfg,
+    ];
+    // Gone after 20 MiB: two parts of 8 MiB stored, the third cut.
+    proxy.cut_after(20 * MIB as u64);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join(".no-config"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !proxy.is_down() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(120),
+            "the upload never got to 20 MiB"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sync ended before the server went away"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // It retries against a dead port; the operator gives up on it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sync gave up at once"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let journal = std::fs::read_to_string(dir.join("j.log")).unwrap_or_default();
+    assert!(!journal.contains("big.bin"), "{journal}");
+    // What S3 holds: an unfinished upload (asked of moto directly).
+    let store = crate::s3::store(&location);
+    use glacier_multipart::ArchiveStore as _;
+    assert_eq!(store.list_multipart_uploads(VAULT).unwrap().len(), 1);
+
+    // The server is back; the rerun resumes.
+    proxy.restart();
+    crate::mt::ok(&run(dir, &args, None));
+    let sent = proxy.sent();
+    assert!(
+        sent < (big.len() - 16 * MIB + MIB) as u64,
+        "the rerun sent {sent} bytes of a {} byte file: the stored parts again",
+        big.len()
+    );
+    assert!(sent > (big.len() - 24 * MIB) as u64, "{sent}");
+    assert!(store.list_multipart_uploads(VAULT).unwrap().is_empty());
+    let state = journal::read_journal(dir.join("j.log"), journal::ReadOptions::default())
+        .unwrap()
+        .state;
+    assert_eq!(state.archive_count(), 3, "a.txt, sub/b.txt, big.bin");
+    assert_eq!(store.describe_vault(VAULT).unwrap().archives, 3);
+    let archive = state.latest("big.bin").unwrap();
+    assert_eq!(archive.size, big.len() as u64);
+    assert_eq!(archive.treehash, glacier_treehash::tree_hash(&big));
+    // Complete and verified: the store checks every byte it returns.
+    let job = store
+        .initiate_job(
+            VAULT,
+            &glacier_multipart::JobRequest::archive(archive.archive_id.as_str()),
+        )
+        .unwrap();
+    let out = store.get_job_output(VAULT, &job, None).unwrap();
+    assert!(out.data == big, "the object differs from the file");
+}
