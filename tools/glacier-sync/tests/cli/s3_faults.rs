@@ -11,6 +11,8 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 
+use glacier_multipart::ArchiveStore as _;
+
 use crate::mt::VAULT;
 use crate::s3::endpoint;
 use crate::{run, stderr};
@@ -344,6 +346,7 @@ fn noise(seed: u64, n: usize) -> Vec<u8> {
 /// comes back: the rerun sends only the parts S3 does not have, and the
 /// object is complete and verified.
 #[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
 fn a_server_gone_mid_upload_and_back_lets_a_rerun_resume() {
     const MIB: usize = 1 << 20;
     let tmp = tempfile::tempdir().unwrap();
@@ -429,7 +432,6 @@ fn a_server_gone_mid_upload_and_back_lets_a_rerun_resume() {
     assert!(!journal.contains("big.bin"), "{journal}");
     // What S3 holds: an unfinished upload (asked of moto directly).
     let store = crate::s3::store(&location);
-    use glacier_multipart::ArchiveStore as _;
     assert_eq!(store.list_multipart_uploads(VAULT).unwrap().len(), 1);
 
     // The server is back; the rerun resumes.
