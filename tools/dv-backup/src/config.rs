@@ -138,10 +138,7 @@ pub(crate) struct S3StoreConfig {
 #[derive(Debug, Clone)]
 pub(crate) enum BackupConfig {
     Ssh(SshConfig),
-    Directory {
-        path: PathBuf,
-    },
-    #[allow(dead_code)] // see StoreDestConfig
+    Directory { path: PathBuf },
     Store(StoreDestConfig),
 }
 
@@ -159,15 +156,47 @@ pub(crate) struct SshConfig {
     pub(crate) verify: String,
 }
 
+/// `[Backup] StorageType: store`: a Permafrost store and its catalog.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read, not used yet: the store destination is not built in yet
 pub(crate) struct StoreDestConfig {
+    /// `StoreLocation`: any glacier-multipart location (`file:///DIR` or a
+    /// path, `glacier://REGION`, `s3://BUCKET[/PREFIX]`).
     pub(crate) location: String,
+    /// `Vault` (default `dataverse`).
     pub(crate) vault: String,
+    /// `Catalog`: the catalog file (`glacier-sync --catalog`).
     pub(crate) catalog: PathBuf,
+    /// `MaxFiles`: members per bundle (default 1000).
     pub(crate) max_files: u64,
+    /// `MaxBundleMiB`: content bytes per bundle (default 500 MiB).
     pub(crate) max_bundle_size: u64,
+    /// `BatchFiles`: files staged before an archive run (default 5000).
     pub(crate) batch_files: usize,
+    /// `BatchMiB`: bytes staged before an archive run (default 2048 MiB).
+    pub(crate) batch_bytes: u64,
+    /// `StagingDirectory` (default `dv-backup-staging` beside the config).
+    pub(crate) staging: PathBuf,
+}
+
+/// Reads the `[Backup]` keys of `StorageType: store`.
+fn store_destination(ini: &Ini, rel: &dyn Fn(&str) -> PathBuf) -> Result<StoreDestConfig> {
+    let max_files = parse_num(ini, "Backup", "MaxFiles", 1000u64)?;
+    let batch_files = parse_num(ini, "Backup", "BatchFiles", 5000usize)?;
+    if max_files == 0 || batch_files == 0 {
+        bail!("[Backup] MaxFiles and BatchFiles must be at least 1");
+    }
+    Ok(StoreDestConfig {
+        location: required(ini, "Backup", "StoreLocation")?.to_owned(),
+        vault: ini.get("Backup", "Vault").unwrap_or("dataverse").to_owned(),
+        catalog: rel(required(ini, "Backup", "Catalog")?),
+        max_files,
+        max_bundle_size: parse_num(ini, "Backup", "MaxBundleMiB", 500u64)? << 20,
+        batch_files,
+        batch_bytes: parse_num(ini, "Backup", "BatchMiB", 2048u64)? << 20,
+        staging: rel(ini
+            .get("Backup", "StagingDirectory")
+            .unwrap_or("dv-backup-staging")),
+    })
 }
 
 /// `[Notifications]`.
@@ -270,14 +299,7 @@ impl Config {
             "directory" => BackupConfig::Directory {
                 path: rel(required(ini, "Backup", "BackupDirectory")?),
             },
-            "store" => BackupConfig::Store(StoreDestConfig {
-                location: required(ini, "Backup", "StoreLocation")?.to_owned(),
-                vault: ini.get("Backup", "Vault").unwrap_or("dataverse").to_owned(),
-                catalog: rel(required(ini, "Backup", "Catalog")?),
-                max_files: parse_num(ini, "Backup", "MaxFiles", 1000u64)?,
-                max_bundle_size: parse_num(ini, "Backup", "MaxBundleMiB", 500u64)? << 20,
-                batch_files: parse_num(ini, "Backup", "BatchFiles", 5000usize)?,
-            }),
+            "store" => BackupConfig::Store(store_destination(ini, &rel)?),
             "swift" => bail!(
                 "[Backup] StorageType swift was never finished in the original script and is not supported; use ssh, directory or store"
             ),
@@ -466,6 +488,11 @@ mod tests {
         };
         assert_eq!(s.catalog, Path::new("/x/cat.sqlite"));
         assert_eq!(s.vault, "dataverse");
+        assert_eq!(
+            (s.max_files, s.max_bundle_size, s.batch_files, s.batch_bytes),
+            (1000, 500 << 20, 5000, 2048 << 20)
+        );
+        assert_eq!(s.staging, Path::new("/x/dv-backup-staging"));
         let swift = "[Database]\nDatabase: d\nUsername: u\n[Backup]\nStorageType: swift\n";
         assert!(Config::from_ini(&Ini::parse(swift).unwrap(), Path::new("c")).is_err());
     }

@@ -10,6 +10,7 @@ mod notify;
 mod run;
 mod sftp;
 mod status;
+mod store;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -216,13 +217,25 @@ fn build_destination(config: &Config, dry_run: bool) -> Result<Arc<dyn Destinati
             Arc::new(sftp::SftpDestination::connect(ssh.clone()).code(exit::DESTINATION)?)
         }
         BackupConfig::Directory { path } => Arc::new(DirectoryDestination::new(path)),
-        BackupConfig::Store(_) => {
-            return Err(Exit(
-                exit::USAGE,
-                anyhow::anyhow!("[Backup] StorageType store is not available in this build yet"),
-            ));
-        }
+        // A dry run copies nothing: the store is not opened.
+        BackupConfig::Store(_) => Arc::new(dataverse_source::MemoryDestination::new()),
     })
+}
+
+/// Where a run puts files: a per-file destination, or the store (staged,
+/// archived in batches).
+enum Target {
+    Direct(Arc<dyn Destination>),
+    Store(Box<store::StoreBackend>),
+}
+
+fn build_target(config: &Config, dry_run: bool) -> Result<Target, Exit> {
+    match &config.backup {
+        BackupConfig::Store(s) if !dry_run => Ok(Target::Store(Box::new(
+            store::StoreBackend::open(s).code(exit::DESTINATION)?,
+        ))),
+        _ => Ok(Target::Direct(build_destination(config, dry_run)?)),
+    }
 }
 
 struct Shown {
@@ -261,7 +274,7 @@ fn cmd_run(
     .code(exit::DATABASE)?;
     let stores = build_stores(config);
     let source = DataverseSource::new(config.database.db.clone(), stores);
-    let destination = build_destination(config, dry_run)?;
+    let target = build_target(config, dry_run)?;
     let options = run::RunOptions {
         rerun,
         dry_run,
@@ -274,13 +287,16 @@ fn cmd_run(
         b
     });
     let shown = Shown { bar };
-    let result = run::run(
-        &source,
-        destination.as_ref(),
-        status.as_mut(),
-        &options,
-        &shown,
-    );
+    let direct;
+    let backend: &dyn run::Backend = match &target {
+        Target::Direct(d) => {
+            direct = run::Direct(d.as_ref());
+            &direct
+        }
+        Target::Store(s) => s.as_ref(),
+    };
+    let result = run::run(&source, backend, status.as_mut(), &options, &shown);
+    drop(target);
     if let Some(b) = &shown.bar {
         b.finish_and_clear();
     }

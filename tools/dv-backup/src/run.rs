@@ -136,6 +136,42 @@ impl Report {
     }
 }
 
+/// How files reach their destination: [`Backend::copy`] runs on the copy
+/// threads, one file at a time; [`Backend::settle`] on the recording
+/// thread, with the outcomes in listing order, and returns those that may
+/// be recorded now, still in order (a batching backend holds them until
+/// its batch is stored, so rows stay committed in listing order).
+pub(crate) trait Backend: Sync {
+    /// Backs up (or stages) one file.
+    fn copy(&self, source: &dyn Source, file: &DataFile) -> Outcome;
+
+    /// Takes in-order outcomes, gives back those final; `last`: nothing
+    /// more comes, give back everything.
+    fn settle(
+        &self,
+        done: Vec<(DataFile, Outcome)>,
+        last: bool,
+    ) -> Result<Vec<(DataFile, Outcome)>>;
+}
+
+/// A per-file [`Destination`]: each file is copied and verified there,
+/// and final at once.
+pub(crate) struct Direct<'a>(pub(crate) &'a dyn Destination);
+
+impl Backend for Direct<'_> {
+    fn copy(&self, source: &dyn Source, file: &DataFile) -> Outcome {
+        back_up(source, self.0, file)
+    }
+
+    fn settle(
+        &self,
+        done: Vec<(DataFile, Outcome)>,
+        _last: bool,
+    ) -> Result<Vec<(DataFile, Outcome)>> {
+        Ok(done)
+    }
+}
+
 /// Progress callbacks (the tool draws them).
 pub(crate) trait Progress: Sync {
     fn file_done(&self, _report: &Report) {}
@@ -146,7 +182,7 @@ pub(crate) trait Progress: Sync {
 /// the listing's start); per-file failures are in the report.
 pub(crate) fn run(
     source: &dyn Source,
-    destination: &dyn Destination,
+    backend: &dyn Backend,
     status: &mut dyn StatusDb,
     options: &RunOptions,
     progress: &dyn Progress,
@@ -182,7 +218,7 @@ pub(crate) fn run(
                     .name(format!("dv-backup-copy-{n}"))
                     .spawn_scoped(scope, move || {
                         for (seq, file) in rx {
-                            let outcome = back_up(source, destination, &file);
+                            let outcome = backend.copy(source, &file);
                             if tx.send((seq, file, outcome)).is_err() {
                                 break;
                             }
@@ -230,6 +266,9 @@ pub(crate) fn run(
                 }
                 if next_commit == next_seq {
                     if listing_done {
+                        let rest = backend.settle(Vec::new(), true)?;
+                        commit(rest, status, options, &mut report)?;
+                        progress.file_done(&report);
                         return Ok(());
                     }
                     continue;
@@ -244,29 +283,15 @@ pub(crate) fn run(
                 for (seq, file, outcome) in got {
                     pending.insert(seq, (file, outcome));
                 }
-                let mut records = Vec::new();
-                while let Some((file, outcome)) = pending.remove(&next_commit) {
+                let mut in_order = Vec::new();
+                while let Some(done) = pending.remove(&next_commit) {
                     next_commit += 1;
-                    report.bytes += outcome.bytes;
-                    match outcome.status {
-                        Status::Ok => report.success += 1,
-                        s => report.fail(
-                            &file,
-                            s.as_str(),
-                            outcome.message.clone().unwrap_or_default(),
-                        ),
-                    }
-                    records.push(Record {
-                        dataset: file.dataset_identifier(),
-                        storage_identifier: status_key(&file),
-                        status: outcome.status,
-                        created: file.created,
-                        method: options.method,
-                        message: outcome.message,
-                    });
+                    in_order.push(done);
                 }
-                if !records.is_empty() {
-                    status.record(&records)?;
+                if !in_order.is_empty() {
+                    let last = listing_done && next_commit == next_seq;
+                    let settled = backend.settle(in_order, last)?;
+                    commit(settled, status, options, &mut report)?;
                 }
                 progress.file_done(&report);
             }
@@ -276,6 +301,39 @@ pub(crate) fn run(
     })?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Counts final outcomes in the report and records them, all or none.
+fn commit(
+    settled: Vec<(DataFile, Outcome)>,
+    status: &mut dyn StatusDb,
+    options: &RunOptions,
+    report: &mut Report,
+) -> Result<()> {
+    let mut records = Vec::with_capacity(settled.len());
+    for (file, outcome) in settled {
+        report.bytes += outcome.bytes;
+        match outcome.status {
+            Status::Ok => report.success += 1,
+            s => report.fail(
+                &file,
+                s.as_str(),
+                outcome.message.clone().unwrap_or_default(),
+            ),
+        }
+        records.push(Record {
+            dataset: file.dataset_identifier(),
+            storage_identifier: status_key(&file),
+            status: outcome.status,
+            created: file.created,
+            method: options.method,
+            message: outcome.message,
+        });
+    }
+    if !records.is_empty() {
+        status.record(&records)?;
+    }
+    Ok(())
 }
 
 /// Sorts a chunk of listed files into those to copy, those skipped, those

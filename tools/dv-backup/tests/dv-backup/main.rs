@@ -5,3 +5,4 @@
 mod fixture;
 mod runs;
 mod s3;
+mod store;
