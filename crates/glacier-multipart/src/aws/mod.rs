@@ -123,6 +123,8 @@ pub struct S3Connect {
     pub profile: Option<String>,
     /// Fixed credentials (access key id, secret key) instead of the chain.
     pub static_credentials: Option<(String, String)>,
+    /// How long to wait for a connection, a first byte and a stalled body.
+    pub timeouts: Timeouts,
 }
 
 /// An `aws-sdk-s3` client set up as [`S3Store`](crate::S3Store)'s is (the
@@ -145,8 +147,6 @@ impl S3Client {
     /// credentials show at the first request).
     pub fn connect(connect: &S3Connect, thread_name: &str) -> Result<S3Client> {
         let runtime = runtime(thread_name)?;
-        // Settings `Connect` gains later keep their defaults here.
-        #[allow(clippy::needless_update)]
         let shared = Connect {
             region: connect.region.as_deref(),
             endpoint_url: connect.endpoint_url.as_deref(),
@@ -155,7 +155,7 @@ impl S3Client {
                 .static_credentials
                 .as_ref()
                 .map(|(k, s)| (k.as_str(), s.as_str())),
-            ..Connect::default()
+            timeouts: connect.timeouts,
         };
         let config = load_config(&runtime, &shared);
         let mut builder = aws_sdk_s3::config::Builder::from(&config)
