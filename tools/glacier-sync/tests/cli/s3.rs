@@ -228,3 +228,67 @@ fn purge_vault_dry_run_shows_the_early_deletion_charge_of_the_class() {
     );
     assert!(env.store().describe_vault(VAULT).unwrap().archives > 0);
 }
+
+/// `create-vault` checks the bucket and writes only its zero-byte marker
+/// (`PREFIX/VAULT/.vault`, what makes an empty prefix a vault): no bucket is
+/// created, nothing else is stored.
+#[test]
+fn create_vault_checks_the_bucket_and_writes_only_its_marker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = cfg(dir);
+    let bucket = fresh_bucket();
+    let ep = endpoint();
+    let spec = format!("s3://{bucket}/team/photos?class=DEEP_ARCHIVE");
+    ok(&run(
+        dir,
+        &[
+            "create-vault",
+            &spec,
+            "--config",
+            &cfg,
+            "--endpoint-url",
+            &ep,
+        ],
+        None,
+    ));
+    let python = std::env::var("PERMAFROST_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!("PERMAFROST_MOTO_PYTHON is not set: run `eval \"$(scripts/services/moto start)\"`")
+    });
+    let script = "import sys, json, boto3\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='t', aws_secret_access_key='t', region_name='us-east-1')\n\
+        objs = s3.list_objects_v2(Bucket=sys.argv[2]).get('Contents', [])\n\
+        names = [b['Name'] for b in s3.list_buckets()['Buckets']]\n\
+        print(json.dumps({'objects': [[o['Key'], o['Size']] for o in objs], 'missing_exists': 'gs-never-created' in names}))\n";
+    // And one into a bucket that does not exist: refused, not created.
+    let missing = "s3://gs-never-created/team/photos";
+    let out = run(
+        dir,
+        &[
+            "create-vault",
+            missing,
+            "--config",
+            &cfg,
+            "--endpoint-url",
+            &ep,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &ep, &bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["objects"],
+        serde_json::json!([["team/photos/.vault", 0]]),
+        "{v}"
+    );
+    assert_eq!(v["missing_exists"], false, "{v}");
+}
