@@ -378,3 +378,92 @@ fn an_archive_into_deep_archive_is_read_by_boto3_and_a_file_comes_back() {
         .join(abs.display().to_string().trim_start_matches('/'));
     assert_eq!(std::fs::read(got).unwrap(), needle);
 }
+
+/// Bytes replaced behind our back (same length, one byte flipped, written
+/// by another client with the same class and metadata): `retrieve` fails
+/// verification naming the object, and nothing is extracted.
+#[test]
+fn replaced_bytes_fail_retrieve_naming_the_object_and_nothing_is_extracted() {
+    let env = Env::s3();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let needle: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(src.join("the-needle.bin"), &needle).unwrap();
+    let vault = env.vault_spec();
+    ok(&env.run(&[
+        "archive",
+        "src",
+        "--vault",
+        &vault,
+        "--catalog",
+        "cat.sqlite",
+    ]));
+    let crate::mt::Backend::S3(bucket) = &env.backend else {
+        unreachable!()
+    };
+    let python = std::env::var("PERMAFROST_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!("PERMAFROST_MOTO_PYTHON is not set: run `eval \"$(scripts/services/moto start)\"`")
+    });
+    let script = "import sys, json, time, boto3\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='t', aws_secret_access_key='t', region_name='us-east-1')\n\
+        keys = []\n\
+        for o in s3.list_objects_v2(Bucket=sys.argv[2], Prefix='site/photos/').get('Contents', []):\n\
+        \x20   name = o['Key'].rsplit('/', 1)[-1]\n\
+        \x20   if name.startswith('.') or name.endswith('.treehash') or '/.' in o['Key']: continue\n\
+        \x20   h = s3.head_object(Bucket=sys.argv[2], Key=o['Key'])\n\
+        \x20   s3.restore_object(Bucket=sys.argv[2], Key=o['Key'], RestoreRequest={'Days': 1})\n\
+        \x20   body = bytearray(s3.get_object(Bucket=sys.argv[2], Key=o['Key'])['Body'].read())\n\
+        \x20   body[len(body) // 2] ^= 1\n\
+        \x20   s3.put_object(Bucket=sys.argv[2], Key=o['Key'], Body=bytes(body), StorageClass='DEEP_ARCHIVE', Metadata=h['Metadata'])\n\
+        \x20   keys.append(o['Key'])\n\
+        print(json.dumps(keys))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &endpoint(), bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!keys.is_empty());
+    let out = env.run(&[
+        "retrieve",
+        "needle",
+        "--vault",
+        &vault,
+        "--catalog",
+        "cat.sqlite",
+        "--to",
+        "out",
+        "--yes",
+        "--wait",
+        "--interval",
+        "1",
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        keys.iter().any(|k| err.contains(k.as_str())),
+        "{keys:?}: {err}"
+    );
+    let extracted = walk(&env.path("out"));
+    assert!(extracted.is_empty(), "extracted {extracted:?}");
+}
+
+/// Regular files under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
