@@ -7,6 +7,7 @@ mod catalog_check;
 mod config;
 mod docs;
 mod exit_codes;
+mod faults;
 mod mt;
 mod mt_fake;
 mod mt_local;
