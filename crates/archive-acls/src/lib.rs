@@ -14,6 +14,7 @@
 //!   ACL the target filesystem cannot hold (NFSv4 or CIFS on ext4) goes to
 //!   a sidecar file, [`SIDECAR`], in the extraction directory, with one
 //!   warning.
+//! - [`display`]: a catalog row's owner and ACLs as JSON and text lines.
 //!
 //! # Example
 //!
@@ -52,6 +53,8 @@ use ldap_attrs::{
 };
 
 pub use ldap_attrs;
+
+pub mod display;
 
 /// Flag bit of [`AclEntry::flags`] marking a POSIX default entry.
 pub const DEFAULT_ENTRY: u32 = 1 << 31;

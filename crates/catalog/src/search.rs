@@ -100,8 +100,11 @@ fn access_clause(term: &Term, neg: &str) -> (String, Vec<Value>) {
                 .map_or(Value::Null, |v| Value::Integer(v.into()));
             (
                 format!(
-                    "{neg}({func}(f.extra) IN (SELECT num FROM accounts WHERE kind = '{kind}' AND name = ? COLLATE NOCASE)
-                      OR {func}(f.extra) = ?
+                    // COALESCE: a row without a uid, or a name that is
+                    // no number, is NULL here, and NOT NULL would drop
+                    // every row from a negated clause (`-owner:alice`).
+                    "{neg}(COALESCE({func}(f.extra) IN (SELECT num FROM accounts WHERE kind = '{kind}' AND name = ? COLLATE NOCASE), 0)
+                      OR COALESCE({func}(f.extra) = ?, 0)
                       OR f.id IN (SELECT file_id FROM file_acls WHERE {col}_name = ? OR {col} = ?))"
                 ),
                 vec![text(n), num, text(n), text(&sid_key(n))],

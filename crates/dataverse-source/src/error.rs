@@ -81,6 +81,24 @@ pub enum Error {
         /// Whether trying again may succeed.
         retryable: bool,
     },
+    /// An object of an S3 store could not be read: missing, its bucket
+    /// missing, access denied, archived, or the service unreachable.
+    #[error("{action} s3://{bucket}/{key} (store '{driver}'): {message}")]
+    S3 {
+        /// What was being done (`opening`, `reading`).
+        action: &'static str,
+        /// The store's driver id (`s3`, `s3-east`, ...).
+        driver: String,
+        /// The bucket.
+        bucket: String,
+        /// The object key (`authority/identifier/storageid`).
+        key: String,
+        /// The service's code and message (`NoSuchKey: ...`), or why the
+        /// service could not be reached.
+        message: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+    },
     /// A fault injected by an in-memory implementation.
     #[error("{what} (injected fault)")]
     Injected {
@@ -114,7 +132,7 @@ impl Error {
                     | io::ErrorKind::BrokenPipe
                     | io::ErrorKind::WouldBlock
             ),
-            Error::Remote { retryable, .. } => *retryable,
+            Error::Remote { retryable, .. } | Error::S3 { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -14,7 +14,10 @@
 //!   caller can report them.
 //! - [`Stores`] maps Dataverse's driver ids (`file`, `s3`, any configured
 //!   store name) to [`FileStore`]s: [`FileSystemStore`] reads
-//!   `<dir>/<authority>/<identifier>/<storageid>`.
+//!   `<dir>/<authority>/<identifier>/<storageid>`; with the `s3` feature
+//!   (on by default), `S3FileStore` reads storage identifiers
+//!   `<driverId>://<bucket>:<storageid>` from the object
+//!   `<authority>/<identifier>/<storageid>`, streamed.
 //! - [`ChecksumType`]: MD5, SHA-1, SHA-256, SHA-512, computed while
 //!   streaming ([`HashingReader`]); any other type is
 //!   [`ChecksumType::Unknown`] and backs up as `FAIL_VERIFY` with its name.
@@ -65,6 +68,8 @@ mod database;
 mod destination;
 mod error;
 mod model;
+#[cfg(feature = "s3")]
+mod s3;
 mod source;
 mod store;
 
@@ -76,6 +81,8 @@ pub use destination::{
 };
 pub use error::{Error, Result};
 pub use model::{DataFile, DatasetId, ORIGINAL_SUFFIX, Original, StorageIdentifier, Timestamp};
+#[cfg(feature = "s3")]
+pub use s3::S3FileStore;
 pub use source::{DataverseSource, Files, MemorySource, Source, SourceFault};
 pub use store::{FileStore, FileSystemStore, Stores};
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use glacier_treehash::TreeHash;
 
+pub(crate) use crate::timeouts::TimeoutKind;
+
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -185,7 +187,7 @@ pub enum Error {
         actual: TreeHash,
     },
     /// The store is throttling requests (AWS `ThrottlingException`, 429).
-    #[error("{operation} in vault {vault:?} was throttled: {message}")]
+    #[error("{} {}was throttled: {message}", op_name(operation), in_vault(vault))]
     Throttled {
         /// The operation.
         operation: &'static str,
@@ -195,7 +197,11 @@ pub enum Error {
         message: String,
     },
     /// The store failed on its side (HTTP 5xx).
-    #[error("{operation} in vault {vault:?} failed with server error {status}: {message}")]
+    #[error(
+        "{} {}failed with server error {status}: {message}",
+        op_name(operation),
+        in_vault(vault)
+    )]
     Server {
         /// The operation.
         operation: &'static str,
@@ -207,7 +213,11 @@ pub enum Error {
         message: String,
     },
     /// The connection failed, was reset or the body was cut short.
-    #[error("{operation} in vault {vault:?}: connection failed: {message}")]
+    #[error(
+        "{} {}failed: the connection broke ({message})",
+        op_name(operation),
+        in_vault(vault)
+    )]
     Connection {
         /// The operation.
         operation: &'static str,
@@ -216,17 +226,52 @@ pub enum Error {
         /// What happened.
         message: String,
     },
-    /// The request timed out.
-    #[error("{operation} in vault {vault:?} timed out")]
+    /// The store did not answer in time: no connection, no first byte of
+    /// the response, or no progress of a body (see [`Timeouts`]).
+    #[error(
+        "{} {}at {endpoint} timed out: no answer for {seconds} s ({kind} timeout); the server may be down or the network blocked",
+        op_name(operation),
+        in_vault(vault)
+    )]
     Timeout {
         /// The operation.
         operation: &'static str,
-        /// The vault.
+        /// The vault (or `""` for store-wide operations).
         vault: String,
+        /// The endpoint (URL) asked.
+        endpoint: String,
+        /// How long it waited.
+        seconds: u64,
+        /// Which timeout ran out.
+        kind: TimeoutKind,
+        /// The client's own account of it (shown with `-v`).
+        #[source]
+        detail: Detail,
+    },
+    /// A response that cannot be understood: not HTTP, not the
+    /// service's format, or an error without a code.
+    #[error(
+        "unexpected response from {endpoint} to {} {}({what}); is the endpoint a Glacier or S3 service?",
+        op_name(operation),
+        in_vault(vault)
+    )]
+    Unexpected {
+        /// The operation.
+        operation: &'static str,
+        /// The vault (or `""`).
+        vault: String,
+        /// The endpoint (URL) asked.
+        endpoint: String,
+        /// What was wrong with it (status, unparsable body).
+        what: String,
+        /// The first bytes of the body, and the client's error (shown
+        /// with `-v`).
+        #[source]
+        detail: Detail,
     },
     /// The store refused the request as invalid (HTTP 4xx other than
     /// throttling and not-found).
-    #[error("{operation} in vault {vault:?} was refused: {message}")]
+    #[error("{} {}was refused: {message}", op_name(operation), in_vault(vault))]
     Rejected {
         /// The operation.
         operation: &'static str,
@@ -292,7 +337,8 @@ pub enum Error {
 
 impl Error {
     /// Whether trying the same request again may succeed: throttling,
-    /// server errors, timeouts and broken connections. Bad requests,
+    /// server errors, timeouts, broken connections and garbled answers
+    /// (a proxy in the way may answer properly next time). Bad requests,
     /// missing things and checksum mismatches are permanent.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -301,6 +347,7 @@ impl Error {
                 | Error::Server { .. }
                 | Error::Connection { .. }
                 | Error::Timeout { .. }
+                | Error::Unexpected { .. }
         )
     }
 
@@ -321,5 +368,76 @@ impl Error {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// What an error's one sentence leaves out: the underlying client's
+/// account, the first bytes of a response. Reached as the error's
+/// [`source`](std::error::Error::source), so a tool shows it on request
+/// (`-v`) only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail(pub String);
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Detail {}
+
+/// `list_jobs` as the API names it: `ListJobs`.
+pub(crate) fn op_name(op: &str) -> String {
+    op.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or_else(String::new, |f| {
+                f.to_uppercase().chain(c).collect::<String>()
+            })
+        })
+        .collect()
+}
+
+/// `in vault "V" ` or nothing for store-wide operations.
+fn in_vault(vault: &str) -> String {
+    if vault.is_empty() {
+        String::new()
+    } else {
+        format!("in vault {vault:?} ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_of_network_error_is_one_readable_sentence() {
+        let t = Error::Timeout {
+            operation: "list_vaults",
+            vault: String::new(),
+            endpoint: "http://127.0.0.1:9".into(),
+            seconds: 2,
+            kind: TimeoutKind::FirstByte,
+            detail: Detail("HTTP read timeout occurred after 2s".into()),
+        };
+        assert_eq!(
+            t.to_string(),
+            "ListVaults at http://127.0.0.1:9 timed out: no answer for 2 s (first byte timeout); the server may be down or the network blocked"
+        );
+        let u = Error::Unexpected {
+            operation: "list_jobs",
+            vault: "v".into(),
+            endpoint: "http://e".into(),
+            what: "HTTP 200 with a body that is not JSON".into(),
+            detail: Detail("body starts: <html>".into()),
+        };
+        assert_eq!(
+            u.to_string(),
+            "unexpected response from http://e to ListJobs in vault \"v\" (HTTP 200 with a body that is not JSON); is the endpoint a Glacier or S3 service?"
+        );
+        assert!(t.is_retryable() && u.is_retryable());
+        assert!(!u.to_string().contains("<html>"));
+        assert_eq!(op_name("get_job_output"), "GetJobOutput");
     }
 }

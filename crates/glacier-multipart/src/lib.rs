@@ -68,22 +68,26 @@ mod progress;
 mod retry;
 mod serde_util;
 mod store;
+mod timeouts;
 mod upload;
 
 #[cfg(feature = "glacier")]
 pub use aws::glacier::{GlacierOptions, GlacierStore};
 #[cfg(feature = "s3")]
 pub use aws::s3::{CHECKSUM as S3_CHECKSUM, S3Class, S3Options, S3Store};
+#[cfg(feature = "s3")]
+pub use aws::{S3Client, S3Connect};
 pub use download::{DownloadInfo, DownloadOptions, Downloader};
-pub use error::{Error, Result};
+pub use error::{Detail, Error, Result};
 pub use inventory::{Inventory, InventoryParseError};
 pub use local::LocalStore;
 pub use location::open_store;
 pub use memory::{MemoryStats, MemoryStore};
 pub use progress::{NoProgress, Progress};
-pub use retry::RetryPolicy;
+pub use retry::{NO_ANSWER_ATTEMPTS, RetryPolicy};
 pub use store::{
     ArchiveInfo, ArchiveStore, InventoryFormat, JobInfo, JobOutput, JobRequest, JobStatus,
     PartInfo, StoreLimits, Tier, UploadInfo, UploadParts, VaultInfo,
 };
+pub use timeouts::{TimeoutKind, Timeouts};
 pub use upload::{UploadOptions, Uploader, choose_part_size};

@@ -15,6 +15,9 @@ use anyhow::{Context, Result, bail};
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Ini {
     sections: BTreeMap<String, BTreeMap<String, String>>,
+    /// Section (lowercase) -> its name as first written (driver ids of
+    /// `[Store.<driverId>]` are case-sensitive, like Dataverse's).
+    spelled: BTreeMap<String, String>,
 }
 
 impl Ini {
@@ -49,8 +52,12 @@ impl Ini {
                 let Some(name) = rest.strip_suffix(']') else {
                     bail!("line {}: section header without ']': {trimmed:?}", n + 1);
                 };
-                let name = name.trim().to_ascii_lowercase();
+                let written = name.trim();
+                let name = written.to_ascii_lowercase();
                 ini.sections.entry(name.clone()).or_default();
+                ini.spelled
+                    .entry(name.clone())
+                    .or_insert_with(|| written.to_owned());
                 section = Some(name);
                 last_key = None;
                 continue;
@@ -83,6 +90,13 @@ impl Ini {
     pub(crate) fn sections(&self) -> impl Iterator<Item = &str> {
         self.sections.keys().map(String::as_str)
     }
+
+    /// A section's name as the file first wrote it (`section` in any case).
+    pub(crate) fn spelling<'a>(&'a self, section: &'a str) -> &'a str {
+        self.spelled
+            .get(&section.to_ascii_lowercase())
+            .map_or(section, String::as_str)
+    }
 }
 
 /// `[Database]`.
@@ -93,23 +107,31 @@ pub(crate) struct DatabaseSection {
     pub(crate) backup_database: Option<String>,
 }
 
-/// One store of the installation, by driver id.
+/// One store of the installation, by driver id (`[Store.<driverId>]`).
 #[derive(Debug, Clone)]
 pub(crate) enum StoreConfig {
-    File {
-        directory: PathBuf,
-    },
-    #[allow(dead_code)] // read; the s3 store driver is not built in yet
+    /// `Type: file`: `<Directory>/<authority>/<identifier>/<storageid>`.
+    File { directory: PathBuf },
+    /// `Type: s3`: object `<authority>/<identifier>/<storageid>`.
     S3(S3StoreConfig),
 }
 
+/// An s3 store's keys; what is not given comes from the AWS chain
+/// (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, `~/.aws/config`).
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code)] // see StoreConfig::S3
 pub(crate) struct S3StoreConfig {
+    /// `Bucket` (Dataverse's `bucket-name`); `None`: the bucket named in
+    /// each storage identifier.
+    pub(crate) bucket: Option<String>,
+    /// `Region` (Dataverse's `custom-endpoint-region`).
     pub(crate) region: Option<String>,
+    /// `EndpointUrl` (Dataverse's `custom-endpoint-url`).
     pub(crate) endpoint_url: Option<String>,
+    /// `Profile` (Dataverse's `profile`).
     pub(crate) profile: Option<String>,
-    pub(crate) path_style: bool,
+    /// `PathStyle` (Dataverse's `path-style-access`); `None`: on exactly
+    /// when an endpoint is given.
+    pub(crate) path_style: Option<bool>,
 }
 
 /// `[Backup]`.
@@ -255,46 +277,7 @@ impl Config {
             backup_database: ini.get("Database", "BackupDatabase").map(str::to_owned),
         };
 
-        let mut stores = BTreeMap::new();
-        if let Some(dir) = ini.get("Repository", "FileSystemDirectory") {
-            stores.insert(
-                "file".to_owned(),
-                StoreConfig::File {
-                    directory: rel(dir),
-                },
-            );
-        }
-        // Our addition: `[Store.<driverId>]` with Type = file | s3.
-        for section in ini.sections() {
-            let Some(id) = section.strip_prefix("store.") else {
-                continue;
-            };
-            let kind = ini
-                .get(section, "Type")
-                .unwrap_or("file")
-                .to_ascii_lowercase();
-            let store = match kind.as_str() {
-                "file" => StoreConfig::File {
-                    directory: rel(required(ini, section, "Directory")?),
-                },
-                "s3" => StoreConfig::S3(S3StoreConfig {
-                    region: ini.get(section, "Region").map(str::to_owned),
-                    endpoint_url: ini.get(section, "EndpointUrl").map(str::to_owned),
-                    profile: ini.get(section, "Profile").map(str::to_owned),
-                    path_style: ini.get(section, "PathStyle").is_some_and(|v| {
-                        matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1")
-                    }),
-                }),
-                other => bail!(
-                    "[{section}] Type: {other:?} is not a store type this tool reads (file, s3)"
-                ),
-            };
-            stores.insert(id.to_owned(), store);
-        }
-        // The original read S3 files with no configuration at all.
-        stores
-            .entry("s3".to_owned())
-            .or_insert_with(|| StoreConfig::S3(S3StoreConfig::default()));
+        let stores = read_stores(ini, &rel)?;
 
         let storage_type = ini
             .get("Backup", "StorageType")
@@ -362,6 +345,71 @@ impl Config {
             BackupConfig::Directory { .. } => "directory",
             BackupConfig::Store(_) => "store",
         }
+    }
+}
+
+/// The stores by driver id: `[Repository] FileSystemDirectory` is the
+/// store of driver id `file`, `[Store.<driverId>]` sections (our addition)
+/// add or replace stores with `Type: file` (`Directory`) or `Type: s3`
+/// (`Bucket`, `Region`, `EndpointUrl`, `PathStyle`, `Profile`), and driver
+/// id `s3` is an s3 store on the AWS chain unless configured otherwise
+/// (the original read `s3://` files with no configuration at all).
+fn read_stores(ini: &Ini, rel: &dyn Fn(&str) -> PathBuf) -> Result<BTreeMap<String, StoreConfig>> {
+    let mut stores = BTreeMap::new();
+    if let Some(dir) = ini.get("Repository", "FileSystemDirectory") {
+        stores.insert(
+            "file".to_owned(),
+            StoreConfig::File {
+                directory: rel(dir),
+            },
+        );
+    }
+    for section in ini.sections() {
+        if !section.starts_with("store.") {
+            continue;
+        }
+        // The driver id as written: Dataverse's are case-sensitive.
+        let id = &ini.spelling(section)["store.".len()..];
+        if id.is_empty() || id.contains("://") {
+            bail!("[{section}]: {id:?} is not a driver id");
+        }
+        let kind = ini
+            .get(section, "Type")
+            .unwrap_or("file")
+            .to_ascii_lowercase();
+        let store = match kind.as_str() {
+            "file" => StoreConfig::File {
+                directory: rel(required(ini, section, "Directory")?),
+            },
+            "s3" => StoreConfig::S3(S3StoreConfig {
+                bucket: ini.get(section, "Bucket").map(str::to_owned),
+                region: ini.get(section, "Region").map(str::to_owned),
+                endpoint_url: ini.get(section, "EndpointUrl").map(str::to_owned),
+                profile: ini.get(section, "Profile").map(str::to_owned),
+                path_style: ini
+                    .get(section, "PathStyle")
+                    .map(|v| parse_bool(section, "PathStyle", v))
+                    .transpose()?,
+            }),
+            other => {
+                bail!("[{section}] Type: {other:?} is not a store type this tool reads (file, s3)")
+            }
+        };
+        stores.insert(id.to_owned(), store);
+    }
+    stores
+        .entry("s3".to_owned())
+        .or_insert_with(|| StoreConfig::S3(S3StoreConfig::default()));
+    Ok(stores)
+}
+
+/// `true`/`yes`/`on`/`1` or `false`/`no`/`off`/`0`, as ConfigParser's
+/// `getboolean` reads them.
+fn parse_bool(section: &str, key: &str, v: &str) -> Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => bail!("[{section}] {key}: {v:?} is not true or false"),
     }
 }
 
@@ -447,5 +495,51 @@ mod tests {
         assert_eq!(s.staging, Path::new("/x/dv-backup-staging"));
         let swift = "[Database]\nDatabase: d\nUsername: u\n[Backup]\nStorageType: swift\n";
         assert!(Config::from_ini(&Ini::parse(swift).unwrap(), Path::new("c")).is_err());
+    }
+
+    #[test]
+    fn s3_store_sections_by_driver_id() {
+        let text = "[Database]\nDatabase: d\nUsername: u\n[Repository]\nFileSystemDirectory: /srv/files\n\
+            [Store.S3East]\nType: S3\nBucket: dv-east\nRegion: us-east-2\nEndpointUrl: http://127.0.0.1:9000\nPathStyle: no\nProfile: backup\n\
+            [Backup]\nStorageType: directory\nBackupDirectory: /b\n";
+        let c = Config::from_ini(&Ini::parse(text).unwrap(), Path::new("/x/config.ini")).unwrap();
+        assert_eq!(
+            c.stores.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["S3East", "file", "s3"],
+            "driver ids keep their case; file and s3 are there by default"
+        );
+        let StoreConfig::S3(east) = &c.stores["S3East"] else {
+            panic!("an s3 store")
+        };
+        assert_eq!(east.bucket.as_deref(), Some("dv-east"));
+        assert_eq!(east.region.as_deref(), Some("us-east-2"));
+        assert_eq!(east.endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(east.path_style, Some(false));
+        assert_eq!(east.profile.as_deref(), Some("backup"));
+        let StoreConfig::S3(default) = &c.stores["s3"] else {
+            panic!("an s3 store")
+        };
+        assert!(
+            default.bucket.is_none()
+                && default.endpoint_url.is_none()
+                && default.path_style.is_none()
+        );
+        assert!(
+            matches!(&c.stores["file"], StoreConfig::File { directory } if directory == Path::new("/srv/files"))
+        );
+
+        for bad in [
+            "[Store.x]\nType: swift\n",
+            "[Store.x]\nType: s3\nPathStyle: maybe\n",
+            "[Store.x]\nType: file\n",
+        ] {
+            let text = format!(
+                "[Database]\nDatabase: d\nUsername: u\n{bad}[Backup]\nStorageType: directory\nBackupDirectory: /b\n"
+            );
+            assert!(
+                Config::from_ini(&Ini::parse(&text).unwrap(), Path::new("c")).is_err(),
+                "{bad:?} is refused"
+            );
+        }
     }
 }

@@ -20,10 +20,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dataverse_source::{
-    DataverseSource, Destination, DirectoryDestination, FileStore, FileSystemStore, Stores,
+    DataverseSource, Destination, DirectoryDestination, FileStore, FileSystemStore, S3FileStore,
+    Stores,
 };
 
-use crate::config::{BackupConfig, Config, StoreConfig};
+use crate::config::{BackupConfig, Config, S3StoreConfig, StoreConfig};
 use crate::status::{PgStatus, SqliteStatus, StatusDb};
 
 /// Exit codes.
@@ -169,16 +170,42 @@ fn open_status_read_only(config: &Config) -> Result<Box<dyn StatusDb>> {
     }
 }
 
+/// The installation's stores by driver id, as `[Repository]` and
+/// `[Store.<driverId>]` configure them.
 fn build_stores(config: &Config) -> Stores {
     let mut stores = Stores::new();
     for (id, store) in &config.stores {
         let s: Arc<dyn FileStore> = match store {
             StoreConfig::File { directory } => Arc::new(FileSystemStore::new(directory)),
-            StoreConfig::S3(_) => continue,
+            StoreConfig::S3(s3) => Arc::new(s3_store(id, s3)),
         };
         stores.insert(id.clone(), s);
     }
     stores
+}
+
+/// An s3 store; its client is made at its first read, so a configured (or
+/// the default `s3`) store no file uses costs nothing. Credentials come
+/// from the AWS chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+/// `Profile`, instance roles), never from the config file.
+fn s3_store(id: &str, config: &S3StoreConfig) -> S3FileStore {
+    let mut store = S3FileStore::new(id);
+    if let Some(bucket) = &config.bucket {
+        store = store.bucket(bucket);
+    }
+    if let Some(region) = &config.region {
+        store = store.region(region);
+    }
+    if let Some(url) = &config.endpoint_url {
+        store = store.endpoint_url(url);
+    }
+    if let Some(on) = config.path_style {
+        store = store.path_style(on);
+    }
+    if let Some(profile) = &config.profile {
+        store = store.profile(profile);
+    }
+    store
 }
 
 fn build_destination(config: &Config, dry_run: bool) -> Result<Arc<dyn Destination>, Exit> {

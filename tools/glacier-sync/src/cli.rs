@@ -48,6 +48,16 @@ pub(crate) struct Cli {
     #[arg(long = "config", value_name = "FILE", global = true)]
     pub(crate) config: Option<PathBuf>,
 
+    /// Seconds to wait for a network store (Amazon Glacier, S3): for the
+    /// first byte of an answer and for a transfer that stopped moving;
+    /// connecting waits at most 10 s, and an upload one second more per
+    /// 64 KiB it sends. A request that times out is tried again (3 tries
+    /// in all), then the command fails with exit code 4, naming the
+    /// endpoint. Default 60; config.toml key `timeout`.
+    #[arg(long = "timeout", value_name = "SECONDS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) timeout: Option<u64>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -132,7 +142,7 @@ pub(crate) enum Command {
     Jobs(crate::commands::archive::cli::JobsArgs),
     Watch(crate::commands::archive::cli::WatchArgs),
     Catalog(crate::commands::archive::cli::CatalogArgs),
-    Acl(crate::commands::archive::cli::AclArgs),
+    Acl(crate::commands::acl::cli::AclArgs),
     Config(ConfigArgs),
     Completions(CompletionsArgs),
     #[command(name = "generate-man", hide = true)]

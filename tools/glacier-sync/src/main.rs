@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     init_tracing(&cli);
+    VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
+    store::set_timeout(cli.timeout);
     let sub = matches
         .subcommand()
         .map(|(_, m)| m.clone())
@@ -62,14 +64,32 @@ fn main() -> ExitCode {
 
 /// Prints an error, with a hint at the fix for its class, and gives its
 /// exit code.
+///
+/// Without `-v` the chain stops at the first store error: its one sentence
+/// says what failed, where and why; what the AWS client said beneath it
+/// (and the first bytes of an unexpected answer) shows with `-v`.
 fn report(err: &anyhow::Error) -> ExitCode {
     let code = exit::code_of(err);
-    eprintln!("glacier-sync: error: {err:#}");
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        eprintln!("glacier-sync: error: {err:#}");
+    } else {
+        let mut parts: Vec<String> = Vec::new();
+        for cause in err.chain() {
+            parts.push(cause.to_string());
+            if cause.downcast_ref::<glacier_multipart::Error>().is_some() {
+                break;
+            }
+        }
+        eprintln!("glacier-sync: error: {}", parts.join(": "));
+    }
     if let Some(hint) = code.hint() {
         eprintln!("glacier-sync: hint: {hint}");
     }
     code.into()
 }
+
+/// `-v` given: error chains in full.
+static VERBOSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// The clap command, with later occurrences of an option overriding earlier
 /// ones, so the config file's settings (inserted first) lose to the

@@ -178,9 +178,32 @@ fn open_s3(
         options.region = get("region");
     }
     options.static_credentials = static_credentials(config)?;
+    options.timeouts = timeouts();
     let store = glacier_multipart::S3Store::connect(&options)
         .with_context(|| format!("connecting to S3 ({loc})"))?;
     Ok(Arc::new(store))
+}
+
+/// `--timeout SECONDS` (or config.toml's `timeout`), for every network
+/// store this process opens.
+static TIMEOUT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Sets the timeout of every network store opened from now on; `None`:
+/// the defaults of [`glacier_multipart::Timeouts`].
+pub(crate) fn set_timeout(seconds: Option<u64>) {
+    if let Some(s) = seconds {
+        let _ = TIMEOUT.set(s);
+    }
+}
+
+/// The timeouts of a network store.
+#[cfg(any(feature = "glacier", feature = "s3"))]
+fn timeouts() -> glacier_multipart::Timeouts {
+    TIMEOUT
+        .get()
+        .map_or_else(glacier_multipart::Timeouts::default, |s| {
+            glacier_multipart::Timeouts::uniform(*s)
+        })
 }
 
 /// The config file's `key=` and `secret=`, both or neither.
@@ -231,6 +254,7 @@ fn open_glacier(
         options.region = Some("us-east-1".to_owned());
     }
     options.static_credentials = static_credentials(config)?;
+    options.timeouts = timeouts();
     let store = GlacierStore::connect(&options).context("connecting to Amazon Glacier")?;
     Ok(Arc::new(store))
 }

@@ -673,9 +673,13 @@ fn import_v1(old: &Path, path: &Path) -> Result<Catalog> {
         );
     }
     // Relative target names were relative to where tape-op ran, normally
-    // beside its tape.conf and database.
-    let base = std::path::absolute(old.parent().unwrap_or(Path::new(".")))
-        .with_context(|| format!("resolving {}", old.display()))?;
+    // beside its tape.conf and database. A bare file name (`--database
+    // tape.db`) has the parent "", which is the current directory.
+    let dir = old
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base = std::path::absolute(dir).with_context(|| format!("resolving {}", old.display()))?;
     let mut cat = Catalog::open(path)?;
     let mut tapes = std::collections::HashMap::new();
     let mut targets = std::collections::HashMap::new();

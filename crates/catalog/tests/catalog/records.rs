@@ -137,6 +137,12 @@ fn runs_archives_and_files_round_trip() {
     assert!(!ids("-acl:deny").contains(&hit.id));
     assert!(ids("acl:dave").is_empty());
     assert!(!ids("owner:nobody-here").contains(&hit.id));
+    // Negated: a name that is no uid must not make the clause NULL (and
+    // drop every row).
+    assert!(ids("link -owner:nobody-here").contains(&hit.id));
+    assert!(ids("link -group:nobody-here").contains(&hit.id));
+    assert!(!ids("link -owner:bob").contains(&hit.id));
+    assert!(!ids("link -owner:4242").contains(&hit.id));
     // The names the ACLs carried are remembered.
     let known = cat.principals().unwrap();
     assert!(

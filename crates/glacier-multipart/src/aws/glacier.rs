@@ -15,13 +15,13 @@ use aws_sdk_glacier::primitives::ByteStream;
 use aws_sdk_glacier::types::{GlacierJobDescription, InventoryRetrievalJobInput, JobParameters};
 use glacier_treehash::TreeHash;
 
-use super::map_err;
+use super::{Site, map_err};
 use crate::serde_util::parse_time;
 use crate::store::{
     ArchiveInfo, ArchiveStore, InventoryFormat, JobInfo, JobOutput, JobRequest, JobStatus,
     PartInfo, StoreLimits, Tier, UploadInfo, UploadParts, VaultInfo,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, Timeouts};
 
 /// How to reach Glacier.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +38,8 @@ pub struct GlacierOptions {
     pub static_credentials: Option<(String, String)>,
     /// The account id; `None`: `-`, the account of the credentials.
     pub account_id: Option<String>,
+    /// How long to wait for the service.
+    pub timeouts: Timeouts,
 }
 
 /// A store of Amazon Glacier vaults.
@@ -51,6 +53,7 @@ pub struct GlacierStore {
     runtime: tokio::runtime::Runtime,
     account_id: String,
     location: String,
+    site: Site,
 }
 
 impl fmt::Debug for GlacierStore {
@@ -104,6 +107,7 @@ impl GlacierStore {
                 .static_credentials
                 .as_ref()
                 .map(|(k, s)| (k.as_str(), s.as_str())),
+            timeouts: options.timeouts,
         };
         let config = super::load_config(&runtime, &connect);
         let region = super::region_of(&config);
@@ -111,12 +115,24 @@ impl GlacierStore {
             Some(url) => format!("glacier://{region}?endpoint={url}"),
             None => format!("glacier://{region}"),
         };
+        let endpoint = options
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("https://glacier.{region}.amazonaws.com"));
         Ok(GlacierStore {
+            site: Site::new(endpoint, options.timeouts),
             client: Client::new(&config),
             runtime,
             account_id: options.account_id.clone().unwrap_or_else(|| "-".into()),
             location,
         })
+    }
+
+    /// The configuration of a request that sends `bytes`: a first-byte
+    /// timeout that leaves time to send them.
+    fn sending(&self, bytes: usize) -> aws_sdk_glacier::config::Builder {
+        aws_sdk_glacier::config::Builder::default()
+            .timeout_config(self.site.sending(bytes as u64).timeout_config())
     }
 
     fn vault_not_found(vault: &str) -> impl FnOnce() -> Error + '_ {
@@ -202,7 +218,7 @@ impl ArchiveStore for GlacierStore {
                     .vault_name(vault)
                     .send(),
             )
-            .map_err(|e| map_err(op, vault, Self::vault_not_found(vault), e))?;
+            .map_err(|e| map_err(op, vault, &self.site, Self::vault_not_found(vault), e))?;
         Ok(())
     }
 
@@ -217,7 +233,7 @@ impl ArchiveStore for GlacierStore {
                     .vault_name(vault)
                     .send(),
             )
-            .map_err(|e| map_err(op, vault, Self::vault_not_found(vault), e))?;
+            .map_err(|e| map_err(op, vault, &self.site, Self::vault_not_found(vault), e))?;
         Ok(VaultInfo {
             name: out.vault_name().unwrap_or(vault).to_owned(),
             created: date(out.creation_date()),
@@ -240,7 +256,7 @@ impl ArchiveStore for GlacierStore {
                         .set_marker(marker.clone())
                         .send(),
                 )
-                .map_err(|e| map_err(op, "", Self::vault_not_found(""), e))?;
+                .map_err(|e| map_err(op, "", &self.site, Self::vault_not_found(""), e))?;
             for v in page.vault_list() {
                 out.push(VaultInfo {
                     name: v.vault_name().unwrap_or("").to_owned(),
@@ -267,7 +283,7 @@ impl ArchiveStore for GlacierStore {
                     .send(),
             )
             .map_err(
-                |e| match map_err(op, vault, Self::vault_not_found(vault), e) {
+                |e| match map_err(op, vault, &self.site, Self::vault_not_found(vault), e) {
                     Error::Rejected { message, .. } if message.contains("not empty") => {
                         Error::VaultNotEmpty {
                             vault: vault.to_owned(),
@@ -298,9 +314,19 @@ impl ArchiveStore for GlacierStore {
                     .archive_description(description)
                     .checksum(tree_hash.to_hex())
                     .body(ByteStream::from(data.to_vec()))
+                    .customize()
+                    .config_override(self.sending(data.len()))
                     .send(),
             )
-            .map_err(|e| map_err(op, vault, Self::vault_not_found(vault), e))?;
+            .map_err(|e| {
+                map_err(
+                    op,
+                    vault,
+                    &self.site.sending(data.len() as u64),
+                    Self::vault_not_found(vault),
+                    e,
+                )
+            })?;
         let returned = parse_hash(op, vault, out.checksum())?;
         if returned != tree_hash {
             return Err(Error::ArchiveChecksumMismatch {
@@ -341,7 +367,7 @@ impl ArchiveStore for GlacierStore {
                     .part_size(part_size.to_string())
                     .send(),
             )
-            .map_err(|e| map_err(op, vault, Self::vault_not_found(vault), e))?;
+            .map_err(|e| map_err(op, vault, &self.site, Self::vault_not_found(vault), e))?;
         out.upload_id()
             .map(str::to_owned)
             .ok_or_else(|| bad(op, vault, "no upload id in the answer"))
@@ -379,19 +405,29 @@ impl ArchiveStore for GlacierStore {
                     .range(format!("bytes {}-{}/*", range.start, range.end - 1))
                     .checksum(tree_hash.to_hex())
                     .body(ByteStream::from(data.to_vec()))
+                    .customize()
+                    .config_override(self.sending(data.len()))
                     .send(),
             )
-            .map_err(|e| match map_err(op, vault, not_found, e) {
-                Error::Rejected { message, .. } if message.contains("Checksum mismatch") => {
-                    Error::PartChecksumMismatch {
-                        vault: vault.to_owned(),
-                        upload_id: upload_id.to_owned(),
-                        range: range.clone(),
-                        expected: tree_hash,
-                        actual: glacier_treehash::tree_hash(data),
+            .map_err(|e| {
+                match map_err(
+                    op,
+                    vault,
+                    &self.site.sending(data.len() as u64),
+                    not_found,
+                    e,
+                ) {
+                    Error::Rejected { message, .. } if message.contains("Checksum mismatch") => {
+                        Error::PartChecksumMismatch {
+                            vault: vault.to_owned(),
+                            upload_id: upload_id.to_owned(),
+                            range: range.clone(),
+                            expected: tree_hash,
+                            actual: glacier_treehash::tree_hash(data),
+                        }
                     }
+                    other => other,
                 }
-                other => other,
             })?;
         if let Some(h) = out.checksum() {
             let returned = parse_hash(op, vault, Some(h))?;
@@ -428,6 +464,7 @@ impl ArchiveStore for GlacierStore {
                     map_err(
                         op,
                         vault,
+                        &self.site,
                         || Error::UploadNotFound {
                             vault: vault.to_owned(),
                             upload_id: upload_id.to_owned(),
@@ -486,6 +523,7 @@ impl ArchiveStore for GlacierStore {
                 map_err(
                     op,
                     vault,
+                    &self.site,
                     || Error::UploadNotFound {
                         vault: vault.to_owned(),
                         upload_id: upload_id.to_owned(),
@@ -520,6 +558,7 @@ impl ArchiveStore for GlacierStore {
                 map_err(
                     op,
                     vault,
+                    &self.site,
                     || Error::UploadNotFound {
                         vault: vault.to_owned(),
                         upload_id: upload_id.to_owned(),
@@ -545,7 +584,7 @@ impl ArchiveStore for GlacierStore {
                         .set_marker(marker.clone())
                         .send(),
                 )
-                .map_err(|e| map_err(op, vault, Self::vault_not_found(vault), e))?;
+                .map_err(|e| map_err(op, vault, &self.site, Self::vault_not_found(vault), e))?;
             for u in page.uploads_list() {
                 out.push(UploadInfo {
                     upload_id: u.multipart_upload_id().unwrap_or("").to_owned(),
@@ -576,6 +615,7 @@ impl ArchiveStore for GlacierStore {
                 map_err(
                     op,
                     vault,
+                    &self.site,
                     || Error::ArchiveNotFound {
                         vault: vault.to_owned(),
                         archive_id: archive_id.to_owned(),
@@ -635,6 +675,7 @@ impl ArchiveStore for GlacierStore {
                 map_err(
                     op,
                     vault,
+                    &self.site,
                     || match archive {
                         Some(archive_id) => Error::ArchiveNotFound {
                             vault: vault.to_owned(),
@@ -668,6 +709,7 @@ impl ArchiveStore for GlacierStore {
                 map_err(
                     op,
                     vault,
+                    &self.site,
                     || Error::JobNotFound {
                         vault: vault.to_owned(),
                         job_id: job_id.to_owned(),
@@ -709,7 +751,7 @@ impl ArchiveStore for GlacierStore {
                         .set_marker(marker.clone())
                         .send(),
                 )
-                .map_err(|e| map_err(op, vault, Self::vault_not_found(vault), e))?;
+                .map_err(|e| map_err(op, vault, &self.site, Self::vault_not_found(vault), e))?;
             for j in page.job_list() {
                 out.push(Self::job_info(vault, j)?);
             }
@@ -745,7 +787,7 @@ impl ArchiveStore for GlacierStore {
                 )
                 .send()
                 .await
-                .map_err(|e| match map_err(op, vault, not_found, e) {
+                .map_err(|e| match map_err(op, vault, &self.site, not_found, e) {
                     Error::Rejected { message, .. }
                         if message.contains("not currently available") =>
                     {
@@ -760,12 +802,11 @@ impl ArchiveStore for GlacierStore {
                 out.content_range().map(str::to_owned),
                 out.checksum().map(str::to_owned),
             );
-            let body = out.body.collect().await.map_err(|e| Error::Connection {
-                operation: op,
-                vault: vault.to_owned(),
-                message: format!("body cut short: {e}"),
-            })?;
-            Ok::<_, Error>((head, body.into_bytes().to_vec()))
+            let body = self
+                .site
+                .read_body(op, vault, "the job output", out.body)
+                .await?;
+            Ok::<_, Error>((head, body))
         })?;
         let (content_range, checksum) = head;
         let (got, total) = match content_range {

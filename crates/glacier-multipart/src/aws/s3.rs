@@ -49,6 +49,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use glacier_treehash::{TreeHash, combine_parts, is_tree_hash_aligned, tree_hash};
 use serde::{Deserialize, Serialize};
 
+use super::Site;
 use crate::common::{
     check_description, check_part_size, check_retrieval_range, check_vault_name, new_id,
     output_range,
@@ -58,7 +59,7 @@ use crate::store::{
     ArchiveInfo, ArchiveStore, InventoryFormat, JobInfo, JobOutput, JobRequest, JobStatus,
     PartInfo, StoreLimits, Tier, UploadInfo, UploadParts, VaultInfo,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, Timeouts};
 
 /// The checksum every PUT and part carries, which S3 verifies on arrival:
 /// CRC64NVME.
@@ -159,6 +160,8 @@ pub struct S3Options {
     pub profile: Option<String>,
     /// Fixed credentials (access key id, secret key) instead of the chain.
     pub static_credentials: Option<(String, String)>,
+    /// How long to wait for the service.
+    pub timeouts: Timeouts,
 }
 
 impl S3Options {
@@ -175,6 +178,7 @@ impl S3Options {
             path_style: None,
             profile: None,
             static_credentials: None,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -456,6 +460,7 @@ pub struct S3Store {
     runtime: tokio::runtime::Runtime,
     options: S3Options,
     endpoint: String,
+    site: Site,
     location: String,
     /// Vaults known to exist (their marker was seen or written).
     known_vaults: Mutex<HashSet<String>>,
@@ -518,6 +523,7 @@ impl S3Store {
                 .static_credentials
                 .as_ref()
                 .map(|(k, s)| (k.as_str(), s.as_str())),
+            timeouts: options.timeouts,
         };
         let config = super::load_config(&runtime, &connect);
         let mut builder = aws_sdk_s3::config::Builder::from(&config)
@@ -556,6 +562,10 @@ impl S3Store {
             }
         }
         Ok(S3Store {
+            site: Site::new(
+                format!("{endpoint} (bucket {})", options.bucket),
+                options.timeouts,
+            ),
             client: Client::from_conf(builder.build()),
             runtime,
             options: options.clone(),
@@ -650,6 +660,40 @@ impl S3Store {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        self.err_at(c, &self.site, not_found, e)
+    }
+
+    /// The configuration of a request that sends `bytes`: a first-byte
+    /// timeout that leaves time to send them.
+    fn sending(&self, bytes: usize) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default()
+            .timeout_config(self.site.sending(bytes as u64).timeout_config())
+    }
+
+    /// [`err`](Self::err) for a request that sent `bytes`.
+    fn err_sending<E>(
+        &self,
+        c: &Ctx<'_>,
+        bytes: usize,
+        not_found: impl FnOnce() -> Error,
+        e: SdkError<E, HttpResponse>,
+    ) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.err_at(c, &self.site.sending(bytes as u64), not_found, e)
+    }
+
+    fn err_at<E>(
+        &self,
+        c: &Ctx<'_>,
+        site: &Site,
+        not_found: impl FnOnce() -> Error,
+        e: SdkError<E, HttpResponse>,
+    ) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
         let where_ = format!("bucket {} at {}", self.options.bucket, self.endpoint);
         let (code, status) = match &e {
             SdkError::ServiceError(ctx) => (
@@ -689,7 +733,7 @@ impl S3Store {
             }
             _ => {}
         }
-        match super::map_err(c.op, c.vault, not_found, e) {
+        match super::map_err(c.op, c.vault, site, not_found, e) {
             Error::Rejected {
                 operation,
                 vault,
@@ -699,26 +743,8 @@ impl S3Store {
                 vault,
                 message: format!("{message} ({where_})"),
             },
-            Error::Connection {
-                operation,
-                vault,
-                message,
-            } => Error::Connection {
-                operation,
-                vault,
-                message: format!("{where_}: {message}"),
-            },
-            Error::Server {
-                operation,
-                vault,
-                status,
-                message,
-            } => Error::Server {
-                operation,
-                vault,
-                status,
-                message: format!("{message} ({where_})"),
-            },
+            // Connection, Server, Timeout, Unexpected: the site names
+            // the endpoint and the bucket already.
             Error::Throttled {
                 operation,
                 vault,
@@ -867,16 +893,11 @@ impl S3Store {
                 .send()
                 .await;
             match out {
-                Ok(o) => o
-                    .body
-                    .collect()
+                Ok(o) => self
+                    .site
+                    .read_body(c.op, c.vault, &format!("reading {key}"), o.body)
                     .await
-                    .map(|b| Some(b.into_bytes().to_vec()))
-                    .map_err(|e| Error::Connection {
-                        operation: c.op,
-                        vault: c.vault.to_owned(),
-                        message: format!("reading {key}: {e}"),
-                    }),
+                    .map(Some),
                 Err(e) => Err(self.err(
                     c,
                     || Error::VaultNotFound {
@@ -1345,15 +1366,14 @@ impl S3Store {
                     )
                 }
             })?;
-            out.body
-                .collect()
+            self.site
+                .read_body(
+                    c.op,
+                    c.vault,
+                    &format!("reading {key} bytes {}-{}", wide.start, wide.end),
+                    out.body,
+                )
                 .await
-                .map(|b| b.into_bytes().to_vec())
-                .map_err(|e| Error::Connection {
-                    operation: c.op,
-                    vault: c.vault.to_owned(),
-                    message: format!("reading {key} bytes {}-{}: {e}", wide.start, wide.end),
-                })
         })?;
         if data.len() as u64 != wide.end - wide.start {
             return Err(Error::Connection {
@@ -1576,9 +1596,11 @@ impl ArchiveStore for S3Store {
                     .metadata("description", description)
                     .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
                     .body(ByteStream::from(data.to_vec()))
+                    .customize()
+                    .config_override(self.sending(data.len()))
                     .send(),
             )
-            .map_err(|e| self.err(&c, Self::vault_not_found(vault), e))?;
+            .map_err(|e| self.err_sending(&c, data.len(), Self::vault_not_found(vault), e))?;
         let created = SystemTime::now();
         let size = data.len() as u64;
         lock(&self.records).insert(
@@ -1684,11 +1706,14 @@ impl ArchiveStore for S3Store {
                     .part_number(number)
                     .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
                     .body(ByteStream::from(data.to_vec()))
+                    .customize()
+                    .config_override(self.sending(data.len()))
                     .send(),
             )
             .map_err(|e| {
-                self.err(
+                self.err_sending(
                     &c,
+                    data.len(),
                     || Error::UploadNotFound {
                         vault: vault.to_owned(),
                         upload_id: upload_id.to_owned(),

@@ -1,10 +1,13 @@
 //! One module per subcommand. mt-aws-glacier's commands live in `mt/`, one
-//! file each; shared helpers (the run context, the journal, filters) in
-//! `common`.
+//! file each; the archive commands in `archive/`, the ACL commands in
+//! `acl/`; shared helpers (the run context, the journal, filters) in
+//! `common`, and those of the archive flows in `flow`.
 
+pub(crate) mod acl;
 pub(crate) mod archive;
 pub(crate) mod backup;
 mod common;
+pub(crate) mod flow;
 mod mt;
 mod treehash;
 
@@ -52,8 +55,8 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::Jobs(args) => archive::jobs::run(&ctx, &args),
         Command::Watch(args) => archive::watch::run(&ctx, &args),
         Command::Acl(args) => match args.command {
-            archive::cli::AclCommand::Show(a) => archive::acl::show(&ctx, &a),
-            archive::cli::AclCommand::Decode(a) => archive::acl::decode(&ctx, &a),
+            acl::cli::AclCommand::Show(a) => acl::show(&ctx, &a),
+            acl::cli::AclCommand::Decode(a) => acl::decode(&ctx, &a),
         },
         Command::Catalog(args) => match args.command {
             archive::cli::CatalogCommand::Rebuild(a) => archive::catalog_rebuild::run(&ctx, &a),

@@ -1,17 +1,22 @@
 //! End-to-end tests of the `glacier-sync` binary.
 
+mod acls;
 mod archive;
 mod backup;
 mod catalog_check;
 mod config;
 mod docs;
 mod exit_codes;
+mod faults;
 mod mt;
 mod mt_fake;
 mod mt_local;
 mod mt_s3;
+mod proxy;
 mod s3;
+mod s3_faults;
 mod shell;
+mod tape;
 mod treehash;
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! S3 stores (`s3://`) through the binary against the S3 test server (moto,
 //! from `scripts/services/moto`): the other forms of `--vault` and
-//! `list-vaults`, faults with exit code 4, pricing per class, and an
+//! `list-vaults`, pricing per class, and an
 //! independent client (boto3) reading what a sync wrote.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,53 +99,6 @@ fn vaults_in_s3_locations_and_list_vaults_shows_the_prefixes() {
     let out = run(dir, &args, None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("COLD"), "{}", stderr(&out));
-}
-
-#[test]
-fn a_missing_bucket_or_an_unreachable_endpoint_exits_4_naming_both() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let cfg = cfg(dir);
-    std::fs::create_dir(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/a.txt"), b"a").unwrap();
-    let ep = endpoint();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dead = format!("http://127.0.0.1:{port}");
-    for (bucket, endpoint) in [
-        ("gs-no-such-bucket", ep.as_str()),
-        ("gs-any", dead.as_str()),
-    ] {
-        let store = format!("s3://{bucket}");
-        let out = run(
-            dir,
-            &[
-                "sync",
-                "--dir",
-                "src",
-                "--vault",
-                VAULT,
-                "--journal",
-                "j.log",
-                "--store",
-                &store,
-                "--endpoint-url",
-                endpoint,
-                "--config",
-                &cfg,
-            ],
-            None,
-        );
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(4), "{err}");
-        assert!(err.contains(bucket) && err.contains(endpoint), "{err}");
-        // Nothing recorded as stored.
-        let journal = std::fs::read_to_string(dir.join("j.log")).unwrap_or_default();
-        assert!(!journal.contains("CREATED"), "{journal}");
-    }
 }
 
 #[test]
@@ -274,4 +227,243 @@ fn purge_vault_dry_run_shows_the_early_deletion_charge_of_the_class() {
         stderr(&out)
     );
     assert!(env.store().describe_vault(VAULT).unwrap().archives > 0);
+}
+
+/// `create-vault` checks the bucket and writes only its zero-byte marker
+/// (`PREFIX/VAULT/.vault`, what makes an empty prefix a vault): no bucket is
+/// created, nothing else is stored.
+#[test]
+fn create_vault_checks_the_bucket_and_writes_only_its_marker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = cfg(dir);
+    let bucket = fresh_bucket();
+    let ep = endpoint();
+    let spec = format!("s3://{bucket}/team/photos?class=DEEP_ARCHIVE");
+    ok(&run(
+        dir,
+        &[
+            "create-vault",
+            &spec,
+            "--config",
+            &cfg,
+            "--endpoint-url",
+            &ep,
+        ],
+        None,
+    ));
+    let python = std::env::var("PERMAFROST_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!("PERMAFROST_MOTO_PYTHON is not set: run `eval \"$(scripts/services/moto start)\"`")
+    });
+    let script = "import sys, json, boto3\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='t', aws_secret_access_key='t', region_name='us-east-1')\n\
+        objs = s3.list_objects_v2(Bucket=sys.argv[2]).get('Contents', [])\n\
+        names = [b['Name'] for b in s3.list_buckets()['Buckets']]\n\
+        print(json.dumps({'objects': [[o['Key'], o['Size']] for o in objs], 'missing_exists': 'gs-never-created' in names}))\n";
+    // And one into a bucket that does not exist: refused, not created.
+    let missing = "s3://gs-never-created/team/photos";
+    let out = run(
+        dir,
+        &[
+            "create-vault",
+            missing,
+            "--config",
+            &cfg,
+            "--endpoint-url",
+            &ep,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &ep, &bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["objects"],
+        serde_json::json!([["team/photos/.vault", 0]]),
+        "{v}"
+    );
+    assert_eq!(v["missing_exists"], false, "{v}");
+}
+
+/// The issue's check: an archive of a few thousand files into
+/// `DEEP_ARCHIVE`, read by an independent client (boto3: storage class, our
+/// tree hash in the metadata, the CRC64NVME S3 stored), then one file back
+/// through restore, byte-identical.
+#[test]
+fn an_archive_into_deep_archive_is_read_by_boto3_and_a_file_comes_back() {
+    let env = Env::s3();
+    let src = env.path("src");
+    for i in 0..3000 {
+        let d = src.join(format!("d{:02}", i % 40));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("f{i}.txt")), format!("file {i}\n")).unwrap();
+    }
+    let needle: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(src.join("d07/the-needle.bin"), &needle).unwrap();
+    let vault = env.vault_spec();
+    let out = ok(&env.run(&[
+        "--json",
+        "archive",
+        "src",
+        "--vault",
+        &vault,
+        "--catalog",
+        "cat.sqlite",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["files"], 3001, "{v}");
+    let crate::mt::Backend::S3(bucket) = &env.backend else {
+        unreachable!()
+    };
+    let python = std::env::var("PERMAFROST_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!("PERMAFROST_MOTO_PYTHON is not set: run `eval \"$(scripts/services/moto start)\"`")
+    });
+    let script = "import sys, json, boto3\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='t', aws_secret_access_key='t', region_name='us-east-1')\n\
+        out = []\n\
+        for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix='site/photos/'):\n\
+        \x20   for o in page.get('Contents', []):\n\
+        \x20       name = o['Key'].rsplit('/', 1)[-1]\n\
+        \x20       if name.startswith('.') or name.endswith('.treehash') or '/.' in o['Key']: continue\n\
+        \x20       h = s3.head_object(Bucket=sys.argv[2], Key=o['Key'], ChecksumMode='ENABLED')\n\
+        \x20       out.append({'key': o['Key'], 'class': o.get('StorageClass'), 'meta': h['Metadata'], 'crc': h.get('ChecksumCRC64NVME')})\n\
+        print(json.dumps(out))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &endpoint(), bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!objects.is_empty());
+    assert_eq!(objects.len() as u64, env.archive_count(), "{objects:?}");
+    for o in &objects {
+        assert_eq!(o["class"], "DEEP_ARCHIVE", "{o}");
+        assert!(o["crc"].as_str().is_some_and(|c| !c.is_empty()), "{o}");
+        let th = o["meta"]["treehash"].as_str().unwrap_or("");
+        assert!(
+            th.len() == 64 && th.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{o}"
+        );
+    }
+    // One file back through a restore, byte-identical.
+    ok(&env.run(&[
+        "retrieve",
+        "needle",
+        "--vault",
+        &vault,
+        "--catalog",
+        "cat.sqlite",
+        "--to",
+        "out",
+        "--yes",
+        "--wait",
+        "--interval",
+        "1",
+    ]));
+    let abs = std::fs::canonicalize(src.join("d07/the-needle.bin")).unwrap();
+    let got = env
+        .path("out")
+        .join(abs.display().to_string().trim_start_matches('/'));
+    assert_eq!(std::fs::read(got).unwrap(), needle);
+}
+
+/// Bytes replaced behind our back (same length, one byte flipped, written
+/// by another client with the same class and metadata): `retrieve` fails
+/// verification naming the object, and nothing is extracted.
+#[test]
+fn replaced_bytes_fail_retrieve_naming_the_object_and_nothing_is_extracted() {
+    let env = Env::s3();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let needle: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(src.join("the-needle.bin"), &needle).unwrap();
+    let vault = env.vault_spec();
+    ok(&env.run(&[
+        "archive",
+        "src",
+        "--vault",
+        &vault,
+        "--catalog",
+        "cat.sqlite",
+    ]));
+    let crate::mt::Backend::S3(bucket) = &env.backend else {
+        unreachable!()
+    };
+    let python = std::env::var("PERMAFROST_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!("PERMAFROST_MOTO_PYTHON is not set: run `eval \"$(scripts/services/moto start)\"`")
+    });
+    let script = "import sys, json, time, boto3\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='t', aws_secret_access_key='t', region_name='us-east-1')\n\
+        keys = []\n\
+        for o in s3.list_objects_v2(Bucket=sys.argv[2], Prefix='site/photos/').get('Contents', []):\n\
+        \x20   name = o['Key'].rsplit('/', 1)[-1]\n\
+        \x20   if name.startswith('.') or name.endswith('.treehash') or '/.' in o['Key']: continue\n\
+        \x20   h = s3.head_object(Bucket=sys.argv[2], Key=o['Key'])\n\
+        \x20   s3.restore_object(Bucket=sys.argv[2], Key=o['Key'], RestoreRequest={'Days': 1})\n\
+        \x20   body = bytearray(s3.get_object(Bucket=sys.argv[2], Key=o['Key'])['Body'].read())\n\
+        \x20   body[len(body) // 2] ^= 1\n\
+        \x20   s3.put_object(Bucket=sys.argv[2], Key=o['Key'], Body=bytes(body), StorageClass='DEEP_ARCHIVE', Metadata=h['Metadata'])\n\
+        \x20   keys.append(o['Key'])\n\
+        print(json.dumps(keys))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &endpoint(), bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!keys.is_empty());
+    let out = env.run(&[
+        "retrieve",
+        "needle",
+        "--vault",
+        &vault,
+        "--catalog",
+        "cat.sqlite",
+        "--to",
+        "out",
+        "--yes",
+        "--wait",
+        "--interval",
+        "1",
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        keys.iter().any(|k| err.contains(k.as_str())),
+        "{keys:?}: {err}"
+    );
+    let extracted = walk(&env.path("out"));
+    assert!(extracted.is_empty(), "extracted {extracted:?}");
+}
+
+/// Regular files under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
 }

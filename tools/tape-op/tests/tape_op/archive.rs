@@ -225,3 +225,42 @@ fn ctrl_c_finishes_the_current_step_then_exits_41() {
     env.ok(&["confirm", "--all"], 0);
     env.ok(&["batch", "archive"], 0);
 }
+
+/// `restore --query`: the files on tape a catalog search finds, verified
+/// and byte-identical under their original paths; nothing found, or a
+/// query that does not parse, is an error naming it (exit 1), nothing
+/// written.
+#[test]
+fn restore_by_query() {
+    let env = Env::new("block_size = 65536\nbuffer_size = 1048576\n");
+    make_tree(&env.path("data/a"), 1, 300_000);
+    let a = std::fs::canonicalize(env.path("data/a")).unwrap();
+    env.ok(&["import", "--dirs", "data/a"], 0);
+    env.ok(&["open_tape", "T1", "--serial", "S1", "--online"], 0);
+    env.ok(&["assign"], 0);
+    env.ok(&["archive"], 0);
+
+    env.ok(&["restore", "--query", "big", "--to", "out"], 0);
+    let root = env.path("out").join(a.strip_prefix("/").unwrap());
+    let mut got = tree(&env.path("out"));
+    assert_eq!(got.len(), 1, "only the match");
+    let (name, bytes) = got.remove(0);
+    assert!(
+        name.ends_with(b"big file.bin"),
+        "{}",
+        String::from_utf8_lossy(&name)
+    );
+    assert_eq!(bytes, std::fs::read(a.join("big file.bin")).unwrap());
+    assert!(root.join("big file.bin").is_file());
+
+    let out = env.ok(&["restore", "--query", "nosuchword", "--to", "none"], 1);
+    assert!(
+        out.contains("no file on tape matches 'nosuchword'"),
+        "{out}"
+    );
+    assert!(!env.path("none").join(a.strip_prefix("/").unwrap()).exists());
+    let out = env.ok(&["restore", "--query", "size:>lots", "--to", "none"], 1);
+    assert!(out.contains("query: "), "{out}");
+    // A query and a target together are refused by the command line.
+    env.ok(&["restore", "data/a", "--query", "big", "--to", "none"], 2);
+}

@@ -4,6 +4,7 @@
 mod archive;
 mod faults;
 mod help;
+mod migrate;
 mod remote;
 
 use std::path::{Path, PathBuf};

@@ -6,9 +6,10 @@ use archiver::{ArchiveOptions, ArchivePlan, Sources, human_bytes};
 use bundler::{Compression, TimeField, TimeWindow};
 use serde_json::json;
 
-use super::cli::{AclsArg, ArchiveArgs, CompressArg, TimeFieldArg};
-use super::{Shown, open_records, open_vault};
+use super::cli::{ArchiveArgs, CompressArg, TimeFieldArg};
 use crate::commands::Ctx;
+use crate::commands::acl::cli::AclsArg;
+use crate::commands::flow::{Shown, open_records, open_vault};
 use crate::exit::Code;
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
@@ -50,7 +51,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
     // bundling lanes, its names cached for the run and in the catalog).
     let capture = std::sync::Arc::new(archive_acls::Capture::new(
         args.acls.selection(),
-        super::acl::names(ctx, args.acls != AclsArg::None)?,
+        crate::commands::acl::names(ctx, args.acls != AclsArg::None)?,
     ));
     capture.seed_from(cat.catalog())?;
     options = options

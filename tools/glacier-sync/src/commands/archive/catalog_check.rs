@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::cli::CheckArgs;
-use super::{catalog_path, open_catalog};
 use crate::commands::Ctx;
+use crate::commands::flow::{catalog_path, open_catalog};
 use crate::exit::{Code, coded};
 
 fn show(ctx: &Ctx<'_>, path: &std::path::Path, r: &catalog::CheckReport) {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::cli::RebuildArgs;
-use super::{Shown, open_records, open_vault};
 use crate::commands::Ctx;
+use crate::commands::flow::{Shown, open_records, open_vault};
 use crate::exit::Code;
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &RebuildArgs) -> anyhow::Result<Code> {

@@ -4,13 +4,14 @@ use catalog::{FileHit, Page};
 use serde_json::json;
 
 use super::cli::FindArgs;
-use super::open_catalog;
 use crate::commands::Ctx;
+use crate::commands::flow::open_catalog;
 use crate::exit::{Code, coded};
 
-/// One human line of a hit: the full original path first.
+/// One human line of a hit: the full original path first; for a file on
+/// tape, last, where it starts (`tape T2 file 1 block 29`).
 pub(crate) fn hit_line(h: &FileHit) -> String {
-    format!(
+    let mut line = format!(
         "{}\t{} bytes\tmtime {}\tarchive {}\t{}/{}",
         h.path,
         h.size,
@@ -18,7 +19,12 @@ pub(crate) fn hit_line(h: &FileHit) -> String {
         h.archive_id.as_deref().unwrap_or("(uploading)"),
         h.store,
         h.vault
-    )
+    );
+    if let Some(t) = &h.tape {
+        line.push('\t');
+        line.push_str(&t.to_string());
+    }
+    line
 }
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &FindArgs) -> anyhow::Result<Code> {
@@ -43,7 +49,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &FindArgs) -> anyhow::Result<Code> {
     if ctx.out.json {
         let with_access = hits
             .iter()
-            .map(|h| super::acl::hit_json(&cat, h))
+            .map(|h| crate::commands::acl::hit_json(&cat, h))
             .collect::<anyhow::Result<Vec<_>>>()?;
         ctx.out
             .json(&json!({"query": query.to_string(), "hits": with_access}));

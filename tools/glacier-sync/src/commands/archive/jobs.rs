@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::cli::JobsArgs;
-use super::open_catalog;
 use crate::commands::Ctx;
+use crate::commands::flow::open_catalog;
 use crate::exit::Code;
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &JobsArgs) -> anyhow::Result<Code> {

@@ -1,11 +1,9 @@
 //! The archive commands: `archive`, `find`, `where-is`, `retrieve`, `jobs`,
-//! `watch`, `catalog rebuild`, one file each; the work is the `archiver`
-//! crate's. What they share is here: the data directory's catalog and
-//! vault, and the observer that turns the flows' events into messages and
-//! progress bars.
+//! `watch`, `catalog rebuild`, `catalog check`, one file each; the work is
+//! the `archiver` crate's. What they share with each other and with
+//! `backup` (catalog, vault, observer) is in `commands::flow`.
 
 // One file per command; `archive` is the command of this family's name.
-pub(crate) mod acl;
 #[allow(clippy::module_inception)]
 pub(crate) mod archive;
 pub(crate) mod catalog_check;
@@ -16,115 +14,3 @@ pub(crate) mod jobs;
 pub(crate) mod retrieve;
 pub(crate) mod watch;
 pub(crate) mod where_is;
-
-use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
-use archiver::{ArchiveCatalog, Notice, Observer, RunStarted, Transfer, Vault, Warning};
-use catalog::Catalog;
-
-use crate::commands::Ctx;
-use crate::output::Output;
-use crate::store;
-
-use cli::Place;
-
-/// The catalog path: `--catalog`, else `catalog.sqlite` in the data
-/// directory.
-pub(crate) fn catalog_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    match given {
-        Some(p) => Ok(p.to_owned()),
-        None => Ok(archiver::data_home()?.join(catalog::DEFAULT_FILE_NAME)),
-    }
-}
-
-/// Opens (creating) the catalog with the files beside it.
-pub(crate) fn open_records(given: Option<&Path>) -> anyhow::Result<ArchiveCatalog> {
-    let path = catalog_path(given)?;
-    ArchiveCatalog::open(&path).with_context(|| format!("opening the catalog {}", path.display()))
-}
-
-/// Opens (creating) the catalog alone.
-pub(crate) fn open_catalog(given: Option<&Path>) -> anyhow::Result<Catalog> {
-    Ok(open_records(given)?.into_catalog())
-}
-
-/// Opens the vault of `place` (default: the embedded local store, vault
-/// `default`).
-pub(crate) fn open_vault(ctx: &Ctx<'_>, place: &Place) -> anyhow::Result<Vault> {
-    let target = if let Some(v) = place.vault.as_deref() {
-        store::open_vault(v, &place.store, ctx.config)?
-    } else {
-        let none = crate::cli::StoreArgs {
-            store: None,
-            endpoint_url: None,
-        };
-        store::open_vault(&archiver::default_vault_location()?, &none, ctx.config)?
-    };
-    Ok(Vault::new(target.store, target.vault).of_location(target.remote))
-}
-
-/// Messages on standard error and progress bars for the flows' events.
-pub(crate) struct Shown {
-    out: Output,
-    bars: bool,
-}
-
-impl Shown {
-    pub(crate) fn new(ctx: &Ctx<'_>) -> Shown {
-        Shown {
-            out: ctx.out,
-            bars: ctx.progress_visible(),
-        }
-    }
-}
-
-impl Observer for Shown {
-    fn run_started(&self, r: &RunStarted) {
-        self.out.info(format!(
-            "archiving {} files ({}) in {} bundles to vault {} of {} (run {})",
-            r.files,
-            archiver::human_bytes(r.bytes),
-            r.bundles,
-            r.vault,
-            r.store,
-            r.uid
-        ));
-    }
-
-    fn progress(&self, t: &Transfer<'_>) -> Box<dyn glacier_multipart::Progress + '_> {
-        Box::new(crate::progress::Bar::new(t.label(), self.bars))
-    }
-
-    fn notice(&self, n: &Notice) {
-        self.out.info(n);
-    }
-
-    fn warning(&self, w: &Warning) {
-        match w {
-            Warning::OtherVault { .. } => self.out.warn(format!("{w} (pass --vault)")),
-            Warning::JobExpired { .. } => {
-                self.out.warn(format!("{w} with `glacier-sync retrieve`"));
-            }
-            _ => self.out.warn(w),
-        }
-    }
-}
-
-/// Refuses a retrieval plan whose estimated cost exceeds `--max-cost`
-/// (exit 5, nothing requested).
-pub(crate) fn refuse_over_cost(
-    plan: &archiver::RetrievePlan,
-    max: Option<f64>,
-) -> anyhow::Result<()> {
-    match max {
-        Some(max) if plan.exceeds(max) => Err(crate::exit::coded(
-            crate::exit::Code::CostLimit,
-            format!(
-                "the estimated cost ${:.4} exceeds --max-cost {max}; nothing requested",
-                plan.usd
-            ),
-        )),
-        _ => Ok(()),
-    }
-}

@@ -9,11 +9,10 @@ use glacier_multipart::Tier;
 use serde_json::json;
 
 use super::cli::RetrieveArgs;
-use super::where_is::absolute;
-use super::{Shown, open_records, open_vault, refuse_over_cost};
 use crate::cli::TierArg;
 use crate::commands::Ctx;
 use crate::commands::common::ask_yes;
+use crate::commands::flow::{Shown, absolute, open_records, open_vault, refuse_over_cost};
 use crate::exit::{Code, coded};
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &RetrieveArgs) -> anyhow::Result<Code> {

@@ -8,8 +8,8 @@ use archiver::{ArchiveCatalog, Vault, WatchOptions, WatchOutcome};
 use bundler::Decryption;
 
 use super::cli::{DecryptArgs, WatchArgs};
-use super::{Shown, open_records, open_vault};
 use crate::commands::Ctx;
+use crate::commands::flow::{Shown, open_records, open_vault};
 use crate::exit::Code;
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &WatchArgs) -> anyhow::Result<Code> {

@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::cli::WhereIsArgs;
 use super::find::hit_line;
-use super::open_catalog;
 use crate::commands::Ctx;
+use crate::commands::flow::{absolute, open_catalog};
 use crate::exit::Code;
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &WhereIsArgs) -> anyhow::Result<Code> {
@@ -16,11 +16,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &WhereIsArgs) -> anyhow::Result<Code> {
     for h in &hits {
         ctx.out.line(hit_line(h));
         if let Some((_, f)) = cat.file(h.id)? {
-            for l in super::acl::access_lines(&f) {
+            for l in archive_acls::display::access_lines(&f) {
                 ctx.out.line(l);
             }
         }
-        versions.push(super::acl::hit_json(&cat, h)?);
+        versions.push(crate::commands::acl::hit_json(&cat, h)?);
     }
     if hits.is_empty() {
         ctx.out.warn(format!("{path}: not in the catalog"));
@@ -31,20 +31,4 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &WhereIsArgs) -> anyhow::Result<Code> {
     } else {
         Code::Success
     })
-}
-
-/// `p` as an absolute path string (relative to the current directory),
-/// without resolving links: the file may no longer exist.
-pub(crate) fn absolute(p: &std::path::Path) -> String {
-    let abs = if p.is_absolute() {
-        p.to_owned()
-    } else {
-        std::env::current_dir().map_or_else(|_| p.to_owned(), |d| d.join(p))
-    };
-    let s = abs.display().to_string();
-    if s.len() > 1 {
-        s.trim_end_matches('/').to_owned()
-    } else {
-        s
-    }
 }

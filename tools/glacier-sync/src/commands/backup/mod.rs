@@ -18,9 +18,8 @@ use glacier_multipart::Tier;
 
 use crate::cli::TierArg;
 use crate::commands::Ctx;
-use crate::commands::archive::where_is::absolute;
-use crate::commands::archive::{Shown, open_records, open_vault, refuse_over_cost};
 use crate::commands::common::ask_yes;
+use crate::commands::flow::{Shown, absolute, open_records, open_vault, refuse_over_cost};
 use crate::exit::{Code, coded};
 use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, PruneArgs, RestoreArgs, RunArgs};
 

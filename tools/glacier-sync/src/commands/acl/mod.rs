@@ -1,131 +1,25 @@
-//! ACLs in the archive commands: the name resolvers (`[ldap]` of
-//! config.toml, or the environment), `acl show`, `acl decode`, and the
-//! readable owner and ACL of catalog rows (where-is, find --json).
+//! ACLs in the tool: `acl show`, `acl decode` (their command line in
+//! `cli`), the name resolvers (`ldap`), and the owner and ACLs of catalog
+//! hits for find and where-is (the text itself is `archive_acls::display`).
+
+pub(crate) mod cli;
+mod ldap;
 
 use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::Context as _;
 use archive_acls::Capture;
+use archive_acls::display::{access_json, access_lines};
 use catalog::{Catalog, FileEntry, FileHit};
-use ldap_attrs::{AclFormat, Cache, Chain, Ldap, LdapConfig, Secret};
+use ldap_attrs::{AclFormat, Cache, Chain};
 use serde_json::{Value, json};
 
-use super::cli::{AclDecodeArgs, AclShowArgs, BlobFormat};
 use crate::commands::Ctx;
 use crate::exit::{Code, coded};
+use cli::{AclDecodeArgs, AclShowArgs, BlobFormat};
 
-/// An `[ldap]` setting: the environment (`PERMAFROST_LDAP_<KEY>`) wins
-/// over the file.
-fn setting(file: Option<&glacier_sync::settings::ConfigFile>, key: &str) -> Option<String> {
-    let env = format!(
-        "PERMAFROST_LDAP_{}",
-        key.to_ascii_uppercase().replace('-', "_")
-    );
-    std::env::var(&env)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| file.and_then(|f| f.ldap(key)))
-}
-
-/// The directory's settings, when a URL is configured.
-fn ldap_config(ctx: &Ctx<'_>) -> anyhow::Result<Option<LdapConfig>> {
-    use glacier_sync::settings;
-    let flag = ctx.config_flag.filter(|p| crate::defaults::is_toml(p));
-    let file = match settings::locate(flag) {
-        Some((path, found)) => {
-            settings::load(&path, found).map_err(|e| coded(Code::Config, e.to_string()))?
-        }
-        None => None,
-    };
-    let file = file.as_ref();
-    let Some(url) = setting(file, "url") else {
-        return Ok(None);
-    };
-    let base = setting(file, "base").ok_or_else(|| {
-        coded(
-            Code::Config,
-            "[ldap] url is set but base is not (config.toml [ldap] base, or PERMAFROST_LDAP_BASE)",
-        )
-    })?;
-    let mut c = LdapConfig::new(url, base);
-    if let Some(dn) = setting(file, "bind-dn") {
-        let password = match (setting(file, "password"), setting(file, "password-file")) {
-            (Some(p), _) => p,
-            (None, Some(f)) => std::fs::read_to_string(&f)
-                .map_err(|e| {
-                    coded(
-                        Code::Config,
-                        format!("[ldap] password-file {f}: cannot read it: {e}"),
-                    )
-                })?
-                .trim_end_matches(['\n', '\r'])
-                .to_owned(),
-            (None, None) => String::new(),
-        };
-        c = c.bind(dn, Secret::new(password));
-    }
-    c.starttls =
-        setting(file, "starttls").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "yes"));
-    c.ca_file = setting(file, "ca-file").map(Into::into);
-    Ok(Some(c))
-}
-
-/// The run's name cache: well-known SIDs, NSS, then the directory when
-/// `ldap` and one is configured.
-pub(crate) fn names(ctx: &Ctx<'_>, ldap: bool) -> anyhow::Result<Cache<Chain>> {
-    let mut chain = Chain::local();
-    if ldap && let Some(c) = ldap_config(ctx)? {
-        tracing::debug!(url = %c.url, base = %c.base, bind_dn = ?c.bind_dn, "names through LDAP");
-        chain = chain.then(Ldap::new(c));
-    }
-    Ok(Cache::new(chain))
-}
-
-/// The owner, group and ACLs of a catalog row, readable.
-pub(crate) fn access_json(f: &FileEntry) -> Value {
-    let who = |name: &Option<String>, num: Option<u32>| match (name, num) {
-        (Some(n), _) => json!(n),
-        (None, Some(n)) => json!(n),
-        (None, None) => Value::Null,
-    };
-    json!({
-        "owner": who(&f.owner, f.uid),
-        "group": who(&f.group, f.gid),
-        "acls": f.acls.iter().map(|a| json!({
-            "format": a.format,
-            "owner": a.owner_name.as_ref().or(a.owner.as_ref()),
-            "group": a.group_name.as_ref().or(a.group.as_ref()),
-            "entries": a.entries.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The lines where-is prints under a version: owner, then each ACL entry.
-pub(crate) fn access_lines(f: &FileEntry) -> Vec<String> {
-    let name = |n: &Option<String>, num: Option<u32>| {
-        n.clone()
-            .or_else(|| num.map(|u| u.to_string()))
-            .unwrap_or_else(|| "?".into())
-    };
-    let mut out = vec![format!(
-        "  owner {} group {}",
-        name(&f.owner, f.uid),
-        name(&f.group, f.gid)
-    )];
-    for a in &f.acls {
-        if let Some(o) = a.owner_name.as_ref().or(a.owner.as_ref()) {
-            out.push(format!("  {} OWNER {o}", a.format));
-        }
-        if let Some(g) = a.group_name.as_ref().or(a.group.as_ref()) {
-            out.push(format!("  {} GROUP {g}", a.format));
-        }
-        for e in &a.entries {
-            out.push(format!("  {} {}", a.format, e.text));
-        }
-    }
-    out
-}
+pub(crate) use ldap::names;
 
 /// A hit as JSON with its owner and ACLs.
 pub(crate) fn hit_json(cat: &Catalog, h: &FileHit) -> anyhow::Result<Value> {

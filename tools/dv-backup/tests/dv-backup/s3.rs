@@ -1,0 +1,261 @@
+//! An installation whose files are on S3 stores (moto,
+//! `scripts/services/moto`) and a file store, backed up to a local
+//! directory: every copy compared byte for byte, a missing object
+//! recorded `FAIL_READ` with its name.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::process::{Command, Output};
+
+use crate::fixture::{Site, md5, sha256, stderr, stdout};
+
+/// The S3 test server; fails (never skips) without it.
+fn endpoint() -> String {
+    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "PERMAFROST_S3_ENDPOINT is not set: start the S3 test server with \
+             `eval \"$(scripts/services/moto start)\"` (scripts/test does)"
+        )
+    })
+}
+
+/// One plain HTTP request to moto (which checks no signatures): puts the
+/// installation's objects there as Dataverse would have. The status code.
+fn raw_http(method: &str, path: &str, body: &[u8]) -> u16 {
+    let endpoint = endpoint();
+    let host = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn bucket(name: &str) {
+    assert_eq!(
+        raw_http("PUT", &format!("/{name}"), b""),
+        200,
+        "bucket {name}"
+    );
+}
+
+fn put(bucket: &str, key: &str, data: &[u8]) {
+    assert_eq!(
+        raw_http("PUT", &format!("/{bucket}/{key}"), data),
+        200,
+        "object {bucket}/{key}"
+    );
+}
+
+/// The binary with moto's credentials in the environment (the AWS chain;
+/// the config file holds none).
+fn run(site: &Site, config: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dv-backup"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(site.tmp.path())
+        .env_remove("RUST_LOG")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", site.tmp.path().join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            site.tmp.path().join("no-aws-credentials"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn content(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+        .collect()
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one installation, its run and every check of it
+fn files_on_s3_and_file_stores_are_backed_up_and_a_missing_object_fails_read() {
+    let mut site = Site::new("s3");
+    // Bucket names are global on the server: one pair per site.
+    let main_bucket = site.name.replace('_', "-");
+    let east_bucket = format!("{main_bucket}-east");
+    bucket(&main_bucket);
+    bucket(&east_bucket);
+    let ds_a = site.dataset("10.5072", "FK2/S3AAAA");
+    let ds_b = site.dataset("10.5072", "FK2/S3BBBB");
+
+    // On the file store.
+    site.file(
+        ds_a,
+        "f1",
+        Some(b"a file on disk"),
+        "MD5",
+        None,
+        "2024-02-01 00:00:01",
+    );
+    // On driver `s3` (the default s3 store: bucket from the identifier).
+    let big = content(3 << 20, 7);
+    put(&main_bucket, "10.5072/FK2/S3AAAA/s3big", &big);
+    site.insert_file(
+        ds_a,
+        Some(&format!("s3://{main_bucket}:s3big")),
+        "SHA-256",
+        &sha256(&big),
+        Some(i64::try_from(big.len()).unwrap()),
+        "2024-02-01 00:00:02",
+    );
+    let small = b"small object on s3".to_vec();
+    put(&main_bucket, "10.5072/FK2/S3BBBB/s3small", &small);
+    site.insert_file(
+        ds_b,
+        Some(&format!("s3://{main_bucket}:s3small")),
+        "MD5",
+        &md5(&small),
+        Some(i64::try_from(small.len()).unwrap()),
+        "2024-02-01 00:00:03",
+    );
+    // A tabular file on s3: its original is the `.orig` object.
+    let original = b"the uploaded spreadsheet, on s3".to_vec();
+    put(&main_bucket, "10.5072/FK2/S3BBBB/s3tab", b"x\ty\n");
+    put(&main_bucket, "10.5072/FK2/S3BBBB/s3tab.orig", &original);
+    let tab = site.insert_file(
+        ds_b,
+        Some(&format!("s3://{main_bucket}:s3tab")),
+        "MD5",
+        &md5(&original),
+        Some(4),
+        "2024-02-01 00:00:04",
+    );
+    site.dv
+        .execute(
+            "INSERT INTO datatable (datafile_id, originalfileformat, originalfilesize, unf) VALUES ($1, 'application/vnd.ms-excel', $2, 'UNF:6:x')",
+            &[&tab, &i64::try_from(original.len()).unwrap()],
+        )
+        .unwrap();
+    // On a store of another driver id, mapped to type s3 in the config,
+    // whose configured bucket is read whatever the identifier names.
+    let east = content(70_000, 3);
+    put(&east_bucket, "10.5072/FK2/S3AAAA/east1", &east);
+    site.insert_file(
+        ds_a,
+        Some("s3-east://renamed-bucket:east1"),
+        "MD5",
+        &md5(&east),
+        Some(i64::try_from(east.len()).unwrap()),
+        "2024-02-01 00:00:05",
+    );
+    // Recorded on s3, but the object is not there.
+    site.insert_file(
+        ds_b,
+        Some(&format!("s3://{main_bucket}:s3gone")),
+        "MD5",
+        &md5(b"lost"),
+        Some(4),
+        "2024-02-01 00:00:06",
+    );
+
+    let backup = format!(
+        "StorageType: directory\nBackupDirectory: {}\n",
+        site.backup.display()
+    );
+    let config = site.config(&backup, true, false);
+    let url = endpoint();
+    let text = format!(
+        "{}\n[Store.s3]\nType: s3\nEndpointUrl: {url}\nRegion: us-east-1\nPathStyle: true\n\
+         \n[Store.s3-east]\nType: s3\nBucket: {east_bucket}\nEndpointUrl: {url}\nRegion: us-east-1\n",
+        fs::read_to_string(&config).unwrap()
+    );
+    fs::write(&config, text).unwrap();
+
+    let o = run(&site, &config, &["run", "-j", "3"]);
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "one file failed: {out}\n{}",
+        stderr(&o)
+    );
+    assert!(
+        out.contains("6 files processed; 0 skipped; 5 success, 1 failed"),
+        "{out}"
+    );
+    // The missing object: FAIL_READ naming driver, bucket and key.
+    let gone_line = out
+        .lines()
+        .find(|l| l.contains("s3gone"))
+        .unwrap_or_else(|| panic!("a line for the missing object in {out}"));
+    for needle in [
+        "FAIL_READ",
+        "store 's3'",
+        &format!("s3://{main_bucket}/10.5072/FK2/S3BBBB/s3gone"),
+        "no such object",
+    ] {
+        assert!(gone_line.contains(needle), "{needle:?} in {gone_line}");
+    }
+
+    let statuses = site.statuses();
+    let want = [
+        ("file://f1".to_owned(), "OK"),
+        (format!("s3://{main_bucket}:s3big"), "OK"),
+        (format!("s3://{main_bucket}:s3small"), "OK"),
+        (format!("s3://{main_bucket}:s3tab"), "OK"),
+        ("s3-east://renamed-bucket:east1".to_owned(), "OK"),
+        (format!("s3://{main_bucket}:s3gone"), "FAIL_READ"),
+    ];
+    for (sid, status) in &want {
+        assert_eq!(
+            statuses.get(sid).map(String::as_str),
+            Some(*status),
+            "{sid} in {statuses:?}"
+        );
+    }
+    assert_eq!(statuses.len(), want.len(), "{statuses:?}");
+
+    // Every copy, byte for byte, where a restore looks for it.
+    let copies: [(&str, &[u8]); 5] = [
+        ("10.5072/FK2/S3AAAA/f1", b"a file on disk"),
+        ("10.5072/FK2/S3AAAA/s3big", &big),
+        ("10.5072/FK2/S3BBBB/s3small", &small),
+        ("10.5072/FK2/S3BBBB/s3tab.orig", &original),
+        ("10.5072/FK2/S3AAAA/east1", &east),
+    ];
+    for (path, data) in copies {
+        let got = fs::read(site.backup.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            got == data,
+            "{path}: {} bytes, want {}",
+            got.len(),
+            data.len()
+        );
+    }
+    assert!(!site.backup.join("10.5072/FK2/S3BBBB/s3gone").exists());
+
+    // The object appears; a rerun copies just that one.
+    put(&main_bucket, "10.5072/FK2/S3BBBB/s3gone", b"lost");
+    let o = run(&site, &config, &["run", "--rerun"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("6 files processed; 5 skipped; 1 success, 0 failed"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        fs::read(site.backup.join("10.5072/FK2/S3BBBB/s3gone")).unwrap(),
+        b"lost"
+    );
+}
