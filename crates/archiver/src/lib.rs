@@ -79,6 +79,7 @@
 mod archive;
 pub mod backup;
 mod backup_prune;
+mod backup_reconcile;
 mod backup_restore;
 mod changes;
 mod error;
@@ -96,6 +97,10 @@ pub use archive::{
     archive_planned, plan_archive, recover,
 };
 pub use backup_prune::{PruneOptions, PruneOutcome, PrunedCycle, prune};
+pub use backup_reconcile::{
+    ADOPTED_TAG, InventoryRequest, MISSING_TAG, MissingArchive, ReconcileOptions, ReconcileOutcome,
+    Unknown, UnknownArchive, reconcile, request_inventory,
+};
 pub use backup_restore::{RestorePoint, plan_restore, restore};
 pub use error::{Error, Result};
 pub use observer::{

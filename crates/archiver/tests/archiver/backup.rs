@@ -381,3 +381,135 @@ fn prune_at_the_cap_and_the_minimum_duration() {
         "only cycle 4's copy is left: {hits:?}"
     );
 }
+
+#[test]
+#[allow(clippy::too_many_lines)] // one reconcile story, told in order
+fn reconcile_with_an_extra_and_a_missing_archive() {
+    use archiver::{InventoryRequest, ReconcileOptions, Unknown};
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a"), b"alpha").unwrap();
+    let (vault, mut catalog, clock) = setup(tmp.path(), 7);
+    backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    clock.advance(3600);
+    std::fs::write(tree.join("b"), b"beta").unwrap();
+    let r1 = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!((r1.level, r1.files), (1, 1));
+
+    // Level 1's bundle goes behind the catalog's back; a stray archive
+    // appears.
+    let run = catalog
+        .catalog()
+        .run_by_uid(r1.run.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    let bundle = catalog
+        .catalog()
+        .archives_of_run(run.id)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.info.description.starts_with(archiver::BUNDLE_PREFIX))
+        .unwrap();
+    let gone = bundle.info.remote_id.clone().unwrap();
+    vault.store.delete_archive(&vault.name, &gone).unwrap();
+    let data = b"not ours".to_vec();
+    let stray = vault
+        .store
+        .upload_archive(
+            &vault.name,
+            "permafrost-bundle v1 run=stray-run seq=0",
+            &data,
+            glacier_treehash::tree_hash(&data),
+        )
+        .unwrap()
+        .archive_id;
+
+    let InventoryRequest::Ready(inventory) = archiver::request_inventory(&vault, None).unwrap()
+    else {
+        panic!("a local store answers at once");
+    };
+
+    // A dry run reports and changes nothing.
+    let dry = ReconcileOptions {
+        unknown: Unknown::Adopt,
+        dry_run: true,
+    };
+    let o = archiver::reconcile("home", &inventory, &dry, &vault, &mut catalog).unwrap();
+    assert_eq!(o.missing.len(), 1, "{o:?}");
+    assert_eq!(o.missing[0].archive_id, gone);
+    assert_eq!((o.missing[0].cycle, o.missing[0].level), (1, 1));
+    assert_eq!(o.unknown.len(), 1, "{o:?}");
+    assert_eq!(o.unknown[0].archive_id, stray);
+    assert!(!o.is_clean());
+    let state = |c: &ArchiveCatalog| c.catalog().archive(bundle.key).unwrap().unwrap();
+    assert_eq!(
+        state(&catalog).info.state,
+        archiver::catalog::ArchiveState::Stored
+    );
+
+    // An inventory older than the archive: the archive is kept as it is.
+    let mut old = inventory.clone();
+    old.inventory_date = std::time::UNIX_EPOCH;
+    let o = archiver::reconcile("home", &old, &dry, &vault, &mut catalog).unwrap();
+    assert!(o.missing.is_empty(), "{o:?}");
+    assert_eq!(o.newer_than_inventory, vec![gone.clone()]);
+
+    // For real: the missing archive is marked, its row kept; the stray
+    // one adopted.
+    let adopt = ReconcileOptions {
+        unknown: Unknown::Adopt,
+        dry_run: false,
+    };
+    let o = archiver::reconcile("home", &inventory, &adopt, &vault, &mut catalog).unwrap();
+    assert_eq!(o.missing.len(), 1);
+    let row = state(&catalog);
+    assert_eq!(row.info.state, archiver::catalog::ArchiveState::Deleted);
+    assert!(
+        row.info.tags.contains(&archiver::MISSING_TAG.to_owned()),
+        "{row:?}"
+    );
+    assert_eq!(row.files, 1, "the rows of its files are kept");
+    let adopted = catalog.catalog().run_by_uid("stray-run").unwrap().unwrap();
+    let a = catalog.catalog().archives_of_run(adopted.id).unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].info.remote_id.as_deref(), Some(stray.as_str()));
+    assert!(a[0].info.tags.contains(&archiver::ADOPTED_TAG.to_owned()));
+
+    // Now they agree.
+    let o = archiver::reconcile("home", &inventory, &adopt, &vault, &mut catalog).unwrap();
+    assert!(o.is_clean(), "{o:?}");
+    assert_eq!(o.present, 1, "level 0's bundle: {o:?}");
+
+    // The next run stores the missing archive's file again.
+    clock.advance(3600);
+    let r2 = backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
+    assert_eq!(r2.files, 1, "{r2:?}");
+
+    // Delete: a second stray archive is deleted from the store.
+    let stray2 = vault
+        .store
+        .upload_archive(
+            &vault.name,
+            "stray",
+            &data,
+            glacier_treehash::tree_hash(&data),
+        )
+        .unwrap()
+        .archive_id;
+    let InventoryRequest::Ready(inventory) = archiver::request_inventory(&vault, None).unwrap()
+    else {
+        panic!("a local store answers at once");
+    };
+    let delete = ReconcileOptions {
+        unknown: Unknown::Delete,
+        dry_run: false,
+    };
+    let o = archiver::reconcile("home", &inventory, &delete, &vault, &mut catalog).unwrap();
+    assert_eq!(o.unknown.len(), 1);
+    assert_eq!(o.unknown[0].archive_id, stray2);
+    let InventoryRequest::Ready(after) = archiver::request_inventory(&vault, None).unwrap() else {
+        panic!("a local store answers at once");
+    };
+    assert!(after.archives.iter().all(|a| a.archive_id != stray2));
+}
