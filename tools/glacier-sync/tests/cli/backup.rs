@@ -269,3 +269,95 @@ fn killed_run_is_completed_by_the_next() {
         (Some(1), Some(0))
     );
 }
+
+#[test]
+fn reconcile_after_a_bundle_is_deleted_behind_the_catalogs_back() {
+    use archiver::glacier_multipart::{ArchiveStore as _, LocalStore};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir, "7");
+    ok(&gs(dir, &["backup", "run", "home"]));
+    std::fs::write(dir.join("home/docs/c.txt"), b"gamma").unwrap();
+    let r1 = json(&gs(dir, &["--json", "backup", "run", "home"]));
+    assert_eq!(
+        (r1["level"].as_u64(), r1["files"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Level 1's bundle deleted behind the catalog's back; a stray archive
+    // put into the vault.
+    let c = catalog::Catalog::open(dir.join("catalog.sqlite")).unwrap();
+    let run = c.run_by_uid(r1["run"].as_str().unwrap()).unwrap().unwrap();
+    let bundle = c
+        .archives_of_run(run.id)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.info.description.starts_with(archiver::BUNDLE_PREFIX))
+        .unwrap();
+    drop(c);
+    let gone = bundle.info.remote_id.unwrap();
+    let store = LocalStore::open(dir.join("store")).unwrap();
+    store.delete_archive("v", &gone).unwrap();
+    let data = b"not ours";
+    let stray = store
+        .upload_archive("v", "stray upload", data, glacier_treehash::tree_hash(data))
+        .unwrap()
+        .archive_id;
+
+    let dry = json(&gs(
+        dir,
+        &[
+            "--json",
+            "backup",
+            "reconcile",
+            "home",
+            "--dry-run",
+            "--delete",
+        ],
+    ));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["missing"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["missing"][0]["archive_id"], gone.as_str());
+    assert_eq!(dry["missing"][0]["level"], 1);
+    assert_eq!(dry["unknown"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["unknown"][0]["archive_id"], stray.as_str());
+
+    // Deleting needs --yes without a terminal; nothing changes without it.
+    let refused = gs(dir, &["backup", "reconcile", "home", "--delete"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        crate::stderr(&refused)
+    );
+    assert!(crate::stderr(&refused).contains("--yes"));
+    let again = json(&gs(
+        dir,
+        &["--json", "backup", "reconcile", "home", "--dry-run"],
+    ));
+    assert_eq!(again["missing"].as_array().unwrap().len(), 1, "{again}");
+
+    let done = gs(
+        dir,
+        &["--json", "backup", "reconcile", "home", "--delete", "--yes"],
+    );
+    let err = crate::stderr(&done);
+    assert!(
+        err.contains(&format!("missing from the store: archive {gone}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("not in the catalog: archive {stray}")),
+        "{err}"
+    );
+    let done = json(&done);
+    assert_eq!(done["dry_run"], false);
+
+    // The next run stores the missing bundle's file again; then catalog
+    // and store agree (a fresh inventory: the stray archive is gone).
+    let r2 = json(&gs(dir, &["--json", "backup", "run", "home"]));
+    assert_eq!(r2["files"], 1, "{r2}");
+    let clean = json(&gs(dir, &["--json", "backup", "reconcile", "home"]));
+    assert!(clean["missing"].as_array().unwrap().is_empty(), "{clean}");
+    assert!(clean["unknown"].as_array().unwrap().is_empty(), "{clean}");
+}

@@ -20,6 +20,7 @@ pub(crate) enum BackupCommand {
     List(ListArgs),
     Restore(RestoreArgs),
     Prune(PruneArgs),
+    Reconcile(ReconcileArgs),
 }
 
 /// Create a named backup set in the catalog.
@@ -152,6 +153,40 @@ pub(crate) struct PruneArgs {
     #[arg(long = "force")]
     pub(crate) force: bool,
     /// Answer the confirmation (required without a terminal).
+    #[arg(short = 'y', long = "yes")]
+    pub(crate) yes: bool,
+    /// The catalog file.
+    #[arg(long = "catalog", value_name = "FILE")]
+    pub(crate) catalog: Option<PathBuf>,
+}
+
+/// Reconcile the catalog with an inventory of the set's store, as the
+/// Glacier Backup Suite did: the inventory is the truth, except that
+/// archives created after it are kept as they are. The set's archives
+/// missing from the store are marked deleted and tagged `missing` (their
+/// file rows stay, so `find` still knows the files, and the next `backup
+/// run` stores them again); archives the catalog does not know are
+/// reported, or with `--adopt` recorded, or with `--delete` deleted.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line flags
+pub(crate) struct ReconcileArgs {
+    /// The set's name.
+    pub(crate) name: String,
+    /// Read the inventory job JOB an earlier `backup reconcile` requested
+    /// (a Glacier inventory takes hours; a local store answers at once).
+    #[arg(long = "job", value_name = "JOB")]
+    pub(crate) job: Option<String>,
+    /// Record archives the catalog does not know (under the run their
+    /// description names; `catalog rebuild` brings their files).
+    #[arg(long = "adopt", conflicts_with = "delete")]
+    pub(crate) adopt: bool,
+    /// Delete archives the catalog does not know from the store.
+    #[arg(long = "delete")]
+    pub(crate) delete: bool,
+    /// Report what would change; change neither catalog nor store.
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+    /// Answer the confirmation of `--delete` (required without a terminal).
     #[arg(short = 'y', long = "yes")]
     pub(crate) yes: bool,
     /// The catalog file.

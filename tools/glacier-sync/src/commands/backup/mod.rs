@@ -21,7 +21,9 @@ use crate::commands::Ctx;
 use crate::commands::common::ask_yes;
 use crate::commands::flow::{Shown, absolute, open_records, open_vault, refuse_over_cost};
 use crate::exit::{Code, coded};
-use cli::{BackupArgs, BackupCommand, InitArgs, ListArgs, PruneArgs, RestoreArgs, RunArgs};
+use cli::{
+    BackupArgs, BackupCommand, InitArgs, ListArgs, PruneArgs, ReconcileArgs, RestoreArgs, RunArgs,
+};
 
 pub(crate) fn run(ctx: &Ctx<'_>, args: &BackupArgs) -> anyhow::Result<Code> {
     match &args.command {
@@ -30,6 +32,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &BackupArgs) -> anyhow::Result<Code> {
         BackupCommand::List(a) => list(ctx, a),
         BackupCommand::Restore(a) => restore(ctx, a),
         BackupCommand::Prune(a) => prune(ctx, a),
+        BackupCommand::Reconcile(a) => reconcile(ctx, a),
     }
 }
 
@@ -302,6 +305,96 @@ fn prune(ctx: &Ctx<'_>, a: &PruneArgs) -> anyhow::Result<Code> {
         done.archives_deleted,
         human(done.stored_after)
     ));
+    out.json(&serde_json::to_value(&done)?);
+    Ok(Code::Success)
+}
+
+fn reconcile(ctx: &Ctx<'_>, a: &ReconcileArgs) -> anyhow::Result<Code> {
+    use archiver::{InventoryRequest, ReconcileOptions, ReconcileOutcome, Unknown};
+    let out = ctx.out;
+    let mut records = open_records(a.catalog.as_deref())?;
+    let vault = set_vault(ctx, a.catalog.as_deref(), &records, &a.name)?;
+    let inventory = match archiver::request_inventory(&vault, a.job.as_deref())? {
+        InventoryRequest::Ready(inventory) => inventory,
+        InventoryRequest::Pending(job) => {
+            out.line(format!(
+                "inventory job {job} of vault {} has not finished; run `backup reconcile {} --job {job}` later",
+                vault.name, a.name
+            ));
+            out.json(&json!({ "pending_job": job }));
+            return Ok(Code::Pending);
+        }
+    };
+    let unknown = if a.adopt {
+        Unknown::Adopt
+    } else if a.delete {
+        Unknown::Delete
+    } else {
+        Unknown::Report
+    };
+    let mut options = ReconcileOptions {
+        unknown,
+        dry_run: true,
+    };
+    let show = |o: &ReconcileOutcome| {
+        let verb = if o.dry_run { "would be" } else { "now" };
+        for m in &o.missing {
+            out.warn(format!(
+                "missing from the store: archive {} (cycle {} level {}, {} files); {verb} marked deleted, the next run stores its files again",
+                m.archive_id, m.cycle, m.level, m.files
+            ));
+        }
+        for u in &o.unknown {
+            let what = match o.unknown_action {
+                Unknown::Report => "--adopt records it, --delete deletes it",
+                Unknown::Adopt if o.dry_run => "would be adopted",
+                Unknown::Adopt => "adopted",
+                Unknown::Delete if o.dry_run => "would be deleted",
+                Unknown::Delete => "deleted",
+            };
+            out.warn(format!(
+                "not in the catalog: archive {} ({}, \"{}\"): {what}",
+                u.archive_id,
+                human(u.size),
+                u.description
+            ));
+        }
+        out.info(format!(
+            "inventory of {} ({} archives): {} of the set's archives present, {} missing, {} newer than the inventory (kept), {} unknown",
+            catalog::format_time(o.inventory_date),
+            o.inventory_archives,
+            o.present,
+            o.missing.len(),
+            o.newer_than_inventory.len(),
+            o.unknown.len()
+        ));
+    };
+    let plan = archiver::reconcile(&a.name, &inventory, &options, &vault, &mut records)?;
+    let changes =
+        !plan.missing.is_empty() || (!plan.unknown.is_empty() && unknown != Unknown::Report);
+    if a.dry_run || !changes {
+        show(&plan);
+        out.json(&serde_json::to_value(&plan)?);
+        return Ok(Code::Success);
+    }
+    if unknown == Unknown::Delete && !plan.unknown.is_empty() && !a.yes {
+        show(&plan);
+        if !std::io::stdin().is_terminal() {
+            return Err(coded(
+                Code::Usage,
+                "reconcile --delete deletes archives: pass --yes to confirm without a terminal; nothing changed",
+            ));
+        }
+        if !ask_yes(&format!(
+            "delete {} archives from the store?",
+            plan.unknown.len()
+        ))? {
+            return Err(coded(Code::Failure, "cancelled; nothing changed"));
+        }
+    }
+    options.dry_run = false;
+    let done = archiver::reconcile(&a.name, &inventory, &options, &vault, &mut records)?;
+    show(&done);
     out.json(&serde_json::to_value(&done)?);
     Ok(Code::Success)
 }
