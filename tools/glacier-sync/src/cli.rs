@@ -53,7 +53,7 @@ pub(crate) struct Cli {
     /// connecting waits at most 10 s, and an upload one second more per
     /// 64 KiB it sends. A request that times out is tried again (3 tries
     /// in all), then the command fails with exit code 4, naming the
-    /// endpoint. Default 60; config.toml key `timeout`.
+    /// endpoint. Default 60.
     #[arg(long = "timeout", value_name = "SECONDS", global = true,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: Option<u64>,

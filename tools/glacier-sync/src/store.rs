@@ -184,7 +184,7 @@ fn open_s3(
     Ok(Arc::new(store))
 }
 
-/// `--timeout SECONDS` (or config.toml's `timeout`), for every network
+/// `--timeout SECONDS`, for every network
 /// store this process opens.
 static TIMEOUT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
