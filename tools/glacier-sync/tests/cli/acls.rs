@@ -321,16 +321,26 @@ fn tools_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/ldap-attrs/tests/ldap_attrs/tools")
 }
 
-/// `acl decode --format FORMAT` of `blob`: the JSON document.
+/// `acl decode --format FORMAT` of `blob` with no directory configured
+/// (names from NSS and the well-known table only): the JSON document.
 fn decode(dir: &Path, format: &str, blob: &[u8]) -> serde_json::Value {
+    decode_with(dir, format, blob, &[("PERMAFROST_LDAP_URL", "")])
+}
+
+/// `acl decode --format FORMAT` of `blob` with `vars` set.
+fn decode_with(dir: &Path, format: &str, blob: &[u8], vars: &[(&str, &str)]) -> serde_json::Value {
+    let out = decode_run(dir, format, blob, vars);
+    serde_json::from_str(&ok(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+fn decode_run(dir: &Path, format: &str, blob: &[u8], vars: &[(&str, &str)]) -> Output {
     let f = dir.join(format!("blob.{format}"));
     std::fs::write(&f, blob).unwrap();
-    let out = run_env(
+    run_env(
         dir,
         &["acl", "decode", "--format", format, f.to_str().unwrap()],
-        &[],
-    );
-    serde_json::from_str(&ok(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+        vars,
+    )
 }
 
 /// (kind, who, mask, flags, inherited) of each entry of a decoded blob.
@@ -374,6 +384,7 @@ fn samba_sd(sddl: &str) -> Vec<u8> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
 fn acl_decode_reads_samba_descriptors_entry_by_entry() {
     let tmp = tempfile::tempdir().unwrap();
     let max = "-4294967295".repeat(14);
@@ -479,8 +490,11 @@ fn acl_decode_reads_samba_descriptors_entry_by_entry() {
             &[],
         );
         assert_eq!(out.status.code(), Some(1), "{n} bytes: {}", stderr(&out));
+        // The file, what it should have held, and where it went wrong.
         assert!(
-            stderr(&out).contains("short: not a") && stderr(&out).contains("ACL"),
+            stderr(&out).contains(
+                "short: not a self-relative NT security descriptor (the value of system.cifs_acl) (--format cifs): malformed "
+            ) && stderr(&out).contains(" at byte "),
             "{}",
             stderr(&out)
         );
@@ -828,4 +842,191 @@ fn a_directory_that_is_down_leaves_names_unresolved_with_one_warning() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     degrades(tmp.path(), file, url);
+}
+
+/// A SID's binary form (as in a security descriptor and in `objectSid`).
+fn sid_bytes(text: &str) -> Vec<u8> {
+    let p: Vec<&str> = text.split('-').collect();
+    let subs: Vec<u32> = p[3..].iter().map(|s| s.parse().unwrap()).collect();
+    let mut b = vec![
+        p[1].parse::<u8>().unwrap(),
+        u8::try_from(subs.len()).unwrap(),
+    ];
+    b.extend_from_slice(&p[2].parse::<u64>().unwrap().to_be_bytes()[2..]);
+    for s in subs {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    b
+}
+
+/// Counts the warning lines of a run's standard error.
+fn warnings(err: &str) -> usize {
+    err.lines()
+        .filter(|l| l.contains("WARN") || l.to_ascii_lowercase().contains("warning"))
+        .count()
+}
+
+/// (who, name, text) of each entry of an `acl decode` document.
+fn named(doc: &serde_json::Value) -> Vec<(String, Option<String>, String)> {
+    doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["who"].as_str().unwrap().to_owned(),
+                e["name"].as_str().map(str::to_owned),
+                e["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn acl_decode_names_sids_through_slapd_and_degrades_when_it_is_down() {
+    require_tools();
+    let url = slapd_env("PERMAFROST_LDAP_URL");
+    let base = slapd_env("PERMAFROST_LDAP_BASE");
+    let bind = slapd_env("PERMAFROST_LDAP_BIND_DN");
+    let pwfile = slapd_env("PERMAFROST_LDAP_PASSWORD_FILE");
+    let d2 = "S-1-5-21-1-2-3";
+    // carol's SID is valid UTF-8 as bytes (ldap3 hands such values over
+    // as text, not binary), alice's, mallory's and auditors' are not.
+    assert!(std::str::from_utf8(&sid_bytes(&format!("{d2}-1100"))).is_ok());
+    for s in [
+        format!("{D1}-1104"),
+        format!("{D1}-1106"),
+        format!("{d2}-1200"),
+    ] {
+        assert!(std::str::from_utf8(&sid_bytes(&s)).is_err(), "{s}");
+    }
+    // Samba's descriptor: owner alice, group Domain Users; mallory denied
+    // first, then carol, auditors, staff (inherited), a SID no one has,
+    // Everyone and BUILTIN\Administrators.
+    let blob = samba_sd(&format!(
+        "O:{D1}-1104G:{D1}-513D:(D;;0x1f01ff;;;{D1}-1106)(A;;0x1f01ff;;;{d2}-1100)\
+         (A;;0x1200a9;;;{d2}-1200)(A;OICIID;0x1301bf;;;{D1}-1201)(A;;FR;;;{d2}-9999)\
+         (A;;0x1200a9;;;WD)(A;;0x1f01ff;;;BA)"
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let want_names = [
+        Some("mallory"),
+        Some("carol"),
+        Some("auditors"),
+        Some("staff"),
+        None,
+        Some("Everyone"),
+        Some("BUILTIN\\Administrators"),
+    ];
+    let check = |doc: &serde_json::Value, how: &str| {
+        let got = named(doc);
+        let names: Vec<Option<&str>> = got.iter().map(|(_, n, _)| n.as_deref()).collect();
+        assert_eq!(names, want_names, "{how}: {got:?}");
+        let lines: Vec<&str> = doc["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "OWNER alice",
+                "GROUP Domain Users",
+                "DENY mallory FULL",
+                "ALLOW carol FULL",
+                "ALLOW auditors READ",
+                "ALLOW staff CHANGE [OBJECT_INHERIT,CONTAINER_INHERIT,INHERITED]",
+                &format!(
+                    "ALLOW {d2}-9999 READ_DATA|READ_EA|READ_ATTRIBUTES|READ_CONTROL|SYNCHRONIZE"
+                ),
+                "ALLOW Everyone READ",
+                "ALLOW BUILTIN\\Administrators FULL",
+            ],
+            "{how}"
+        );
+        // Each domain principal asked once; the unknown one too.
+        assert_eq!(doc["lookups"]["failures"], 0, "{how}: {doc}");
+    };
+
+    // Settings in config.toml's [ldap], the environment cleared.
+    std::fs::create_dir_all(dir.join("xdg/permafrost")).unwrap();
+    std::fs::write(
+        dir.join("xdg/permafrost/config.toml"),
+        format!("[ldap]\nurl = \"{url}\"\nbase = \"{base}\"\nbind-dn = \"{bind}\"\npassword-file = \"{pwfile}\"\n"),
+    )
+    .unwrap();
+    let cleared = [
+        ("PERMAFROST_LDAP_URL", ""),
+        ("PERMAFROST_LDAP_BASE", ""),
+        ("PERMAFROST_LDAP_BIND_DN", ""),
+        ("PERMAFROST_LDAP_PASSWORD_FILE", ""),
+        ("PERMAFROST_LDAP_PASSWORD", ""),
+    ];
+    let out = decode_run(dir, "cifs", &blob, &cleared);
+    let doc: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(warnings(&stderr(&out)), 0, "{}", stderr(&out));
+    check(&doc, "config.toml");
+    std::fs::remove_file(dir.join("xdg/permafrost/config.toml")).unwrap();
+
+    // The environment, with the password itself.
+    let password = std::fs::read_to_string(&pwfile).unwrap();
+    let vars = [
+        ("PERMAFROST_LDAP_URL", url.as_str()),
+        ("PERMAFROST_LDAP_BASE", base.as_str()),
+        ("PERMAFROST_LDAP_BIND_DN", bind.as_str()),
+        ("PERMAFROST_LDAP_PASSWORD_FILE", ""),
+        ("PERMAFROST_LDAP_PASSWORD", password.trim()),
+        ("RUST_LOG", "trace"),
+    ];
+    let out = decode_run(dir, "cifs", &blob, &vars);
+    no_password("acl decode (environment)", &out.stdout);
+    no_password("acl decode (environment) stderr", &out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    check(&doc, "environment");
+
+    // Without a directory: the domain SIDs stay SIDs, the well-known
+    // ones are still named, no warning.
+    let doc = decode(dir, "cifs", &blob);
+    let names: Vec<Option<String>> = named(&doc).into_iter().map(|(_, n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some("Everyone".into()),
+            Some("BUILTIN\\Administrators".into())
+        ]
+    );
+
+    // A directory that does not answer: one warning, the same unresolved
+    // names, exit 0.
+    let dead = [
+        ("PERMAFROST_LDAP_URL", "ldap://127.0.0.1:1"),
+        ("PERMAFROST_LDAP_BASE", base.as_str()),
+        ("PERMAFROST_LDAP_BIND_DN", bind.as_str()),
+        ("PERMAFROST_LDAP_PASSWORD", PASSWORD),
+        ("PERMAFROST_LDAP_PASSWORD_FILE", ""),
+    ];
+    let out = decode_run(dir, "cifs", &blob, &dead);
+    let text = ok(&out);
+    let err = stderr(&out);
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(err.contains("ldap://127.0.0.1:1"), "{err}");
+    no_password("acl decode against a dead directory", &out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let lines: Vec<&str> = doc["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(lines[0], format!("OWNER {D1}-1104"));
+    assert_eq!(lines[2], format!("DENY {D1}-1106 FULL"));
+    assert_eq!(lines[7], "ALLOW Everyone READ");
 }

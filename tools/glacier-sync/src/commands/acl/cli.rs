@@ -54,7 +54,8 @@ pub(crate) enum AclCommand {
     /// Show the owner and ACLs of files as `archive --acls` would capture
     /// them, names resolved (text, or --json).
     Show(AclShowArgs),
-    /// Decode a raw ACL blob (an xattr value) to JSON.
+    /// Decode a raw ACL blob (an xattr value) to JSON, names resolved as
+    /// `acl show` resolves them.
     Decode(AclDecodeArgs),
 }
 
@@ -79,6 +80,31 @@ pub(crate) enum BlobFormat {
     Nfs4,
     /// A POSIX ACL xattr value (`system.posix_acl_access` or `_default`).
     Posix,
+}
+
+impl BlobFormat {
+    /// The value of `--format`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BlobFormat::Cifs => "cifs",
+            BlobFormat::Nfs4 => "nfs4",
+            BlobFormat::Posix => "posix",
+        }
+    }
+
+    /// What a blob of this format is, for errors ("not a ...").
+    pub(crate) fn expected(self, default: bool) -> &'static str {
+        match (self, default) {
+            (BlobFormat::Cifs, _) => {
+                "a self-relative NT security descriptor (the value of system.cifs_acl)"
+            }
+            (BlobFormat::Nfs4, _) => "an XDR-encoded NFSv4 ACL (the value of system.nfs4_acl)",
+            (BlobFormat::Posix, false) => "a POSIX ACL (the value of system.posix_acl_access)",
+            (BlobFormat::Posix, true) => {
+                "a POSIX default ACL (the value of system.posix_acl_default)"
+            }
+        }
+    }
 }
 
 /// See [`AclCommand::Decode`].

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use archive_acls::Capture;
 use archive_acls::display::{access_json, access_lines};
 use catalog::{Catalog, FileEntry, FileHit};
-use ldap_attrs::{AclFormat, Cache, Chain};
+use ldap_attrs::AclFormat;
 use serde_json::{Value, json};
 
 use crate::commands::Ctx;
@@ -98,10 +98,17 @@ pub(crate) fn decode(ctx: &Ctx<'_>, args: &AclDecodeArgs) -> anyhow::Result<Code
     .map_err(|e| {
         coded(
             Code::Failure,
-            format!("{}: not a {:?} ACL: {e}", args.file.display(), args.format),
+            format!(
+                "{}: not {} (--format {}): {e}",
+                args.file.display(),
+                args.format.expected(args.default),
+                args.format.as_str()
+            ),
         )
     })?;
-    let names = Cache::new(Chain::local());
+    // Names as `archive --acls` would give them: well-known SIDs, NSS, and
+    // the directory of `[ldap]` when one is configured.
+    let names = names(ctx, true)?;
     let name = |p: &ldap_attrs::Principal| names.lookup(p).map(|a| a.name);
     let lines = acl.lines(&name);
     let entries: Vec<Value> = acl
@@ -131,6 +138,7 @@ pub(crate) fn decode(ctx: &Ctx<'_>, args: &AclDecodeArgs) -> anyhow::Result<Code
         "entries": entries,
         "lines": lines,
         "acl": acl,
+        "lookups": names.stats(),
     });
     // Always JSON on standard output (the command's purpose).
     crate::output::Output {
