@@ -125,19 +125,27 @@ pub fn to_file_acl(acl: &Acl, name: &dyn Fn(&Principal) -> Option<String>) -> Op
         AclFormat::Nfs4 => (Some(ldap_attrs::nfs4::encode(acl).ok()?), None),
         AclFormat::Nt => (Some(ldap_attrs::nt::encode(acl).ok()?), None),
     };
+    // A POSIX entry that leaves a named principal nothing is recorded as
+    // the denial it is (`acl:deny` finds it); its xattr value is kept as
+    // read.
+    let entry = |e: &ldap_attrs::Ace, kind: ldap_attrs::AceKind, text: String| AclEntry {
+        principal: principal_key(&e.who),
+        allow: kind == ldap_attrs::AceKind::Allow,
+        rights: e.mask,
+        kind: kind.label().to_ascii_lowercase(),
+        flags: e.flags | if e.default { DEFAULT_ENTRY } else { 0 },
+        name: name(&e.who),
+        text,
+    };
     let entries = acl
         .entries
         .iter()
-        .chain(&acl.audit)
-        .map(|e| AclEntry {
-            principal: principal_key(&e.who),
-            allow: e.kind == ldap_attrs::AceKind::Allow,
-            rights: e.mask,
-            kind: e.kind.label().to_ascii_lowercase(),
-            flags: e.flags | if e.default { DEFAULT_ENTRY } else { 0 },
-            name: name(&e.who),
-            text: e.text(acl.format, name),
-        })
+        .map(|e| entry(e, acl.effective_kind(e), acl.entry_text(e, name)))
+        .chain(
+            acl.audit
+                .iter()
+                .map(|e| entry(e, e.kind, e.text(acl.format, name))),
+        )
         .collect();
     Some(FileAcl {
         format: acl.format.as_str().to_owned(),

@@ -348,9 +348,83 @@ impl Acl {
         }
     }
 
-    /// Whether any entry (access or audit) denies something.
+    /// Whether any access entry denies something ([`Acl::denies`]).
     pub fn has_deny(&self) -> bool {
-        self.entries.iter().any(|e| e.kind == AceKind::Deny)
+        self.entries.iter().any(|e| self.denies(e))
+    }
+
+    /// Whether `e`, one of [`Acl::entries`], refuses its principal access:
+    /// an NFSv4 or NT DENY entry, or a POSIX entry that names a user or a
+    /// group and leaves it no permission, as written (`user:mallory:---`)
+    /// or once the mask of its ACL is applied (`user:bob:rw-` under
+    /// `mask::---`).
+    ///
+    /// POSIX ACLs have no DENY entries, but such an entry is how they
+    /// refuse someone: a process whose uid matches a named user entry gets
+    /// that entry's permissions (masked) and is never checked against the
+    /// owning group's or other's entries; one whose groups match only
+    /// named group entries that grant nothing gets nothing either. The
+    /// entry stays an allow of nothing in the model (it is written back as
+    /// it was read); only its meaning is a denial. Entries of the owner,
+    /// the owning group, the mask and other are never denials (`other::---`
+    /// is the ordinary "nobody else").
+    pub fn denies(&self, e: &Ace) -> bool {
+        match self.format {
+            AclFormat::Posix => {
+                matches!(e.who, Principal::Uid(_) | Principal::Gid(_))
+                    && e.kind == AceKind::Allow
+                    && e.mask & self.posix_mask(e.default) == 0
+            }
+            _ => e.kind == AceKind::Deny,
+        }
+    }
+
+    /// What `e` does: its kind, except that a POSIX entry that refuses its
+    /// principal ([`Acl::denies`]) is a [`AceKind::Deny`].
+    pub fn effective_kind(&self, e: &Ace) -> AceKind {
+        if self.format == AclFormat::Posix && self.denies(e) {
+            AceKind::Deny
+        } else {
+            e.kind
+        }
+    }
+
+    /// The permission bits of the POSIX `mask::` entry of the access
+    /// (`default` false) or default ACL; `rwx` when there is none.
+    fn posix_mask(&self, default: bool) -> u32 {
+        self.entries
+            .iter()
+            .find(|m| m.who == Principal::Mask && m.default == default)
+            .map_or(7, |m| m.mask)
+    }
+
+    /// `e` as one line ([`Ace::text`]); a POSIX entry that refuses its
+    /// principal ([`Acl::denies`]) reads `DENY mallory rwx
+    /// (user:10003:---)`, or `DENY bob rwx (user:10002:rw-, masked by
+    /// mask::---)`: what it refuses, then the entry as `getfacl -n`
+    /// prints it.
+    pub fn entry_text(&self, e: &Ace, name: &dyn Fn(&Principal) -> Option<String>) -> String {
+        if self.format != AclFormat::Posix || !self.denies(e) {
+            return e.text(self.format, name);
+        }
+        let who = name(&e.who).unwrap_or_else(|| e.who.to_string());
+        let prefix = if e.default { "default:" } else { "" };
+        let entry = match &e.who {
+            Principal::Uid(u) => format!("{prefix}user:{u}:"),
+            Principal::Gid(g) => format!("{prefix}group:{g}:"),
+            p => format!("{prefix}{p}:"),
+        };
+        let perm = rights_text(AclFormat::Posix, e.mask);
+        let mask = self.posix_mask(e.default);
+        let flags = if e.default { " [DEFAULT]" } else { "" };
+        if e.mask == 0 {
+            format!("DENY {who} rwx{flags} ({entry}{perm})")
+        } else {
+            format!(
+                "DENY {who} rwx{flags} ({entry}{perm}, masked by {prefix}mask::{})",
+                rights_text(AclFormat::Posix, mask)
+            )
+        }
     }
 
     /// NT: a NULL DACL, which lets everyone do anything.
@@ -387,7 +461,7 @@ impl Acl {
         if self.is_null_dacl() {
             out.push("NULL DACL (everyone: full control)".into());
         }
-        out.extend(self.entries.iter().map(|e| e.text(self.format, name)));
+        out.extend(self.entries.iter().map(|e| self.entry_text(e, name)));
         out.extend(self.audit.iter().map(|e| e.text(self.format, name)));
         out
     }
@@ -736,5 +810,85 @@ mod tests {
             posix.text(AclFormat::Posix, &|_| None),
             "ALLOW uid:1000 r-- [DEFAULT]"
         );
+    }
+
+    /// `setfacl -m u:10003:---,u:10002:rw-,g:20002:---,u:10001:r--,m::r--`
+    /// and `-d -m u:10003:---,m::rwx`, as the entries read back.
+    fn posix_with_denials(mask: u32) -> Acl {
+        use Principal::{Gid, Mask, Other, Owner, OwningGroup, Uid};
+        let mut acl = Acl::new(AclFormat::Posix);
+        acl.entries = [
+            (Owner, 6, false),
+            (Uid(10001), 4, false),
+            (Uid(10002), 2, false),
+            (Uid(10003), 0, false),
+            (OwningGroup, 0, false),
+            (Gid(20002), 0, false),
+            (Mask, mask, false),
+            (Other, 0, false),
+            (Owner, 7, true),
+            (Uid(10003), 0, true),
+            (OwningGroup, 5, true),
+            (Mask, 7, true),
+            (Other, 0, true),
+        ]
+        .into_iter()
+        .map(|(w, p, d)| Ace::posix(w, p, d))
+        .collect();
+        acl
+    }
+
+    #[test]
+    fn posix_entries_that_leave_a_named_principal_nothing_are_denials() {
+        let acl = posix_with_denials(4);
+        let names = |p: &Principal| (p == &Principal::Uid(10003)).then(|| "mallory".to_owned());
+        let denied: Vec<bool> = acl.entries.iter().map(|e| acl.denies(e)).collect();
+        // user:10002:rw- under mask::r-- is left nothing; the owner, the
+        // owning group and other (---) are never denials.
+        assert_eq!(
+            denied,
+            [
+                false, false, true, true, false, true, false, false, false, true, false, false,
+                false
+            ]
+        );
+        assert!(acl.has_deny());
+        let lines = acl.lines(&names);
+        assert_eq!(lines[1], "ALLOW uid:10001 r--");
+        assert_eq!(
+            lines[2],
+            "DENY uid:10002 rwx (user:10002:-w-, masked by mask::r--)"
+        );
+        assert_eq!(lines[3], "DENY mallory rwx (user:10003:---)");
+        assert_eq!(lines[5], "DENY gid:20002 rwx (group:20002:---)");
+        assert_eq!(
+            lines[9],
+            "DENY mallory rwx [DEFAULT] (default:user:10003:---)"
+        );
+        assert_eq!(acl.effective_kind(&acl.entries[3]), AceKind::Deny);
+        assert_eq!(
+            acl.entries[3].kind,
+            AceKind::Allow,
+            "the model keeps what is stored"
+        );
+        // A wider mask gives bob his write back.
+        let acl = posix_with_denials(7);
+        assert!(!acl.denies(&acl.entries[2]));
+        // Without named entries nothing is denied, even with other::---.
+        let mut plain = Acl::new(AclFormat::Posix);
+        plain.entries = vec![
+            Ace::posix(Principal::Owner, 6, false),
+            Ace::posix(Principal::OwningGroup, 0, false),
+            Ace::posix(Principal::Other, 0, false),
+        ];
+        assert!(!plain.has_deny());
+        // An NT or NFSv4 ACL: exactly its DENY entries.
+        let mut nfs = Acl::new(AclFormat::Nfs4);
+        nfs.entries = vec![
+            Ace::nfs4(AceKind::Allow, Principal::Uid(1), 0, 0),
+            Ace::nfs4(AceKind::Deny, Principal::Uid(2), 1, 0),
+        ];
+        let denied: Vec<bool> = nfs.entries.iter().map(|e| nfs.denies(e)).collect();
+        assert_eq!(denied, [false, true]);
     }
 }

@@ -111,24 +111,41 @@ fn find(dir: &Path, catalog: &Path, query: &str) -> Vec<String> {
 }
 
 /// The share: a file with named-user and named-group entries (names from
-/// the system's NSS: daemon is uid 1, bin gid 2), one naming a uid no one
-/// has, a directory with a default ACL and a file under it that inherited
-/// it, and a file without ACLs.
+/// the system's NSS: daemon is uid 1, bin gid 2, sys uid and gid 3), one
+/// naming a uid no one has and one denying sys (`user:sys:---`), a file
+/// whose named entries the mask takes all away (`chmod g=`), a directory
+/// with a default ACL that denies the group sys and a file under it that
+/// inherited it, and a file without ACLs.
+///
+/// POSIX ACLs have no DENY entries: a named entry that leaves its user or
+/// group nothing is how they refuse someone (a process matching a named
+/// user entry never falls through to `other::`), and that is what
+/// `acl:deny` finds in them.
 fn make_share(src: &Path) {
     let share = src.join("share");
     std::fs::create_dir_all(share.join("projects")).unwrap();
     std::fs::write(share.join("report.txt"), b"quarterly report\n").unwrap();
     std::fs::write(share.join("plain.txt"), b"no acl here\n").unwrap();
+    std::fs::write(share.join("masked.txt"), b"nobody named may\n").unwrap();
     setfacl(
-        &["-m", "u:daemon:rw-,g:bin:r--,u:4242:r--,m::rw-"],
+        &["-m", "u:daemon:rw-,g:bin:r--,u:4242:r--,u:sys:---,m::rw-"],
         &share.join("report.txt"),
     );
     sh(Command::new("chown")
         .arg("daemon:bin")
         .arg(share.join("report.txt")));
+    // user:4444:rw- and group:4545:r-- under mask::--- (o::r-- still reads).
+    setfacl(&["-m", "u:4444:rw-,g:4545:r--"], &share.join("masked.txt"));
+    sh(Command::new("chmod")
+        .arg("g=,o=r")
+        .arg(share.join("masked.txt")));
     setfacl(&["-m", "u:daemon:r-x"], &share.join("projects"));
     setfacl(
-        &["-d", "-m", "u:daemon:rwx,g:bin:r-x,g:4343:rwx,o::---"],
+        &[
+            "-d",
+            "-m",
+            "u:daemon:rwx,g:bin:r-x,g:4343:rwx,g:sys:---,o::---",
+        ],
         &share.join("projects"),
     );
     // Created after the default ACL: inherits it.
@@ -149,6 +166,12 @@ fn posix_acls_round_trip_through_archive_find_restore_and_rebuild() {
     let want = getfacl(Path::new("/"), rel);
     assert!(want.contains("user:1:rw-"), "{want}");
     assert!(want.contains("default:group:4343:rwx"), "{want}");
+    assert!(want.contains("user:3:---"), "{want}");
+    assert!(want.contains("default:group:3:---"), "{want}");
+    assert!(
+        want.contains("user:4444:rw-\t#effective:---"),
+        "the mask takes everything from user:4444: {want}"
+    );
 
     let catalog = env.path("catalog.sqlite");
     let cat = catalog.display().to_string();
@@ -160,16 +183,18 @@ fn posix_acls_round_trip_through_archive_find_restore_and_rebuild() {
     };
     let out = store(&["--json", "archive", "src", "--acls", "auto"]);
     let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
-    assert_eq!(v["files"], 3, "{v}");
-    // The share, report.txt and projects have ACLs; plan.txt inherited
+    assert_eq!(v["files"], 4, "{v}");
+    // report.txt, masked.txt and projects have ACLs; plan.txt inherited
     // an access ACL from the default one.
-    assert_eq!(v["acls"]["with_acls"], 3, "{v}");
+    assert_eq!(v["acls"]["with_acls"], 4, "{v}");
     assert_eq!(v["acls"]["failures"], 0, "{v}");
 
     let p = |r: &str| format!("{}/share/{r}", src.display());
     let report = p("report.txt");
     let projects = p("projects");
     let plan = p("projects/plan.txt");
+    let masked = p("masked.txt");
+    let plain = p("plain.txt");
     let queries: Vec<(&str, Vec<String>)> = vec![
         // Any entry naming daemon, access or default.
         (
@@ -189,8 +214,27 @@ fn posix_acls_round_trip_through_archive_find_restore_and_rebuild() {
             "acl:daemon -owner:daemon",
             vec![projects.clone(), plan.clone()],
         ),
-        // POSIX ACLs deny nothing.
-        ("acl:deny", vec![]),
+        // Named entries that leave their principal nothing: user:sys:---
+        // on report.txt, default:group:sys:--- on projects (and the
+        // group:sys:--- plan.txt inherited from it), the masked entries of
+        // masked.txt. Never the owner's, owning group's or other's
+        // entries (default:other::--- of projects is no denial).
+        (
+            "acl:deny",
+            vec![
+                report.clone(),
+                masked.clone(),
+                projects.clone(),
+                plan.clone(),
+            ],
+        ),
+        (
+            "acl:deny acl:sys",
+            vec![report.clone(), projects.clone(), plan.clone()],
+        ),
+        ("acl:deny -acl:sys", vec![masked.clone()]),
+        ("acl:uid:4444", vec![masked.clone()]),
+        ("-acl:deny plain.txt", vec![plain.clone()]),
         ("acl:nobody-has-this-name", vec![]),
     ];
     for (q, want) in &queries {
@@ -209,8 +253,21 @@ fn posix_acls_round_trip_through_archive_find_restore_and_rebuild() {
         "posix ALLOW daemon rw-",
         "posix ALLOW bin r--",
         "posix ALLOW uid:4242 r--",
+        "posix DENY sys rwx (user:3:---)",
     ] {
         assert!(w.contains(line), "{line:?} in\n{w}");
+    }
+    let wm = ok(&run_env(
+        dir,
+        &["where-is", "--catalog", &cat, &masked],
+        &[],
+    ));
+    for line in [
+        "posix DENY uid:4444 rwx (user:4444:rw-, masked by mask::---)",
+        "posix DENY gid:4545 rwx (group:4545:r--, masked by mask::---)",
+        "posix ALLOW OTHER r--",
+    ] {
+        assert!(wm.contains(line), "{line:?} in\n{wm}");
     }
     let out = run_env(dir, &["--json", "find", "--catalog", &cat, "plan.txt"], &[]);
     let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
@@ -224,6 +281,10 @@ fn posix_acls_round_trip_through_archive_find_restore_and_rebuild() {
         .collect();
     assert!(entries.contains(&"ALLOW daemon rwx"), "{entries:?}");
     assert!(entries.contains(&"ALLOW gid:4343 rwx"), "{entries:?}");
+    assert!(
+        entries.contains(&"DENY sys rwx (group:3:---)"),
+        "{entries:?}"
+    );
 
     // retrieve --wait --same-owner: the same getfacl, owners included.
     ok(&store(&[
@@ -286,6 +347,7 @@ fn posix_acls_round_trip_through_archive_find_restore_and_rebuild() {
         "owner daemon group bin",
         "posix ALLOW daemon rw-",
         "posix ALLOW uid:4242 r--",
+        "posix DENY sys rwx (user:3:---)",
     ] {
         assert!(w2.contains(line), "{line:?} after rebuild in\n{w2}");
     }

@@ -111,13 +111,20 @@ pub(crate) fn decode(ctx: &Ctx<'_>, args: &AclDecodeArgs) -> anyhow::Result<Code
     let names = names(ctx, true)?;
     let name = |p: &ldap_attrs::Principal| names.lookup(p).map(|a| a.name);
     let lines = acl.lines(&name);
+    // A POSIX entry that leaves a named principal nothing is a DENY (see
+    // `Acl::denies`); audit entries are what they say.
     let entries: Vec<Value> = acl
         .entries
         .iter()
-        .chain(&acl.audit)
-        .map(|e| {
+        .map(|e| (e, acl.effective_kind(e), acl.entry_text(e, &name)))
+        .chain(
+            acl.audit
+                .iter()
+                .map(|e| (e, e.kind, e.text(acl.format, &name))),
+        )
+        .map(|(e, kind, text)| {
             json!({
-                "kind": e.kind.label(),
+                "kind": kind.label(),
                 "who": archive_acls::principal_key(&e.who),
                 "name": name(&e.who),
                 "mask": e.mask,
@@ -126,7 +133,7 @@ pub(crate) fn decode(ctx: &Ctx<'_>, args: &AclDecodeArgs) -> anyhow::Result<Code
                 "flag_names": ldap_attrs::flags_text(acl.format, e.flags),
                 "default": e.default,
                 "inherited": e.is_inherited(acl.format),
-                "text": e.text(acl.format, &name),
+                "text": text,
             })
         })
         .collect();

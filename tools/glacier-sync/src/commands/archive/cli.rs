@@ -132,7 +132,11 @@ pub(crate) struct ArchiveArgs {
 
 /// Find archived files with the catalog's query language: words of paths
 /// and descriptions, "phrases", -negation, tag:, path:, under:, size:,
-/// mtime:, archive:, run:.
+/// mtime:, archive:, run:, and for files archived with `--acls`
+/// owner:NAME, group:NAME, acl:NAME (an ACL entry names the principal: a
+/// name, a SID, uid:N or gid:N) and acl:deny (an entry denies something:
+/// an NFSv4 or CIFS DENY, or a POSIX named entry that leaves its user or
+/// group no permission, such as user:mallory:--- or one the mask empties).
 ///
 /// A file on tape (tape-op records into the same catalog) ends its line
 /// with the tape volume and the tape file and block where it starts
