@@ -25,6 +25,7 @@ use catalog::{
 use glacier_multipart::{NoProgress, UploadOptions, Uploader};
 
 use crate::error::{Error, Result};
+use crate::inventory::{InventoryRequest, request_inventory};
 use crate::observer::{
     BundleEvent, Notice, Observer, PlanSummary, RunStarted, Transfer, Warning, emit_notice,
     emit_warning,
@@ -976,52 +977,20 @@ fn clean_unknown(
     if todo.descriptions.is_empty() {
         return Ok(());
     }
-    let job = match todo.inventory_job.clone() {
-        Some(j) => j,
-        None => store
-            .initiate_job(
-                v,
-                &glacier_multipart::JobRequest::inventory(glacier_multipart::InventoryFormat::Json),
-            )
-            .map_err(Error::store(format!(
-                "requesting the inventory of vault {v}"
-            )))?,
-    };
-    let ready = match store.describe_job(v, &job) {
-        Ok(i) => i.status == glacier_multipart::JobStatus::Succeeded,
-        Err(glacier_multipart::Error::JobNotFound { .. }) => {
-            todo.inventory_job = None;
-            false
-        }
-        Err(e) => {
-            return Err(Error::Store {
-                action: format!("describing inventory job {job} of vault {v}"),
-                source: e,
-            });
+    let inventory = match request_inventory(vault, todo.inventory_job.as_deref())? {
+        InventoryRequest::Ready(inventory) => inventory,
+        InventoryRequest::Pending(job) => {
+            todo.inventory_job = Some(job);
+            emit_warning(
+                observer,
+                &Warning::InventoryPending {
+                    uploads: todo.descriptions.len(),
+                    vault: v.clone(),
+                },
+            );
+            return side.save_cleanup(&todo);
         }
     };
-    if !ready {
-        todo.inventory_job = todo.inventory_job.or(Some(job));
-        emit_warning(
-            observer,
-            &Warning::InventoryPending {
-                uploads: todo.descriptions.len(),
-                vault: v.clone(),
-            },
-        );
-        return side.save_cleanup(&todo);
-    }
-    let data = store
-        .get_job_output(v, &job, None)
-        .map_err(Error::store(format!(
-            "reading inventory job {job} of vault {v}"
-        )))?
-        .data;
-    let inventory =
-        glacier_multipart::Inventory::parse(&data).map_err(|source| Error::Inventory {
-            job: job.clone(),
-            source,
-        })?;
     let wanted: HashSet<&String> = todo.descriptions.iter().collect();
     for a in inventory.archives {
         if wanted.contains(&a.description) && !known.contains(&a.archive_id) {

@@ -16,14 +16,14 @@
 //!   [`Unknown::Delete`] deleted from the store.
 //!
 //! The inventory is a value: [`reconcile`] does not ask the store for one
-//! (the caller does, [`request_inventory`], or reads one it saved), so it
+//! (the caller does, [`request_inventory`](crate::request_inventory), or reads one it saved), so it
 //! works the same with an inventory a day old.
 
 use std::collections::HashSet;
 use std::time::UNIX_EPOCH;
 
 use catalog::{ArchiveState, NewArchive, NewRun};
-use glacier_multipart::{Inventory, InventoryFormat, JobRequest, JobStatus};
+use glacier_multipart::Inventory;
 use serde::Serialize;
 
 use crate::CATALOG_PREFIX;
@@ -310,65 +310,6 @@ fn adopt(
         })?;
     }
     Ok(())
-}
-
-/// An inventory asked of the store: ready, or a job still running.
-#[derive(Debug)]
-pub enum InventoryRequest {
-    /// The store answered.
-    Ready(Inventory),
-    /// The inventory job has not finished (hours on Glacier): ask again
-    /// with this job id.
-    Pending(String),
-}
-
-/// Asks `vault`'s store for an inventory, or reads job `pending` (from an
-/// earlier call) when it has finished. A local store answers at once.
-pub fn request_inventory(
-    vault: &Vault,
-    pending: Option<&str>,
-) -> Result<InventoryRequest, BackupError> {
-    let v = &vault.name;
-    let store_err =
-        |action: String| move |source| BackupError::Archive(crate::Error::Store { action, source });
-    let job = match pending {
-        Some(j) => j.to_owned(),
-        None => vault
-            .store
-            .initiate_job(v, &JobRequest::inventory(InventoryFormat::Json))
-            .map_err(store_err(format!("requesting the inventory of vault {v}")))?,
-    };
-    let status = match vault.store.describe_job(v, &job) {
-        Ok(info) => info.status,
-        // The job expired or never was: start again.
-        Err(glacier_multipart::Error::JobNotFound { .. }) if pending.is_some() => {
-            return request_inventory(vault, None);
-        }
-        Err(e) => {
-            return Err(store_err(format!(
-                "describing inventory job {job} of vault {v}"
-            ))(e));
-        }
-    };
-    match status {
-        JobStatus::Succeeded => {}
-        JobStatus::InProgress => return Ok(InventoryRequest::Pending(job)),
-        // A failed job (rare): ask for a new one.
-        JobStatus::Failed if pending.is_some() => return request_inventory(vault, None),
-        JobStatus::Failed => {
-            return Ok(InventoryRequest::Pending(job));
-        }
-    }
-    let data = vault
-        .store
-        .get_job_output(v, &job, None)
-        .map_err(store_err(format!(
-            "reading inventory job {job} of vault {v}"
-        )))?
-        .data;
-    let inventory = Inventory::parse(&data)
-        .map_err(|source| BackupError::Archive(crate::Error::Inventory { job, source }))?;
-    Ok(InventoryRequest::Ready(inventory))
 }
 
 #[cfg(test)]

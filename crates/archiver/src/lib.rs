@@ -83,6 +83,7 @@ mod backup_reconcile;
 mod backup_restore;
 mod changes;
 mod error;
+mod inventory;
 mod observer;
 mod options;
 mod pipe;
@@ -98,11 +99,12 @@ pub use archive::{
 };
 pub use backup_prune::{PruneOptions, PruneOutcome, PrunedCycle, prune};
 pub use backup_reconcile::{
-    ADOPTED_TAG, InventoryRequest, MISSING_TAG, MissingArchive, ReconcileOptions, ReconcileOutcome,
-    Unknown, UnknownArchive, reconcile, request_inventory,
+    ADOPTED_TAG, MISSING_TAG, MissingArchive, ReconcileOptions, ReconcileOutcome, Unknown,
+    UnknownArchive, reconcile,
 };
 pub use backup_restore::{RestorePoint, plan_restore, restore};
 pub use error::{Error, Result};
+pub use inventory::{InventoryRequest, request_inventory};
 pub use observer::{
     BundleEvent, NoObserver, Notice, Observer, PlanSummary, RunStarted, Transfer, Warning,
 };

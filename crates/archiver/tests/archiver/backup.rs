@@ -391,6 +391,23 @@ fn reconcile_with_an_extra_and_a_missing_archive() {
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("a"), b"alpha").unwrap();
     let (vault, mut catalog, clock) = setup(tmp.path(), 7);
+    let inventory_now = || match archiver::request_inventory(&vault, None).unwrap() {
+        InventoryRequest::Ready(inventory) => inventory,
+        InventoryRequest::Pending(job) => panic!("a local store answers at once, not job {job}"),
+    };
+    let put_stray = |description: &str| {
+        let data = b"not ours";
+        vault
+            .store
+            .upload_archive(
+                &vault.name,
+                description,
+                data,
+                glacier_treehash::tree_hash(data),
+            )
+            .unwrap()
+            .archive_id
+    };
     backup::run("home", &opts(), &vault, &mut catalog, &clock, &NoObserver).unwrap();
     clock.advance(3600);
     std::fs::write(tree.join("b"), b"beta").unwrap();
@@ -413,22 +430,9 @@ fn reconcile_with_an_extra_and_a_missing_archive() {
         .unwrap();
     let gone = bundle.info.remote_id.clone().unwrap();
     vault.store.delete_archive(&vault.name, &gone).unwrap();
-    let data = b"not ours".to_vec();
-    let stray = vault
-        .store
-        .upload_archive(
-            &vault.name,
-            "permafrost-bundle v1 run=stray-run seq=0",
-            &data,
-            glacier_treehash::tree_hash(&data),
-        )
-        .unwrap()
-        .archive_id;
+    let stray = put_stray("permafrost-bundle v1 run=stray-run seq=0");
 
-    let InventoryRequest::Ready(inventory) = archiver::request_inventory(&vault, None).unwrap()
-    else {
-        panic!("a local store answers at once");
-    };
+    let inventory = inventory_now();
 
     // A dry run reports and changes nothing.
     let dry = ReconcileOptions {
@@ -487,20 +491,8 @@ fn reconcile_with_an_extra_and_a_missing_archive() {
     assert_eq!(r2.files, 1, "{r2:?}");
 
     // Delete: a second stray archive is deleted from the store.
-    let stray2 = vault
-        .store
-        .upload_archive(
-            &vault.name,
-            "stray",
-            &data,
-            glacier_treehash::tree_hash(&data),
-        )
-        .unwrap()
-        .archive_id;
-    let InventoryRequest::Ready(inventory) = archiver::request_inventory(&vault, None).unwrap()
-    else {
-        panic!("a local store answers at once");
-    };
+    let stray2 = put_stray("stray");
+    let inventory = inventory_now();
     let delete = ReconcileOptions {
         unknown: Unknown::Delete,
         dry_run: false,
@@ -508,8 +500,6 @@ fn reconcile_with_an_extra_and_a_missing_archive() {
     let o = archiver::reconcile("home", &inventory, &delete, &vault, &mut catalog).unwrap();
     assert_eq!(o.unknown.len(), 1);
     assert_eq!(o.unknown[0].archive_id, stray2);
-    let InventoryRequest::Ready(after) = archiver::request_inventory(&vault, None).unwrap() else {
-        panic!("a local store answers at once");
-    };
+    let after = inventory_now();
     assert!(after.archives.iter().all(|a| a.archive_id != stray2));
 }

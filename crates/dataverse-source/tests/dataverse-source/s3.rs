@@ -4,7 +4,6 @@
 
 use std::io::{Read as _, Write as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use dataverse_source::{
     Checksum, ChecksumType, DataFile, DatasetId, DataverseSource, FileSystemStore, ListOptions,
@@ -13,56 +12,8 @@ use dataverse_source::{
 
 use crate::fixture::{TestDb, md5, sha256};
 
-/// The S3 test server; fails (never skips) without it.
-fn endpoint() -> String {
-    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "PERMAFROST_S3_ENDPOINT is not set: start the S3 test server with \
-             `eval \"$(scripts/services/moto start)\"` (scripts/test does)"
-        )
-    })
-}
-
-/// One plain HTTP request to the server, outside the SDK (moto does not
-/// check signatures): what puts the installation's objects there, as
-/// Dataverse would have. Returns the status code.
-fn raw_http(method: &str, path: &str, body: &[u8]) -> u16 {
-    let endpoint = endpoint();
-    let host = endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut s = std::net::TcpStream::connect(&host).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer)
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-fn fresh_bucket() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!(
-        "dvsrc-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    assert_eq!(
-        raw_http("PUT", &format!("/{name}"), b""),
-        200,
-        "bucket {name}"
-    );
-    name
-}
+use test_services::s3_endpoint as endpoint;
+use test_services::s3_request as raw_http;
 
 fn put(bucket: &str, key: &str, data: &[u8]) {
     assert_eq!(
@@ -444,4 +395,9 @@ fn an_unreachable_endpoint_is_a_read_failure_naming_it() {
 
 fn len(data: &[u8]) -> i64 {
     i64::try_from(data.len()).unwrap()
+}
+
+/// A new, empty bucket on the S3 test server.
+fn fresh_bucket() -> String {
+    test_services::s3_fresh_bucket("dvsrc")
 }

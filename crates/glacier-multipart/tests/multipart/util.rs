@@ -11,6 +11,8 @@ use glacier_multipart::{
 };
 use glacier_treehash::TreeHash;
 
+pub(crate) use test_services::s3_endpoint;
+
 pub(crate) const MIB: u64 = 1 << 20;
 
 /// Deterministic bytes that differ per `seed`, fast to make.
@@ -168,64 +170,6 @@ pub(crate) fn read_back(store: &dyn ArchiveStore, vault: &str, archive_id: &str)
     store.get_job_output(vault, &job, None).unwrap().data
 }
 
-/// The S3 test server's endpoint (moto, started by
-/// `scripts/services/moto`). Tests that need it fail without it.
-pub(crate) fn s3_endpoint() -> String {
-    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "PERMAFROST_S3_ENDPOINT is not set: these tests need the S3 test server; \
-             run `eval \"$(scripts/services/moto start)\"` first (scripts/test does)"
-        )
-    })
-}
-
-/// Sends one plain HTTP request to the S3 test server, outside the SDK
-/// (moto does not check signatures): creating buckets, replacing an
-/// object's bytes behind the store's back. Returns the status code.
-pub(crate) fn raw_http(method: &str, path: &str, body: &[u8]) -> u16 {
-    use std::io::{Read, Write};
-    let endpoint = s3_endpoint();
-    let host = endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut s = std::net::TcpStream::connect(&host).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-/// A new, empty bucket on the S3 test server.
-pub(crate) fn fresh_bucket() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!(
-        "pf-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    assert_eq!(
-        raw_http("PUT", &format!("/{name}"), b""),
-        200,
-        "creating bucket {name}"
-    );
-    name
-}
-
 /// Options for `bucket` on the S3 test server.
 pub(crate) fn s3_options(bucket: &str, class: S3Class) -> S3Options {
     let mut o = S3Options::new(bucket);
@@ -245,4 +189,9 @@ pub(crate) fn s3_store(class: S3Class) -> S3Store {
 /// deleted object takes its restored copy with it).
 pub(crate) fn is_s3(s: &dyn ArchiveStore) -> bool {
     s.location().starts_with("s3://")
+}
+
+/// A new, empty bucket on the S3 test server.
+pub(crate) fn fresh_bucket() -> String {
+    test_services::s3_fresh_bucket("pf")
 }

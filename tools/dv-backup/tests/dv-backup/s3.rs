@@ -4,45 +4,12 @@
 //! recorded `FAIL_READ` with its name.
 
 use std::fs;
-use std::io::{Read as _, Write as _};
 use std::process::{Command, Output};
 
 use crate::fixture::{Site, md5, sha256, stderr, stdout};
 
-/// The S3 test server; fails (never skips) without it.
-fn endpoint() -> String {
-    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "PERMAFROST_S3_ENDPOINT is not set: start the S3 test server with \
-             `eval \"$(scripts/services/moto start)\"` (scripts/test does)"
-        )
-    })
-}
-
-/// One plain HTTP request to moto (which checks no signatures): puts the
-/// installation's objects there as Dataverse would have. The status code.
-fn raw_http(method: &str, path: &str, body: &[u8]) -> u16 {
-    let endpoint = endpoint();
-    let host = endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut s = std::net::TcpStream::connect(&host).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer)
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
+use test_services::s3_endpoint as endpoint;
+use test_services::s3_request as raw_http;
 
 fn bucket(name: &str) {
     assert_eq!(

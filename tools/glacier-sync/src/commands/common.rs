@@ -315,6 +315,37 @@ pub(crate) fn epoch(t: std::time::SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Confirms that `command` may delete archives: at once with `--yes`
+/// (`yes`); without a terminal refused with exit 2, naming `--yes`;
+/// else by asking `question`. `untouched` ends both refusals ("nothing
+/// deleted").
+pub(crate) fn confirm_deletion(
+    yes: bool,
+    command: &str,
+    question: &str,
+    untouched: &str,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::exit::coded(
+            crate::exit::Code::Usage,
+            format!(
+                "{command} deletes archives: pass --yes to confirm without a terminal; {untouched}"
+            ),
+        ));
+    }
+    if !ask_yes(question)? {
+        return Err(crate::exit::coded(
+            crate::exit::Code::Failure,
+            format!("cancelled; {untouched}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Asks `question` on the terminal (stderr) and reads the answer from
 /// stdin: true only for `y`, `Y` or `yes`.
 pub(crate) fn ask_yes(question: &str) -> anyhow::Result<bool> {

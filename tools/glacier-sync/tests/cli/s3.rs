@@ -3,50 +3,10 @@
 //! `list-vaults`, pricing per class, and an
 //! independent client (boto3) reading what a sync wrote.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::mt::{Env, VAULT, make_tree, ok};
 use crate::{run, stderr, stdout};
 
-/// The S3 test server; the tests fail without it.
-pub(crate) fn endpoint() -> String {
-    std::env::var("PERMAFROST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "PERMAFROST_S3_ENDPOINT is not set: these tests need the S3 test server; \
-             run `eval \"$(scripts/services/moto start)\"` first (scripts/test does)"
-        )
-    })
-}
-
-/// A new bucket on the test server (moto takes unsigned requests).
-pub(crate) fn fresh_bucket() -> String {
-    use std::io::{Read, Write};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!(
-        "gs-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let ep = endpoint();
-    let host = ep.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "PUT /{name} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "creating {name}: {answer}"
-    );
-    name
-}
+pub(crate) use test_services::s3_endpoint as endpoint;
 
 /// The store at `location` on the test server, opened directly.
 pub(crate) fn store(location: &str) -> glacier_multipart::S3Store {
@@ -466,4 +426,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A new, empty bucket on the S3 test server.
+pub(crate) fn fresh_bucket() -> String {
+    test_services::s3_fresh_bucket("gs")
 }

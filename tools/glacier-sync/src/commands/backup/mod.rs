@@ -18,7 +18,7 @@ use glacier_multipart::Tier;
 
 use crate::cli::TierArg;
 use crate::commands::Ctx;
-use crate::commands::common::ask_yes;
+use crate::commands::common::{ask_yes, confirm_deletion};
 use crate::commands::flow::{Shown, absolute, open_records, open_vault, refuse_over_cost};
 use crate::exit::{Code, coded};
 use cli::{
@@ -286,17 +286,12 @@ fn prune(ctx: &Ctx<'_>, a: &PruneArgs) -> anyhow::Result<Code> {
         out.json(&serde_json::to_value(&plan)?);
         return Ok(Code::Success);
     }
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(coded(
-                Code::Usage,
-                "prune deletes archives: pass --yes to confirm without a terminal; nothing deleted",
-            ));
-        }
-        if !ask_yes(&format!("delete {} cycles?", plan.deleted.len()))? {
-            return Err(coded(Code::Failure, "cancelled; nothing deleted"));
-        }
-    }
+    confirm_deletion(
+        a.yes,
+        "prune",
+        &format!("delete {} cycles?", plan.deleted.len()),
+        "nothing deleted",
+    )?;
     options.dry_run = false;
     let done = archiver::prune(&a.name, &options, &vault, &mut records, &SystemClock)?;
     out.line(format!(
@@ -379,18 +374,12 @@ fn reconcile(ctx: &Ctx<'_>, a: &ReconcileArgs) -> anyhow::Result<Code> {
     }
     if unknown == Unknown::Delete && !plan.unknown.is_empty() && !a.yes {
         show(&plan);
-        if !std::io::stdin().is_terminal() {
-            return Err(coded(
-                Code::Usage,
-                "reconcile --delete deletes archives: pass --yes to confirm without a terminal; nothing changed",
-            ));
-        }
-        if !ask_yes(&format!(
-            "delete {} archives from the store?",
-            plan.unknown.len()
-        ))? {
-            return Err(coded(Code::Failure, "cancelled; nothing changed"));
-        }
+        confirm_deletion(
+            false,
+            "reconcile --delete",
+            &format!("delete {} archives from the store?", plan.unknown.len()),
+            "nothing changed",
+        )?;
     }
     options.dry_run = false;
     let done = archiver::reconcile(&a.name, &inventory, &options, &vault, &mut records)?;
