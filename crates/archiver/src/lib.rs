@@ -117,7 +117,7 @@ pub use side::{
     ArchiveCatalog, DEFAULT_VAULT, JobPlan, SideFiles, data_home, default_vault_location,
     human_bytes, safe_name,
 };
-pub use watch::{ExtractHook, WatchOptions, WatchOutcome, poll_jobs, watch};
+pub use watch::{ExtractHook, PollFailures, WatchOptions, WatchOutcome, poll_jobs, watch};
 
 // The crates whose types appear in this API, so callers use the same
 // versions.

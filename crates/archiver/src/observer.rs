@@ -313,6 +313,22 @@ pub enum Warning {
         /// The job id.
         job: String,
     },
+    /// A poll of a waiting loop failed after the store's own tries (the
+    /// server timed out, dropped the connection, or was busy); the loop
+    /// polls again after its pause, and gives up after
+    /// [`PollFailures::limit`](crate::PollFailures) failures in a row.
+    PollFailed {
+        /// What the poll waits for (`3 jobs of vault photos`).
+        waiting_for: String,
+        /// The store's one-sentence error.
+        message: String,
+        /// Failures in a row so far, this one included.
+        failure: u32,
+        /// How many in a row end the wait.
+        limit: u32,
+        /// Seconds until the next poll.
+        next_poll_s: u64,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -338,6 +354,16 @@ impl fmt::Display for Warning {
                 "job {job}: its output expired before it was downloaded; request it again"
             ),
             Warning::JobFailed { job } => write!(f, "job {job} failed in the store"),
+            Warning::PollFailed {
+                waiting_for,
+                message,
+                failure,
+                limit,
+                next_poll_s,
+            } => write!(
+                f,
+                "waiting for {waiting_for}: {message}; polling again in {next_poll_s} s (failure {failure} of {limit} in a row)"
+            ),
         }
     }
 }

@@ -14,9 +14,10 @@ use glacier_multipart::{
 
 use crate::archive::CATALOG_PREFIX;
 use crate::error::{Error, Result};
-use crate::observer::{Notice, Observer, emit_notice};
+use crate::observer::{Notice, Observer, Warning, emit_notice, emit_warning};
 use crate::options::Vault;
 use crate::side::ArchiveCatalog;
+use crate::watch::PollFailures;
 
 /// What [`rebuild_catalog`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,14 +107,36 @@ fn wait_output(
     interval: Duration,
     observer: &dyn Observer,
 ) -> Result<Vec<u8>> {
+    let mut failures = PollFailures::default();
     loop {
-        let info = vault
-            .store
-            .describe_job(&vault.name, job)
-            .map_err(Error::store(format!(
-                "describing job {job} of vault {}",
-                vault.name
-            )))?;
+        let info = match vault.store.describe_job(&vault.name, job) {
+            Ok(info) => {
+                failures.succeeded();
+                info
+            }
+            Err(e) => {
+                let retryable = e.is_retryable();
+                let e = Error::Store {
+                    action: format!("describing job {job} of vault {}", vault.name),
+                    source: e,
+                };
+                let Some(failure) = failures.failed(retryable) else {
+                    return Err(e);
+                };
+                emit_warning(
+                    observer,
+                    &Warning::PollFailed {
+                        waiting_for: format!("job {job} of vault {}", vault.name),
+                        message: e.to_string(),
+                        failure,
+                        limit: failures.limit(),
+                        next_poll_s: interval.as_secs(),
+                    },
+                );
+                std::thread::sleep(interval);
+                continue;
+            }
+        };
         match info.status {
             JobStatus::Succeeded => break,
             JobStatus::Failed => {

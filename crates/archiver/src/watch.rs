@@ -31,6 +31,82 @@ pub struct WatchOptions {
     pub restore_owners: Option<bool>,
     /// Called after each job's files are extracted.
     pub after_extract: Option<Arc<dyn ExtractHook>>,
+    /// Polls that may fail in a row (see [`PollFailures`]); default
+    /// [`PollFailures::DEFAULT_LIMIT`].
+    pub max_failed_polls: u32,
+}
+
+/// The failed polls of a waiting loop (`watch`, `restore-completed --wait`,
+/// a catalog rebuild waiting for its jobs), so that a store that stops
+/// answering is reported and tried again rather than ending hours of
+/// waiting, or waited on in silence.
+///
+/// A poll that fails with a retryable error (a timeout, a dropped
+/// connection, throttling: after the store's own tries) counts as one
+/// failure and the loop polls again after its pause; `limit` failures in a
+/// row end the wait with the last error, and a successful poll resets the
+/// count. The first poll of a loop is not forgiven: a store that never
+/// answered fails the command at once, with the error it gave.
+///
+/// ```
+/// use archiver::PollFailures;
+///
+/// let mut f = PollFailures::new(2);
+/// assert_eq!(f.failed(true), None, "the first poll is not forgiven");
+/// f.succeeded();
+/// assert_eq!(f.failed(true), Some(1));
+/// assert_eq!(f.failed(false), None, "not retryable: give up");
+/// f.succeeded();
+/// assert_eq!(f.failed(true), Some(1));
+/// assert_eq!(f.failed(true), None, "two in a row");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollFailures {
+    limit: u32,
+    in_a_row: u32,
+    ever_succeeded: bool,
+}
+
+impl PollFailures {
+    /// Five failed polls in a row end a wait.
+    pub const DEFAULT_LIMIT: u32 = 5;
+
+    /// A count that gives up at `limit` failures in a row (at least 1).
+    pub fn new(limit: u32) -> Self {
+        PollFailures {
+            limit: limit.max(1),
+            in_a_row: 0,
+            ever_succeeded: false,
+        }
+    }
+
+    /// How many failures in a row end the wait.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// A poll succeeded: the count starts again.
+    pub fn succeeded(&mut self) {
+        self.in_a_row = 0;
+        self.ever_succeeded = true;
+    }
+
+    /// A poll failed (`retryable`: with an error that may go away): the
+    /// number of this failure in the row when the loop should poll again,
+    /// `None` when it should give up.
+    pub fn failed(&mut self, retryable: bool) -> Option<u32> {
+        if !retryable || !self.ever_succeeded {
+            return None;
+        }
+        self.in_a_row += 1;
+        (self.in_a_row < self.limit).then_some(self.in_a_row)
+    }
+}
+
+impl Default for PollFailures {
+    fn default() -> Self {
+        PollFailures::new(PollFailures::DEFAULT_LIMIT)
+    }
 }
 
 /// Called after a job's files were extracted, each under
@@ -51,6 +127,7 @@ impl Default for WatchOptions {
             download: DownloadOptions::default(),
             restore_owners: None,
             after_extract: None,
+            max_failed_polls: PollFailures::DEFAULT_LIMIT,
         }
     }
 }
@@ -71,8 +148,31 @@ pub fn watch(
     options: &WatchOptions,
     observer: &dyn Observer,
 ) -> Result<WatchOutcome> {
+    let mut failures = PollFailures::new(options.max_failed_polls);
     loop {
-        let pending = poll_jobs(vault, catalog, options, observer)?;
+        let pending = match poll_jobs(vault, catalog, options, observer) {
+            Ok(p) => {
+                failures.succeeded();
+                p
+            }
+            Err(e) => {
+                let Some(failure) = failures.failed(!options.once && e.is_retryable()) else {
+                    return Err(e);
+                };
+                emit_warning(
+                    observer,
+                    &Warning::PollFailed {
+                        waiting_for: format!("the retrieval jobs of vault {}", vault.name),
+                        message: e.to_string(),
+                        failure,
+                        limit: failures.limit(),
+                        next_poll_s: options.interval.as_secs(),
+                    },
+                );
+                std::thread::sleep(options.interval);
+                continue;
+            }
+        };
         if pending == 0 {
             return Ok(WatchOutcome::Done);
         }

@@ -12,8 +12,8 @@
 //! `InvalidSignatureException`), `x-amz-date`, the
 //! `x-amz-glacier-version` header, the `x-amz-content-sha256` of every body,
 //! `Content-Range` on parts, and answers ranged reads with 206. Jobs can be
-//! delayed, and the next requests of a kind can be made to fail with a 500
-//! or be throttled.
+//! delayed, and the next requests of a kind can be made to fail with a 500,
+//! be throttled, go unanswered, or stall half way through their body.
 //!
 //! ```no_run
 //! let fake = fake_glacier::FakeGlacier::start(&fake_glacier::FakeOptions::default())?;
@@ -68,7 +68,17 @@ pub enum Fault {
     ServerError,
     /// HTTP 400 `ThrottlingException`.
     Throttle,
+    /// No answer at all: the request is read and the connection held open
+    /// in silence (for ten minutes), as by a hung server or a black hole.
+    Silent,
+    /// The real answer's status and headers, then the first half of its
+    /// body, then nothing (the connection held open for ten minutes).
+    StallBody,
 }
+
+/// How long a [`Fault::Silent`] or [`Fault::StallBody`] connection is
+/// held open.
+const HOLD: Duration = Duration::from_secs(600);
 
 /// A running fake Glacier endpoint; stopped when dropped.
 pub struct FakeGlacier {
@@ -82,11 +92,22 @@ pub struct FakeGlacier {
 struct Shared {
     store: Arc<MemoryStore>,
     credentials: Vec<(String, String)>,
-    faults: Mutex<Vec<(Fault, Option<String>, u32)>>,
+    faults: Mutex<Vec<FaultRule>>,
     requests: AtomicU64,
     part_requests: AtomicU64,
     part_bytes: AtomicU64,
     output_requests: AtomicU64,
+}
+
+/// A fault to inject into the requests of an operation (any if `None`).
+#[derive(Debug)]
+struct FaultRule {
+    fault: Fault,
+    operation: Option<String>,
+    /// Matching requests to let through first.
+    skip: u32,
+    /// Matching requests to fail after those.
+    times: u32,
 }
 
 /// What the fake has seen.
@@ -158,11 +179,22 @@ impl FakeGlacier {
     /// Makes the next `times` requests of `operation` (an AWS operation
     /// name such as `UploadMultipartPart`; any if `None`) fail with `fault`.
     pub fn fail_next(&self, fault: Fault, operation: Option<&str>, times: u32) {
+        self.fail_after(0, fault, operation, times);
+    }
+
+    /// Lets the next `skip` requests of `operation` through, then makes
+    /// the `times` after them fail with `fault`.
+    pub fn fail_after(&self, skip: u32, fault: Fault, operation: Option<&str>, times: u32) {
         self.shared
             .faults
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((fault, operation.map(str::to_owned), times));
+            .push(FaultRule {
+                fault,
+                operation: operation.map(str::to_owned),
+                skip,
+                times,
+            });
     }
 
     /// What the fake has seen so far.
@@ -201,6 +233,8 @@ struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Delivered badly ([`Fault::Silent`], [`Fault::StallBody`]).
+    fault: Option<Fault>,
 }
 
 impl Answer {
@@ -209,6 +243,7 @@ impl Answer {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: v.to_string().into_bytes(),
+            fault: None,
         }
     }
 
@@ -217,6 +252,7 @@ impl Answer {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            fault: None,
         }
     }
 
@@ -318,6 +354,26 @@ fn time(t: std::time::SystemTime) -> String {
     )
 }
 
+/// A body that gives its bytes up to `stop`, then blocks for [`HOLD`].
+struct Stalling {
+    body: Vec<u8>,
+    at: usize,
+    stop: usize,
+}
+
+impl std::io::Read for Stalling {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.stop {
+            std::thread::sleep(HOLD);
+            return Err(std::io::Error::other("stalled (injected)"));
+        }
+        let n = buf.len().min(self.stop - self.at);
+        buf[..n].copy_from_slice(&self.body[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 impl Shared {
     fn handle(&self, mut req: Request) {
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -330,13 +386,40 @@ impl Shared {
                 &format!("reading body: {e}"),
             ),
         };
-        let mut response = Response::from_data(answer.body).with_status_code(answer.status);
-        for (k, v) in answer.headers {
-            if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                response.add_header(h);
+        let headers: Vec<Header> = answer
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Header::from_bytes(k.as_bytes(), v.as_bytes()).ok())
+            .collect();
+        match answer.fault {
+            Some(Fault::Silent) => {
+                // Held by a thread of its own, so the workers go on.
+                std::thread::spawn(move || {
+                    std::thread::sleep(HOLD);
+                    drop(req);
+                });
+            }
+            Some(Fault::StallBody) => {
+                let len = answer.body.len();
+                let reader = Stalling {
+                    body: answer.body,
+                    at: 0,
+                    stop: len / 2,
+                };
+                let response =
+                    Response::new(answer.status.into(), headers, reader, Some(len), None);
+                std::thread::spawn(move || {
+                    let _ = req.respond(response);
+                });
+            }
+            _ => {
+                let mut response = Response::from_data(answer.body).with_status_code(answer.status);
+                for h in headers {
+                    response.add_header(h);
+                }
+                let _ = req.respond(response);
             }
         }
-        let _ = req.respond(response);
     }
 
     fn take_fault(&self, operation: &str) -> Option<Fault> {
@@ -346,9 +429,13 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let hit = faults
             .iter_mut()
-            .find(|(_, op, n)| *n > 0 && op.as_deref().is_none_or(|o| o == operation))?;
-        hit.2 -= 1;
-        Some(hit.0)
+            .find(|r| r.times > 0 && r.operation.as_deref().is_none_or(|o| o == operation))?;
+        if hit.skip > 0 {
+            hit.skip -= 1;
+            return None;
+        }
+        hit.times -= 1;
+        Some(hit.fault)
     }
 
     /// The checks a real endpoint makes before looking at the operation.
@@ -493,22 +580,31 @@ impl Shared {
         if operation == "GetJobOutput" {
             self.output_requests.fetch_add(1, Ordering::SeqCst);
         }
-        match self.take_fault(operation) {
+        let fault = self.take_fault(operation);
+        match fault {
             Some(Fault::ServerError) => {
                 return Answer::error(500, "ServiceUnavailableException", "injected server error");
             }
             Some(Fault::Throttle) => {
                 return Answer::error(400, "ThrottlingException", "Rate exceeded (injected)");
             }
-            None => {}
+            Some(Fault::Silent) => {
+                return Answer {
+                    fault: Some(Fault::Silent),
+                    ..Answer::empty(200)
+                };
+            }
+            Some(Fault::StallBody) | None => {}
         }
         let vault = rest.first().copied().unwrap_or("");
         let account = seg[0];
         let arn = format!("arn:aws:glacier:us-east-1:{account}:vaults/{vault}");
-        match self.operation(operation, req, rest, vault, &arn, body) {
+        let mut answer = match self.operation(operation, req, rest, vault, &arn, body) {
             Ok(a) => a,
             Err(e) => answer_for(&e),
-        }
+        };
+        answer.fault = fault;
+        answer
     }
 
     #[allow(clippy::too_many_lines)]
@@ -719,6 +815,7 @@ impl Shared {
                         ("Accept-Ranges".into(), "bytes".into()),
                     ],
                     body: out.data,
+                    fault: None,
                 };
                 if range.is_some() {
                     a = a.header(

@@ -51,9 +51,13 @@ pub(crate) struct Cli {
     /// Seconds to wait for a network store (Amazon Glacier, S3): for the
     /// first byte of an answer and for a transfer that stopped moving;
     /// connecting waits at most 10 s, and an upload one second more per
-    /// 64 KiB it sends. A request that times out is tried again (3 tries
-    /// in all), then the command fails with exit code 4, naming the
-    /// endpoint. Default 60.
+    /// 64 KiB it sends. A part or segment of an upload or download that
+    /// times out is tried again (3 tries in all); any other request that
+    /// times out fails the command (waiting loops poll again, up to 5
+    /// failed polls in a row), with exit code 4, naming the endpoint.
+    /// Default 60; config.toml's `timeout` (top level or a command's
+    /// table) or `timeout=` in an mt-aws-glacier --config file sets it
+    /// too, the command line winning.
     #[arg(long = "timeout", value_name = "SECONDS", global = true,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) timeout: Option<u64>,

@@ -67,6 +67,25 @@ pub(crate) fn is_toml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "toml")
 }
 
+/// The global options (`--timeout`) the file may set: every command
+/// takes them.
+fn globals(root: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
+    root.get_arguments()
+        .filter(|a| a.is_global_set() && a.get_long().is_some_and(|l| !GLOBAL.contains(&l)))
+}
+
+/// The option `--key` of the leaf command `leaf` below `root`: its own, or
+/// a global one.
+fn option<'c>(
+    root: &'c clap::Command,
+    leaf: &'c clap::Command,
+    key: &str,
+) -> Option<&'c clap::Arg> {
+    leaf.get_arguments()
+        .find(|a| a.get_long() == Some(key))
+        .or_else(|| globals(root).find(|a| a.get_long() == Some(key)))
+}
+
 /// The long options of `cmd` and of its subcommands.
 fn longs(cmd: &clap::Command) -> Vec<String> {
     let mut out: Vec<String> = cmd
@@ -112,8 +131,9 @@ fn given(cmd: &clap::Command, argv: &[OsString]) -> BTreeSet<String> {
         c = sc;
         m = sub.clone();
     }
-    for arg in c.get_arguments() {
+    for arg in c.get_arguments().chain(globals(cmd)) {
         if let Some(long) = arg.get_long()
+            && m.try_get_raw(arg.get_id().as_str()).is_ok()
             && m.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
         {
             out.insert(long.to_owned());
@@ -150,6 +170,7 @@ pub(crate) fn apply(
         ));
     };
     file.check(|table, key| match table {
+        _ if globals(cmd).any(|a| a.get_long() == Some(key)) => true,
         None => COMMANDS.iter().any(|c| {
             cmd.find_subcommand(c)
                 .is_some_and(|sc| longs(sc).iter().any(|l| l == key))
@@ -172,10 +193,7 @@ pub(crate) fn apply(
     };
     let mut inserted: Vec<OsString> = Vec::new();
     for (key, value) in file.settings_for(&name) {
-        let Some(arg) = leaf_cmd
-            .get_arguments()
-            .find(|a| a.get_long() == Some(key.as_str()))
-        else {
+        let Some(arg) = option(cmd, leaf_cmd, &key) else {
             continue; // an option of another command
         };
         if applied.user.contains(&key) {
@@ -284,13 +302,13 @@ pub(crate) fn show(
         while let Some((_, sub)) = m.subcommand() {
             m = sub.clone();
         }
-        for arg in leaf_cmd.get_arguments() {
+        for arg in leaf_cmd.get_arguments().chain(globals(cmd)) {
             let Some(long) = arg.get_long() else { continue };
             if arg.is_hide_set() || GLOBAL.contains(&long) {
                 continue;
             }
             let id = arg.get_id().as_str();
-            let value = m.get_raw(id).map(|vs| {
+            let value = m.try_get_raw(id).ok().flatten().map(|vs| {
                 vs.map(|v| mask(long, &v.to_string_lossy()))
                     .collect::<Vec<_>>()
                     .join(",")
@@ -330,6 +348,15 @@ pub(crate) fn show(
                         data_home_source(),
                     )
                 }
+                ("timeout", None, true) => (
+                    Some(
+                        glacier_multipart::Timeouts::default()
+                            .first_byte
+                            .as_secs()
+                            .to_string(),
+                    ),
+                    "default".to_owned(),
+                ),
                 (_, v, true) => (v, "not set".to_owned()),
                 (_, v, false) => (v, source),
             };

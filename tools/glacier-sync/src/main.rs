@@ -125,7 +125,13 @@ fn apply_config(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, Option<Co
         ));
     }
     let cmd = command();
-    let mut known: Vec<String> = Vec::new();
+    // Every command's options, and the global ones (`timeout`, which
+    // mt-aws-glacier's file knows too).
+    let mut known: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
     for sc in cmd.get_subcommands() {
         for arg in sc.get_arguments() {
             if let Some(l) = arg.get_long() {
@@ -141,6 +147,7 @@ fn apply_config(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, Option<Co
         for setting in config.settings() {
             let Some(arg) = sc
                 .get_arguments()
+                .chain(cmd.get_arguments().filter(|a| a.is_global_set()))
                 .find(|a| a.get_long() == Some(setting.key.as_str()))
             else {
                 continue; // an option of another command, or a credential
@@ -159,6 +166,24 @@ fn apply_config(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, Option<Co
     Ok((out, Some(config)))
 }
 
+/// Libraries whose warnings show only with `-v`.
+const QUIET_WITHOUT_V: &[&str] = &[
+    "aws_config",
+    "aws_runtime",
+    "aws_sdk_glacier",
+    "aws_sdk_s3",
+    "aws_sdk_sso",
+    "aws_sdk_ssooidc",
+    "aws_sdk_sts",
+    "aws_smithy_http_client",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+];
+
 /// Logs to standard error: warnings by default, `-v` debug, `-vv` trace,
 /// `-q` errors only; `RUST_LOG` overrides.
 fn init_tracing(cli: &cli::Cli) {
@@ -172,9 +197,14 @@ fn init_tracing(cli: &cli::Cli) {
         }
     };
     // The archive flows' notices and warnings reach the user as messages
-    // already (their observer); their events show from -v on.
+    // already (their observer); their events show from -v on. So do the
+    // AWS client's and its HTTP stack's: what they warn of (a retry, a
+    // timeout, a region lookup) ends in our own one-sentence error.
     let directives = if cli.verbose == 0 {
-        format!("{level},archiver=error")
+        std::iter::once(format!("{level},archiver=error"))
+            .chain(QUIET_WITHOUT_V.iter().map(|q| format!("{q}=error")))
+            .collect::<Vec<_>>()
+            .join(",")
     } else {
         level.to_owned()
     };

@@ -318,3 +318,129 @@ fn a_side_file_that_cannot_be_written_fails_the_bundle_and_the_next_run_cleans_u
     );
     check_consistent(&s, &src, true);
 }
+
+/// Throttles the store's next `times` requests at the first "jobs pending"
+/// notice of a watch: the store stops answering in the middle of a wait.
+struct StopsAnswering {
+    rec: Recorder,
+    store: std::sync::Arc<archiver::glacier_multipart::MemoryStore>,
+    times: u32,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl archiver::Observer for StopsAnswering {
+    fn notice(&self, n: &archiver::Notice) {
+        if matches!(n, archiver::Notice::JobsPending { .. })
+            && self.armed.swap(false, Ordering::SeqCst)
+        {
+            self.store.throttle(self.times);
+        }
+        self.rec.notice(n);
+    }
+    fn warning(&self, w: &Warning) {
+        self.rec.warning(w);
+    }
+}
+
+fn poll_failures(w: &[Warning]) -> Vec<(u32, u32)> {
+    w.iter()
+        .filter_map(|w| match w {
+            Warning::PollFailed { failure, limit, .. } => Some((*failure, *limit)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_store_that_stops_answering_during_a_watch_is_reported_and_polled_again() {
+    let mem = std::sync::Arc::new(
+        archiver::glacier_multipart::MemoryStore::new()
+            .with_job_delay(std::time::Duration::from_millis(500)),
+    );
+    let s = Setup::with(tempfile::tempdir().unwrap(), mem.clone());
+    make_tree(&s.path("src"), 20, false);
+    let mut cat = s.catalog();
+    archiver::archive(
+        &Sources::roots([s.path("src")]),
+        &options(),
+        &s.vault,
+        &mut cat,
+        &NoObserver,
+    )
+    .unwrap();
+    let wanted = s.src().join("finance/quarterly report draft.txt");
+    let request = |cat: &mut archiver::ArchiveCatalog| {
+        let plan = archiver::plan_retrieve(
+            &Selection::Query(archiver::catalog::query::parse("quarterly").unwrap()),
+            &RetrieveOptions::default(),
+            &s.vault,
+            cat,
+            &NoObserver,
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(s.path("out"));
+        archiver::retrieve(&plan, &s.path("out"), &s.vault, cat, &NoObserver).unwrap();
+    };
+    let watching = |times: u32| StopsAnswering {
+        rec: Recorder::default(),
+        store: mem.clone(),
+        times,
+        armed: std::sync::atomic::AtomicBool::new(times > 0),
+    };
+    // Lets the store answer again: uses up the throttles left.
+    let answer_again = || {
+        use archiver::glacier_multipart::ArchiveStore as _;
+        let tries = (0..10_000)
+            .take_while(|_| mem.list_vaults().is_err())
+            .count();
+        assert!(tries < 10_000);
+    };
+    let wait = |limit: u32| WatchOptions {
+        interval: std::time::Duration::from_millis(50),
+        max_failed_polls: limit,
+        ..WatchOptions::default()
+    };
+
+    // Two polls in a row fail: each is reported, and the third gets the job.
+    request(&mut cat);
+    let obs = watching(2);
+    assert_eq!(
+        archiver::watch(&s.vault, &mut cat, &wait(5), &obs).unwrap(),
+        archiver::WatchOutcome::Done
+    );
+    assert_eq!(poll_failures(&obs.rec.warnings()), vec![(1, 5), (2, 5)]);
+    let text = obs.rec.warnings()[0].to_string();
+    assert!(
+        text.starts_with(&format!(
+            "waiting for the retrieval jobs of vault {}: ",
+            crate::VAULT
+        )) && text.contains("polling again in 0 s (failure 1 of 5 in a row)"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(under(&s.path("out"), &wanted)).unwrap(),
+        std::fs::read(&wanted).unwrap()
+    );
+
+    // It never answers again: the limit ends the wait with the store's error.
+    request(&mut cat);
+    let obs = watching(1000);
+    let err = archiver::watch(&s.vault, &mut cat, &wait(3), &obs).unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains(crate::VAULT), "{err}");
+    assert_eq!(poll_failures(&obs.rec.warnings()), vec![(1, 3), (2, 3)]);
+    answer_again();
+
+    // A store that fails the very first poll fails the watch at once.
+    mem.throttle(1000);
+    let obs = watching(0);
+    let err = archiver::watch(&s.vault, &mut cat, &wait(5), &obs).unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(poll_failures(&obs.rec.warnings()).is_empty());
+    // Once it answers again, the job left pending is finished.
+    answer_again();
+    assert_eq!(
+        archiver::watch(&s.vault, &mut cat, &wait(5), &NoObserver).unwrap(),
+        archiver::WatchOutcome::Done
+    );
+}

@@ -111,14 +111,18 @@ impl GlacierStore {
         };
         let config = super::load_config(&runtime, &connect);
         let region = super::region_of(&config);
-        let location = match &options.endpoint_url {
+        // The endpoint given, else the one the environment or the profile
+        // set (AWS_ENDPOINT_URL), else AWS's own.
+        let endpoint_set = options
+            .endpoint_url
+            .clone()
+            .or_else(|| config.endpoint_url().map(str::to_owned));
+        let location = match &endpoint_set {
             Some(url) => format!("glacier://{region}?endpoint={url}"),
             None => format!("glacier://{region}"),
         };
-        let endpoint = options
-            .endpoint_url
-            .clone()
-            .unwrap_or_else(|| format!("https://glacier.{region}.amazonaws.com"));
+        let endpoint =
+            endpoint_set.unwrap_or_else(|| format!("https://glacier.{region}.amazonaws.com"));
         Ok(GlacierStore {
             site: Site::new(endpoint, options.timeouts),
             client: Client::new(&config),

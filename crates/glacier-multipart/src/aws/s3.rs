@@ -527,7 +527,11 @@ impl S3Store {
         };
         let config = super::load_config(&runtime, &connect);
         let mut builder = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(options.path_style.unwrap_or(options.endpoint_url.is_some()))
+            .force_path_style(
+                options
+                    .path_style
+                    .unwrap_or(options.endpoint_url.is_some() || config.endpoint_url().is_some()),
+            )
             // Checksums only where this store asks for them (CRC64NVME on
             // every PUT and part), not the SDK's default CRC32 on top.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
@@ -535,7 +539,13 @@ impl S3Store {
             builder = builder.region(aws_config::Region::new("us-east-1"));
         }
         let region = super::region_of(&config);
-        let endpoint = options.endpoint_url.clone().unwrap_or_else(|| {
+        // The endpoint given, else the one the environment or the profile
+        // set (AWS_ENDPOINT_URL), else AWS's own.
+        let endpoint_set = options
+            .endpoint_url
+            .clone()
+            .or_else(|| config.endpoint_url().map(str::to_owned));
+        let endpoint = endpoint_set.clone().unwrap_or_else(|| {
             format!(
                 "https://s3.{}.amazonaws.com",
                 if region.is_empty() {
@@ -557,7 +567,7 @@ impl S3Store {
                 "?class={}&restore-days={}",
                 options.class, options.restore_days
             );
-            if let Some(url) = &options.endpoint_url {
+            if let Some(url) = &endpoint_set {
                 let _ = write!(location, "&endpoint={url}");
             }
         }

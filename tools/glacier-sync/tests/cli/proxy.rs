@@ -2,6 +2,8 @@
 //! (every connection cut, the port refusing connections, as when the server
 //! dies) and start again on the same port. moto keeps its state only while
 //! it runs, so the proxy stands for the server going away and coming back.
+//! It can also fall silent: accept connections, read the requests and
+//! answer nothing, as a hung server or a black-holed network does.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -15,6 +17,8 @@ struct Shared {
     /// Stop by itself once `sent` reaches this (0: never).
     cut_at: AtomicU64,
     down: AtomicBool,
+    /// Accepts and reads, never forwards or answers.
+    silent: AtomicBool,
     conns: Mutex<Vec<TcpStream>>,
 }
 
@@ -33,6 +37,7 @@ impl Proxy {
             sent: AtomicU64::new(0),
             cut_at: AtomicU64::new(0),
             down: AtomicBool::new(false),
+            silent: AtomicBool::new(false),
             conns: Mutex::new(Vec::new()),
         });
         serve(listener, shared.clone());
@@ -51,6 +56,16 @@ impl Proxy {
     /// Stops by itself once clients have sent `bytes`.
     pub(crate) fn cut_after(&self, bytes: u64) {
         self.shared.cut_at.store(bytes, Ordering::SeqCst);
+    }
+
+    /// From now on, new connections get no answer (until [`Proxy::speak`]).
+    pub(crate) fn silence(&self) {
+        self.shared.silent.store(true, Ordering::SeqCst);
+    }
+
+    /// New connections reach the server again.
+    pub(crate) fn speak(&self) {
+        self.shared.silent.store(false, Ordering::SeqCst);
     }
 
     pub(crate) fn is_down(&self) -> bool {
@@ -87,6 +102,10 @@ fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 break; // the listener goes: connections are refused
             }
             let Ok(client) = conn else { continue };
+            if shared.silent.load(Ordering::SeqCst) {
+                std::thread::spawn(move || swallow(client));
+                continue;
+            }
             let Ok(server) = TcpStream::connect(&shared.upstream) else {
                 continue;
             };
@@ -103,6 +122,12 @@ fn serve(listener: TcpListener, shared: Arc<Shared>) {
     });
 }
 
+/// Reads whatever the client sends and never answers.
+fn swallow(mut client: TcpStream) {
+    let mut buf = vec![0u8; 64 << 10];
+    while matches!(client.read(&mut buf), Ok(n) if n > 0) {}
+}
+
 /// Copies `from` to `to`; counts (and cuts) the client's direction.
 fn pump(mut from: TcpStream, mut to: TcpStream, count: Option<(&Shared, SocketAddr)>) {
     let mut buf = vec![0u8; 64 << 10];
@@ -114,6 +139,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, count: Option<(&Shared, SocketAd
         if let Some((shared, addr)) = count {
             if shared.down.load(Ordering::SeqCst) {
                 break;
+            }
+            if shared.silent.load(Ordering::SeqCst) {
+                continue; // a kept-alive connection falls silent too
             }
             let total = shared.sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
             let cut = shared.cut_at.load(Ordering::SeqCst);

@@ -39,11 +39,35 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreCompletedArgs) -> anyhow::Result<
     wanted.sort_by(|a, b| a.relname.cmp(&b.relname));
     let (mut downloaded, mut bytes) = (0u64, 0u64);
     let mut failed = 0u64;
+    // The exit code of the downloads that failed: theirs when they agree.
+    let mut failed_code: Option<Code> = None;
+    let mut polls = archiver::PollFailures::default();
     let pending = loop {
-        let jobs = target
-            .store
-            .list_jobs(&target.vault)
-            .with_context(|| format!("listing the jobs of vault {:?}", target.vault))?;
+        let jobs = match target.store.list_jobs(&target.vault) {
+            Ok(jobs) => {
+                polls.succeeded();
+                jobs
+            }
+            Err(e) => {
+                let failure = if args.wait {
+                    polls.failed(e.is_retryable())
+                } else {
+                    None
+                };
+                let Some(failure) = failure else {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("listing the jobs of vault {:?}", target.vault)));
+                };
+                ctx.out.warn(format!(
+                    "waiting for the retrievals of vault {:?}: {e}; polling again in {} s (failure {failure} of {} in a row)",
+                    target.vault,
+                    args.poll_interval,
+                    polls.limit()
+                ));
+                std::thread::sleep(Duration::from_secs_f64(args.poll_interval.max(0.0)));
+                continue;
+            }
+        };
         let mut ready: HashMap<&str, &glacier_multipart::JobInfo> = HashMap::new();
         let mut running: HashSet<&str> = HashSet::new();
         for j in &jobs {
@@ -99,6 +123,11 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreCompletedArgs) -> anyhow::Result<
                         drop(bar);
                         failed += 1;
                         ctx.out.warn(format!("{rel}: {e}"));
+                        let code = crate::exit::code_of(&anyhow::Error::new(e));
+                        failed_code = Some(match failed_code {
+                            Some(c) if c != code => Code::Failure,
+                            _ => code,
+                        });
                     }
                 }
             } else if running.contains(id) {
@@ -120,11 +149,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &RestoreCompletedArgs) -> anyhow::Result<
     ctx.out.json(
         &json!({"restored": downloaded, "bytes": bytes, "pending": pending, "failed": failed}),
     );
-    Ok(if failed == 0 {
-        Code::Success
-    } else {
-        Code::Failure
-    })
+    Ok(failed_code.unwrap_or(Code::Success))
 }
 
 fn set_mtime(path: &std::path::Path, mtime: i64) -> anyhow::Result<()> {
