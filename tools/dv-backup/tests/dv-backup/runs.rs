@@ -1,11 +1,11 @@
 //! Runs of the real binary.
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::fixture::{Site, mails_containing, md5, sshd, stderr, stdout};
 
-fn ssh_backup(site: &Site, extra: &str) -> String {
+pub(crate) fn ssh_backup(site: &Site, extra: &str) -> String {
     let s = sshd();
     format!(
         "StorageType: ssh\nSshHost: 127.0.0.1\nSshPort: {}\nSshUsername: root\nBackupDirectory: {}\nSshKey: {}\nSshKnownHosts: {}\n{extra}",
@@ -376,28 +376,7 @@ fn a_run_killed_mid_way_is_finished_by_the_next() {
         site.backup.display()
     );
     let config = site.config(&text, true, false);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dv-backup"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "-j", "2"])
-        .current_dir(site.tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut recorded = 0;
-    while start.elapsed() < Duration::from_secs(60) {
-        recorded = site.statuses().len();
-        if recorded >= 10 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let at_kill = site.statuses().len();
-    assert!(recorded >= 10, "the run recorded nothing within a minute");
+    let at_kill = site.kill_run_after(&config, &["run", "-j", "2"], 10, Duration::from_secs(60));
     assert!(
         at_kill < n,
         "killed with {at_kill} of {n} files recorded: too late"

@@ -4,14 +4,13 @@
 //! recorded `FAIL_READ` with its name.
 
 use std::fs;
-use std::process::{Command, Output};
 
 use crate::fixture::{Site, md5, sha256, stderr, stdout};
 
 use test_services::s3_endpoint as endpoint;
 use test_services::s3_request as raw_http;
 
-fn bucket(name: &str) {
+pub(crate) fn bucket(name: &str) {
     assert_eq!(
         raw_http("PUT", &format!("/{name}"), b""),
         200,
@@ -19,33 +18,12 @@ fn bucket(name: &str) {
     );
 }
 
-fn put(bucket: &str, key: &str, data: &[u8]) {
+pub(crate) fn put(bucket: &str, key: &str, data: &[u8]) {
     assert_eq!(
         raw_http("PUT", &format!("/{bucket}/{key}"), data),
         200,
         "object {bucket}/{key}"
     );
-}
-
-/// The binary with moto's credentials in the environment (the AWS chain;
-/// the config file holds none).
-fn run(site: &Site, config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dv-backup"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .current_dir(site.tmp.path())
-        .env_remove("RUST_LOG")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", site.tmp.path().join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            site.tmp.path().join("no-aws-credentials"),
-        )
-        .output()
-        .unwrap()
 }
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
@@ -149,7 +127,7 @@ fn files_on_s3_and_file_stores_are_backed_up_and_a_missing_object_fails_read() {
     );
     fs::write(&config, text).unwrap();
 
-    let o = run(&site, &config, &["run", "-j", "3"]);
+    let o = site.run(&config, &["run", "-j", "3"]);
     let out = stdout(&o);
     assert_eq!(
         o.status.code(),
@@ -214,7 +192,7 @@ fn files_on_s3_and_file_stores_are_backed_up_and_a_missing_object_fails_read() {
 
     // The object appears; a rerun copies just that one.
     put(&main_bucket, "10.5072/FK2/S3BBBB/s3gone", b"lost");
-    let o = run(&site, &config, &["run", "--rerun"]);
+    let o = site.run(&config, &["run", "--rerun"]);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     assert!(
         stdout(&o).contains("6 files processed; 5 skipped; 1 success, 0 failed"),
