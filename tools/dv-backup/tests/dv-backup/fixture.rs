@@ -256,8 +256,9 @@ impl Site {
     }
 
     /// The binary with `config` and `args`, in the site's directory, with
-    /// moto's credentials in the environment (the AWS chain; the config
-    /// files hold none, and no `~/.aws` is read).
+    /// moto's credentials in the environment (the AWS chain; no `~/.aws`
+    /// is read: the credentials file is `aws-credentials` in the site's
+    /// directory, absent unless a test writes it).
     pub(crate) fn command(&self, config: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dv-backup"));
         c.arg("--config")
@@ -271,7 +272,7 @@ impl Site {
             .env("AWS_CONFIG_FILE", self.tmp.path().join("no-aws-config"))
             .env(
                 "AWS_SHARED_CREDENTIALS_FILE",
-                self.tmp.path().join("no-aws-credentials"),
+                self.tmp.path().join("aws-credentials"),
             );
         c
     }
