@@ -155,7 +155,8 @@ impl Site {
         let id = i64::from(r.get::<_, i32>(0));
         self.dv
             .execute(
-                "INSERT INTO dataset (id, harvestingclient_id) VALUES ($1, $2)",
+                "INSERT INTO dataset (id, harvestingclient_id, datasettype_id) \
+                 VALUES ($1, $2, (SELECT id FROM datasettype WHERE name = 'dataset'))",
                 &[&id, &hc],
             )
             .unwrap();
