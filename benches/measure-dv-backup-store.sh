@@ -41,7 +41,7 @@ with open(os.path.join(work, "dvobject.tsv"), "w") as obj, open(os.path.join(wor
     for d in range(datasets):
         did = 10 + d
         obj.write(f"{did}\tDataset\t1\t2024-01-01 00:00:00\t2024-01-01 00:00:00\tdoi\t10.5072\tFK2/DS{d:05d}\t\\N\n")
-        ds.write(f"{did}\n")
+        ds.write(f"{did}\t1\n")  # datasettype_id: the schema's one type, 'dataset'
         os.makedirs(os.path.join(files, "10.5072", f"FK2/DS{d:05d}"), exist_ok=True)
     first = 10 + datasets
     for i in range(n):
@@ -61,7 +61,7 @@ pg -d "$DB" -f crates/dataverse-source/tests/dataverse-source/schema.sql >/dev/n
 pg -d "$DB" >/dev/null <<EOF
 INSERT INTO dvobject (id, dtype, createdate, modificationtime) VALUES (1, 'Dataverse', '2020-01-01', '2020-01-01');
 \copy dvobject (id, dtype, owner_id, createdate, modificationtime, protocol, authority, identifier, storageidentifier) FROM '$WORK/dvobject.tsv'
-\copy dataset (id) FROM '$WORK/dataset.tsv'
+\copy dataset (id, datasettype_id) FROM '$WORK/dataset.tsv'
 \copy datafile (id, checksumtype, checksumvalue, contenttype, filesize, rootdatafileid) FROM '$WORK/datafile.tsv'
 SELECT setval('dvobject_id_seq', (SELECT max(id) FROM dvobject));
 EOF

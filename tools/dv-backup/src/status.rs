@@ -78,6 +78,14 @@ const FAILURE_SQL_PG: &str = "CREATE TABLE IF NOT EXISTS dvbackup_failure (
     failedat timestamp without time zone NOT NULL DEFAULT LOCALTIMESTAMP
 )";
 
+/// The bare storage identifier the original recorded for a file-store
+/// file before Dataverse 4.19 (`file://ID` was `ID`).
+fn legacy_of(storage_identifier: &str) -> Option<&str> {
+    storage_identifier
+        .strip_prefix("file://")
+        .filter(|rest| !rest.is_empty() && !rest.contains("://"))
+}
+
 /// The status table in PostgreSQL.
 pub(crate) struct PgStatus {
     client: Client,
@@ -126,20 +134,33 @@ impl StatusDb for PgStatus {
         Ok(t.map(Timestamp::from_system_time))
     }
 
+    /// A row the original wrote before Dataverse 4.19 names a file-store
+    /// file by its bare storage identifier (`14e7d2a3a3c-8c1b2f3e4d5a`),
+    /// which Dataverse's 4.19 migration has since prefixed with `file://`
+    /// in `dvobject`: such a row is that file's.
     fn lookup(&mut self, ids: &[String]) -> Result<HashMap<String, String>> {
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut all: Vec<&str> = wanted.iter().copied().collect();
+        all.extend(ids.iter().filter_map(|s| legacy_of(s)));
         let rows = self.client.query(
             "SELECT storageidentifier, status FROM datafilestatus WHERE storageidentifier = ANY($1)",
-            &[&ids],
+            &[&all],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<_, String>(0),
-                    r.get::<_, Option<String>>(1).unwrap_or_default(),
-                )
-            })
-            .collect())
+        let mut out = HashMap::new();
+        let mut legacy = Vec::new();
+        for r in &rows {
+            let sid: String = r.get(0);
+            let status = r.get::<_, Option<String>>(1).unwrap_or_default();
+            if wanted.contains(sid.as_str()) {
+                out.insert(sid, status);
+            } else {
+                legacy.push((format!("file://{sid}"), status));
+            }
+        }
+        for (sid, status) in legacy {
+            out.entry(sid).or_insert(status);
+        }
+        Ok(out)
     }
 
     fn record(&mut self, rows: &[Record]) -> Result<()> {
@@ -156,7 +177,16 @@ impl StatusDb for PgStatus {
              ON CONFLICT (storageidentifier) DO UPDATE SET message = EXCLUDED.message, failedat = EXCLUDED.failedat",
         )?;
         let fail_clear = t.prepare("DELETE FROM dvbackup_failure WHERE storageidentifier = $1")?;
+        // The original's row of a file under its pre-4.19 bare identifier
+        // (see `lookup`) is carried on under the current one, id and all.
+        let adopt = t.prepare(
+            "UPDATE datafilestatus SET storageidentifier = $1 WHERE storageidentifier = $2 \
+             AND NOT EXISTS (SELECT 1 FROM datafilestatus WHERE storageidentifier = $1)",
+        )?;
         for r in rows {
+            if let Some(bare) = legacy_of(&r.storage_identifier) {
+                t.execute(&adopt, &[&r.storage_identifier, &bare])?;
+            }
             let created = r.created.to_system_time();
             let params: [&(dyn ToSql + Sync); 5] = [
                 &r.status.as_str(),

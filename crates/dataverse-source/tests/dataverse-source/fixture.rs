@@ -113,7 +113,8 @@ impl TestDb {
         let id = i64::from(id);
         self.client
             .execute(
-                "INSERT INTO dataset (id, harvestingclient_id, storagedriver) VALUES ($1, $2, 'file')",
+                "INSERT INTO dataset (id, harvestingclient_id, storagedriver, datasettype_id) \
+                 VALUES ($1, $2, 'file', (SELECT id FROM datasettype WHERE name = 'dataset'))",
                 &[&id, &harvested],
             )
             .expect("dataset row");

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use dataverse_source::postgres::{Client, Config, NoTls};
 
@@ -154,7 +155,8 @@ impl Site {
         let id = i64::from(r.get::<_, i32>(0));
         self.dv
             .execute(
-                "INSERT INTO dataset (id, harvestingclient_id) VALUES ($1, $2)",
+                "INSERT INTO dataset (id, harvestingclient_id, datasettype_id) \
+                 VALUES ($1, $2, (SELECT id FROM datasettype WHERE name = 'dataset'))",
                 &[&id, &hc],
             )
             .unwrap();
@@ -254,15 +256,83 @@ impl Site {
         path
     }
 
-    pub(crate) fn run(&self, config: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dv-backup"))
-            .arg("--config")
+    /// The binary with `config` and `args`, in the site's directory, with
+    /// moto's credentials in the environment (the AWS chain; no `~/.aws`
+    /// is read: the credentials file is `aws-credentials` in the site's
+    /// directory, absent unless a test writes it).
+    pub(crate) fn command(&self, config: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dv-backup"));
+        c.arg("--config")
             .arg(config)
             .args(args)
             .current_dir(self.tmp.path())
             .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", self.tmp.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.tmp.path().join("aws-credentials"),
+            );
+        c
+    }
+
+    pub(crate) fn run(&self, config: &Path, args: &[&str]) -> Output {
+        self.command(config, args).output().unwrap()
+    }
+
+    /// Starts `run ARGS`, waits until at least `min` more rows than now are
+    /// in the status table (at most `patience`), kills the process with
+    /// SIGKILL and returns how many rows it had added by then.
+    ///
+    /// # Panics
+    /// When the run recorded fewer than `min` within `patience`.
+    pub(crate) fn kill_run_after(
+        &self,
+        config: &Path,
+        args: &[&str],
+        min: usize,
+        patience: Duration,
+    ) -> usize {
+        let base = self.statuses().len();
+        let mut child = self
+            .command(config, args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let mut recorded = 0;
+        while start.elapsed() < patience {
+            recorded = self.statuses().len() - base;
+            if recorded >= min {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert!(
+            recorded >= min,
+            "the run recorded only {recorded} files in {patience:?}"
+        );
+        self.statuses().len() - base
+    }
+
+    /// Every column of every row of the status table, as text, by
+    /// storage identifier: what "nothing written" compares.
+    pub(crate) fn status_rows(&self) -> std::collections::BTreeMap<String, Vec<Option<String>>> {
+        self.backup_db()
+            .query(
+                "SELECT storageidentifier, id::text, datasetidentifier, status, createdate::text, \
+                 lastbackuptime::text, lastbackupmethod FROM datafilestatus",
+                &[],
+            )
+            .unwrap_or_default()
+            .iter()
+            .map(|r| (r.get(0), (1..7).map(|i| r.get(i)).collect()))
+            .collect()
     }
 
     /// `storageidentifier -> status` of the backup database's table.
@@ -321,4 +391,75 @@ pub(crate) fn sha256(data: &[u8]) -> String {
     dataverse_source::Checksum::compute(&dataverse_source::ChecksumType::Sha256, &mut &data[..])
         .unwrap()
         .unwrap()
+}
+
+/// `data`'s checksum of Dataverse type `kind` (`MD5`, `SHA-1`, ...).
+pub(crate) fn checksum(kind: &str, data: &[u8]) -> String {
+    dataverse_source::Checksum::compute(
+        &dataverse_source::ChecksumType::parse(kind),
+        &mut &data[..],
+    )
+    .unwrap()
+    .unwrap()
+}
+
+/// Bytes zstd cannot shrink (a xorshift stream).
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Every file under `dir`, by path relative to it (`/`-separated).
+pub(crate) fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+/// Every file under `dir` with its size and modification time: what "no
+/// new copies" compares.
+pub(crate) fn stamps(
+    dir: &Path,
+) -> std::collections::BTreeMap<String, (u64, std::time::SystemTime)> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<String, (u64, std::time::SystemTime)>,
+    ) {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, (m.len(), m.modified().unwrap()));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
 }

@@ -1,11 +1,11 @@
 //! Runs of the real binary.
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::fixture::{Site, mails_containing, md5, sshd, stderr, stdout};
 
-fn ssh_backup(site: &Site, extra: &str) -> String {
+pub(crate) fn ssh_backup(site: &Site, extra: &str) -> String {
     let s = sshd();
     format!(
         "StorageType: ssh\nSshHost: 127.0.0.1\nSshPort: {}\nSshUsername: root\nBackupDirectory: {}\nSshKey: {}\nSshKnownHosts: {}\n{extra}",
@@ -376,28 +376,7 @@ fn a_run_killed_mid_way_is_finished_by_the_next() {
         site.backup.display()
     );
     let config = site.config(&text, true, false);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dv-backup"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "-j", "2"])
-        .current_dir(site.tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut recorded = 0;
-    while start.elapsed() < Duration::from_secs(60) {
-        recorded = site.statuses().len();
-        if recorded >= 10 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let at_kill = site.statuses().len();
-    assert!(recorded >= 10, "the run recorded nothing within a minute");
+    let at_kill = site.kill_run_after(&config, &["run", "-j", "2"], 10, Duration::from_secs(60));
     assert!(
         at_kill < n,
         "killed with {at_kill} of {n} files recorded: too late"
@@ -416,4 +395,101 @@ fn a_run_killed_mid_way_is_finished_by_the_next() {
     // And a third run has nothing left to do.
     let o = site.run(&config, &["run"]);
     assert!(stdout(&o).contains("0 files processed"), "{}", stdout(&o));
+}
+
+/// A site that ran the original before Dataverse 4.19: its rows name
+/// file-store files by their bare storage identifiers, which Dataverse has
+/// since prefixed with `file://`. Those rows are the files' own: a default
+/// run starts after them, `--rerun` skips the OK one and retries the
+/// failed one, and no file gets a second row.
+#[test]
+fn rows_the_original_wrote_before_dataverse_4_19_are_the_files_own() {
+    let mut site = Site::new("legacy");
+    let ds = site.dataset("10.5072", "FK2/LEGACY");
+    site.file(
+        ds,
+        "14e7d2a3a3c-8c1b2f3e4d5a",
+        Some(b"backed up in 2017"),
+        "MD5",
+        None,
+        "2017-05-01 10:00:00",
+    );
+    site.file(
+        ds,
+        "14e7d2a3a3c-000000failed",
+        Some(b"unreadable in 2017"),
+        "MD5",
+        None,
+        "2017-05-01 10:00:01",
+    );
+    site.file(ds, "new1", Some(b"new"), "MD5", None, "2024-01-01 00:00:00");
+    // The original's table (its backupdb.sql) and rows, as it wrote them.
+    site.backup_db()
+        .batch_execute(
+            "CREATE TABLE datafilestatus (id serial PRIMARY KEY, datasetidentifier varchar(255), \
+             storageidentifier varchar(255) UNIQUE, status varchar(255), createdate timestamp, \
+             lastbackuptime timestamp, lastbackupmethod varchar(16)); \
+             INSERT INTO datafilestatus (id, datasetidentifier, storageidentifier, status, createdate, lastbackuptime, lastbackupmethod) VALUES \
+             (7, '10.5072/FK2/LEGACY', '14e7d2a3a3c-8c1b2f3e4d5a', 'OK', '2017-05-01 10:00:00', '2017-05-02 03:00:00', 'ssh'), \
+             (8, '10.5072/FK2/LEGACY', '14e7d2a3a3c-000000failed', 'FAIL_READ', '2017-05-01 10:00:01', '2017-05-02 03:00:00', 'ssh'); \
+             SELECT setval('datafilestatus_id_seq', 8);",
+        )
+        .unwrap();
+    let config = site.config(&ssh_backup(&site, ""), true, false);
+
+    let o = site.run(&config, &["run"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("1 files processed; 0 skipped; 1 success, 0 failed"),
+        "only the file created after the original's newest row: {}",
+        stdout(&o)
+    );
+
+    let o = site.run(&config, &["run", "--rerun"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("3 files processed; 2 skipped; 1 success, 0 failed"),
+        "the original's OK row is skipped, its failure retried: {}",
+        stdout(&o)
+    );
+    let rows: Vec<(i32, String, String, String)> = site
+        .backup_db()
+        .query(
+            "SELECT id, storageidentifier, status, lastbackupmethod FROM datafilestatus ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let row = |id: i32, sid: &str, status: &str, method: &str| {
+        (id, sid.to_owned(), status.to_owned(), method.to_owned())
+    };
+    assert_eq!(rows.len(), 3, "one row per file: {rows:?}");
+    assert_eq!(
+        rows[0],
+        row(7, "14e7d2a3a3c-8c1b2f3e4d5a", "OK", "ssh"),
+        "untouched"
+    );
+    assert_eq!(
+        rows[1],
+        row(8, "file://14e7d2a3a3c-000000failed", "OK", "ssh"),
+        "the original's row carried on under the current identifier"
+    );
+    assert_eq!(rows[2].1, "file://new1");
+    assert_eq!(
+        fs::read(
+            site.backup
+                .join("10.5072/FK2/LEGACY/14e7d2a3a3c-000000failed")
+        )
+        .unwrap(),
+        b"unreadable in 2017"
+    );
+    assert!(
+        !site
+            .backup
+            .join("10.5072/FK2/LEGACY/14e7d2a3a3c-8c1b2f3e4d5a")
+            .exists(),
+        "the file the original backed up is not copied again"
+    );
 }

@@ -4,14 +4,15 @@
 //! recorded `FAIL_READ` with its name.
 
 use std::fs;
-use std::process::{Command, Output};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
 
 use crate::fixture::{Site, md5, sha256, stderr, stdout};
 
 use test_services::s3_endpoint as endpoint;
 use test_services::s3_request as raw_http;
 
-fn bucket(name: &str) {
+pub(crate) fn bucket(name: &str) {
     assert_eq!(
         raw_http("PUT", &format!("/{name}"), b""),
         200,
@@ -19,33 +20,12 @@ fn bucket(name: &str) {
     );
 }
 
-fn put(bucket: &str, key: &str, data: &[u8]) {
+pub(crate) fn put(bucket: &str, key: &str, data: &[u8]) {
     assert_eq!(
         raw_http("PUT", &format!("/{bucket}/{key}"), data),
         200,
         "object {bucket}/{key}"
     );
-}
-
-/// The binary with moto's credentials in the environment (the AWS chain;
-/// the config file holds none).
-fn run(site: &Site, config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dv-backup"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .current_dir(site.tmp.path())
-        .env_remove("RUST_LOG")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", site.tmp.path().join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            site.tmp.path().join("no-aws-credentials"),
-        )
-        .output()
-        .unwrap()
 }
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
@@ -149,7 +129,7 @@ fn files_on_s3_and_file_stores_are_backed_up_and_a_missing_object_fails_read() {
     );
     fs::write(&config, text).unwrap();
 
-    let o = run(&site, &config, &["run", "-j", "3"]);
+    let o = site.run(&config, &["run", "-j", "3"]);
     let out = stdout(&o);
     assert_eq!(
         o.status.code(),
@@ -214,7 +194,7 @@ fn files_on_s3_and_file_stores_are_backed_up_and_a_missing_object_fails_read() {
 
     // The object appears; a rerun copies just that one.
     put(&main_bucket, "10.5072/FK2/S3BBBB/s3gone", b"lost");
-    let o = run(&site, &config, &["run", "--rerun"]);
+    let o = site.run(&config, &["run", "--rerun"]);
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     assert!(
         stdout(&o).contains("6 files processed; 5 skipped; 1 success, 0 failed"),
@@ -225,4 +205,163 @@ fn files_on_s3_and_file_stores_are_backed_up_and_a_missing_object_fails_read() {
         fs::read(site.backup.join("10.5072/FK2/S3BBBB/s3gone")).unwrap(),
         b"lost"
     );
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run `eval \"$(scripts/services/moto start)\"` (scripts/test does)"
+        )
+    })
+}
+
+/// Puts an object on the authenticating S3 server as its allowed user,
+/// with boto3 from moto's venv (that server checks signatures).
+fn put_signed(bucket: &str, key: &str, data: &[u8]) {
+    let script = "import sys, boto3\n\
+        ep, a, s, b, k = sys.argv[1:]\n\
+        boto3.client('s3', endpoint_url=ep, region_name='us-east-1', aws_access_key_id=a, \
+        aws_secret_access_key=s).put_object(Bucket=b, Key=k, Body=sys.stdin.buffer.read())\n";
+    let mut child = Command::new(var("PERMAFROST_MOTO_PYTHON"))
+        .args(["-c", script])
+        .arg(var("PERMAFROST_S3_AUTH_ENDPOINT"))
+        .arg(var("PERMAFROST_S3_AUTH_KEY"))
+        .arg(var("PERMAFROST_S3_AUTH_SECRET"))
+        .args([bucket, key])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    assert!(child.wait().unwrap().success(), "putting {bucket}/{key}");
+}
+
+/// The credentials of an S3 store are refused (moto's authenticating
+/// server, a user with no policy): that file is `FAIL_READ` naming driver,
+/// bucket, key and the refusal, the run exits 1 (some files failed), and
+/// the other files, one on the same server under the allowed user's
+/// profile, are backed up.
+#[test]
+#[allow(clippy::too_many_lines)] // one installation, its run and every check of it
+fn refused_s3_credentials_are_fail_read_and_the_other_files_are_backed_up() {
+    let mut site = Site::new("s3denied");
+    let auth_bucket = var("PERMAFROST_S3_AUTH_BUCKET");
+    let ident = format!("FK2/{}", site.name.to_uppercase());
+    let ds = site.dataset("10.5072", &ident);
+    let dir = format!("10.5072/{ident}");
+    site.file(
+        ds,
+        "d1",
+        Some(b"on disk"),
+        "MD5",
+        None,
+        "2024-03-01 00:00:01",
+    );
+    let allowed = content(40_000, 5);
+    put_signed(&auth_bucket, &format!("{dir}/ok1"), &allowed);
+    site.insert_file(
+        ds,
+        Some(&format!("s3-auth://{auth_bucket}:ok1")),
+        "MD5",
+        &md5(&allowed),
+        Some(i64::try_from(allowed.len()).unwrap()),
+        "2024-03-01 00:00:02",
+    );
+    // The object is there: what is refused is the access, not a key.
+    let locked = b"readable by the allowed user only".to_vec();
+    put_signed(&auth_bucket, &format!("{dir}/locked1"), &locked);
+    site.insert_file(
+        ds,
+        Some(&format!("s3-locked://{auth_bucket}:locked1")),
+        "MD5",
+        &md5(&locked),
+        Some(i64::try_from(locked.len()).unwrap()),
+        "2024-03-01 00:00:03",
+    );
+
+    let backup = format!(
+        "StorageType: directory\nBackupDirectory: {}\n",
+        site.backup.display()
+    );
+    let config = site.config(&backup, true, false);
+    let url = var("PERMAFROST_S3_AUTH_ENDPOINT");
+    let text = format!(
+        "{}\n[Store.s3-auth]\nType: s3\nEndpointUrl: {url}\nRegion: us-east-1\nProfile: allowed\n\
+         \n[Store.s3-locked]\nType: s3\nEndpointUrl: {url}\nRegion: us-east-1\n",
+        fs::read_to_string(&config).unwrap()
+    );
+    fs::write(&config, text).unwrap();
+    // No credentials in the environment: the store without a profile gets
+    // the default profile, the user without any policy.
+    fs::write(
+        site.tmp.path().join("aws-credentials"),
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n\
+             [allowed]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            var("PERMAFROST_S3_DENIED_KEY"),
+            var("PERMAFROST_S3_DENIED_SECRET"),
+            var("PERMAFROST_S3_AUTH_KEY"),
+            var("PERMAFROST_S3_AUTH_SECRET"),
+        ),
+    )
+    .unwrap();
+    let o = site
+        .command(&config, &["run", "-j", "2"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("3 files processed; 0 skipped; 2 success, 1 failed")
+            && out.contains("FAIL_READ: 1"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("locked1"))
+        .unwrap_or_else(|| panic!("a line for the refused object in {out}"));
+    for needle in [
+        "FAIL_READ",
+        "store 's3-locked'",
+        &format!("s3://{auth_bucket}/{dir}/locked1"),
+        "access denied",
+        "AccessDenied",
+    ] {
+        assert!(line.contains(needle), "{needle:?} in {line}");
+    }
+    for secret in ["PERMAFROST_S3_DENIED_SECRET", "PERMAFROST_S3_AUTH_SECRET"] {
+        assert!(!out.contains(&var(secret)) && !stderr(&o).contains(&var(secret)));
+    }
+
+    let statuses = site.statuses();
+    let want = [
+        ("file://d1".to_owned(), "OK"),
+        (format!("s3-auth://{auth_bucket}:ok1"), "OK"),
+        (format!("s3-locked://{auth_bucket}:locked1"), "FAIL_READ"),
+    ];
+    assert_eq!(
+        statuses,
+        want.iter()
+            .map(|(k, v)| (k.clone(), (*v).to_owned()))
+            .collect(),
+    );
+    let why: String = site
+        .backup_db()
+        .query_one(
+            "SELECT message FROM dvbackup_failure WHERE storageidentifier = $1",
+            &[&want[2].0],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        why.contains("access denied") && why.contains("s3-locked"),
+        "{why}"
+    );
+    assert_eq!(
+        fs::read(site.backup.join(format!("{dir}/d1"))).unwrap(),
+        b"on disk"
+    );
+    assert!(fs::read(site.backup.join(format!("{dir}/ok1"))).unwrap() == allowed);
+    assert!(!site.backup.join(format!("{dir}/locked1")).exists());
 }

@@ -4,13 +4,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::fixture::{Site, md5, stderr, stdout};
+use crate::fixture::{Site, md5, noise, stderr, stdout};
 
 /// glacier-sync, built beside dv-backup (`cargo build -p glacier-sync`
 /// in the same command as these tests).
-fn glacier_sync() -> PathBuf {
+pub(crate) fn glacier_sync() -> PathBuf {
     let exe = Path::new(env!("CARGO_BIN_EXE_dv-backup"));
     let gs = exe.with_file_name("glacier-sync");
     assert!(
@@ -21,17 +21,22 @@ fn glacier_sync() -> PathBuf {
     gs
 }
 
-fn gs(site: &Site, args: &[&str]) -> Output {
+pub(crate) fn gs(site: &Site, args: &[&str]) -> Output {
+    gs_in(site.tmp.path(), args)
+}
+
+/// glacier-sync in `dir` (a site's directory).
+fn gs_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(glacier_sync())
         .args(args)
-        .current_dir(site.tmp.path())
-        .env("PERMAFROST_HOME", site.tmp.path().join("permafrost-home"))
+        .current_dir(dir)
+        .env("PERMAFROST_HOME", dir.join("permafrost-home"))
         .env_remove("RUST_LOG")
         .output()
         .unwrap()
 }
 
-fn store_backup(site: &Site, store: &Path, extra: &str) -> String {
+pub(crate) fn store_backup(site: &Site, store: &Path, extra: &str) -> String {
     format!(
         "StorageType: store\nStoreLocation: file://{}\nCatalog: {}\nVault: dataverse\nStagingDirectory: {}\n{extra}",
         store.display(),
@@ -40,20 +45,7 @@ fn store_backup(site: &Site, store: &Path, extra: &str) -> String {
     )
 }
 
-/// Bytes zstd cannot shrink (a xorshift stream).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn count_files(dir: &Path) -> usize {
+pub(crate) fn count_files(dir: &Path) -> usize {
     fs::read_dir(dir)
         .unwrap()
         .flatten()
@@ -68,30 +60,43 @@ fn count_files(dir: &Path) -> usize {
 }
 
 /// `retrieve --path` into `out`, returning the file's bytes.
-fn retrieve(site: &Site, store: &Path, path: &str, out: &str) -> Vec<u8> {
-    let catalog = site.tmp.path().join("catalog.sqlite");
-    let o = gs(
-        site,
-        &[
-            "retrieve",
-            "--path",
-            path,
-            "--to",
-            out,
-            "--catalog",
-            catalog.to_str().unwrap(),
-            "--store",
-            &format!("file://{}", store.display()),
-            "--vault",
-            "dataverse",
-            "--yes",
-            "--wait",
-            "--interval",
-            "1",
-        ],
-    );
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+pub(crate) fn retrieve(site: &Site, store: &Path, path: &str, out: &str) -> Vec<u8> {
+    retrieve_in(site.tmp.path(), store, &["--path", path], out);
     fs::read(site.tmp.path().join(out).join(path.trim_start_matches('/'))).unwrap()
+}
+
+/// `retrieve under:DIR` of the site in `site_dir` into `out` (there):
+/// every file archived under `dir`.
+pub(crate) fn retrieve_under(site_dir: &Path, store: &Path, dir: &str, out: &str) {
+    retrieve_in(
+        site_dir,
+        store,
+        &[&format!("under:{dir}"), "--limit", "1000000"],
+        out,
+    );
+}
+
+fn retrieve_in(site_dir: &Path, store: &Path, what: &[&str], out: &str) {
+    let catalog = site_dir.join("catalog.sqlite");
+    let store = format!("file://{}", store.display());
+    let mut args = vec!["retrieve"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&[
+        "--to",
+        out,
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--store",
+        &store,
+        "--vault",
+        "dataverse",
+        "--yes",
+        "--wait",
+        "--interval",
+        "1",
+    ]);
+    let o = gs_in(site_dir, &args);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }
 
 #[test]
@@ -444,31 +449,7 @@ fn a_store_run_killed_mid_way_is_finished_by_the_next() {
         true,
         false,
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dv-backup"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "-j", "2"])
-        .current_dir(site.tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut recorded = 0;
-    while start.elapsed() < Duration::from_secs(120) {
-        recorded = site.statuses().len();
-        if recorded >= 20 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let at_kill = site.statuses().len();
-    assert!(
-        recorded >= 20,
-        "the run recorded only {recorded} files in two minutes"
-    );
+    let at_kill = site.kill_run_after(&config, &["run", "-j", "2"], 20, Duration::from_secs(120));
     assert!(
         at_kill < n,
         "killed with {at_kill} of {n} files recorded: too late"
