@@ -706,3 +706,91 @@ fn a_download_that_stalls_fails_in_bounded_time_and_resumes_on_rerun() {
         "the rerun fetched {second} segments again (first run: {first})"
     );
 }
+
+#[test]
+fn s3_commands_against_a_server_that_never_answers() {
+    let endpoint = faulty(Fault::Silent);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("src")).unwrap();
+    std::fs::write(tmp.path().join("src/a.txt"), b"alpha\n").unwrap();
+    std::fs::write(
+        tmp.path().join("s3.cfg"),
+        "key=AKIDTESTKEY\nsecret=testsecret\nregion=us-east-1\n",
+    )
+    .unwrap();
+    let mt = [
+        "--config",
+        "s3.cfg",
+        "--endpoint-url",
+        &endpoint,
+        "--timeout",
+        "1",
+    ];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["list-vaults", "--store", "s3://bucket"],
+        vec!["create-vault", "s3://bucket/v"],
+        vec![
+            "sync",
+            "--dir",
+            "src",
+            "--vault",
+            "s3://bucket/v?class=DEEP_ARCHIVE",
+            "--journal",
+            "j.log",
+        ],
+        vec!["retrieve-inventory", "--vault", "s3://bucket/v"],
+    ];
+    let mut wrong = Vec::new();
+    for args in &cases {
+        let full = [&args[..], &mt].concat();
+        let started = Instant::now();
+        let out = crate::run(tmp.path(), &full, None);
+        let secs = started.elapsed().as_secs_f64();
+        let err = crate::stderr(&out);
+        if out.status.code() != Some(4)
+            || secs >= 120.0
+            || !err.contains(&endpoint)
+            || !err.contains("bucket")
+            || !(err.contains("timed out") && err.contains("1 s"))
+            || ["DispatchFailure", "Some(", "ConnectorError", "{ ", " WARN "]
+                .iter()
+                .any(|d| err.contains(d))
+        {
+            wrong.push(format!(
+                "{args:?}: exit {:?} after {secs:.1} s: {err}",
+                out.status.code()
+            ));
+        }
+    }
+    // The archive flow, with config.toml's credentials.
+    std::fs::write(
+        tmp.path().join("config.toml"),
+        "key = \"AKIDTESTKEY\"\nsecret = \"testsecret\"\nregion = \"us-east-1\"\ntimeout = 1\n",
+    )
+    .unwrap();
+    let out = crate::run(
+        tmp.path(),
+        &[
+            "archive",
+            "src",
+            "--vault",
+            "s3://bucket/v",
+            "--endpoint-url",
+            &endpoint,
+            "--catalog",
+            "cat.sqlite",
+            "--config",
+            "config.toml",
+        ],
+        None,
+    );
+    let err = crate::stderr(&out);
+    if out.status.code() != Some(4) || !err.contains(&endpoint) || !err.contains("timed out") {
+        wrong.push(format!("archive: exit {:?}: {err}", out.status.code()));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n---\n"));
+    assert!(
+        !tmp.path().join("j.log").exists()
+            || std::fs::read(tmp.path().join("j.log")).unwrap().is_empty()
+    );
+}
