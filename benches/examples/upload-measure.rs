@@ -54,9 +54,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "s3" => {
             let mut o = S3Options::new(std::env::var("S3_BUCKET")?);
             o.class = S3Class::Standard;
-            o.endpoint_url = Some(std::env::var("S3_ENDPOINT")?);
-            o.region = Some("us-east-1".into());
-            o.static_credentials = Some(("measure".into(), "measure".into()));
+            o.connect.endpoint_url = Some(std::env::var("S3_ENDPOINT")?);
+            o.connect.region = Some("us-east-1".into());
+            o.connect.static_credentials = Some(("measure".into(), "measure".into()));
             Arc::new(S3Store::connect(&o)?)
         }
         other => return Err(format!("unknown store {other}").into()),

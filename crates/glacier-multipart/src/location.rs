@@ -159,11 +159,13 @@ fn s3_options(location: &str) -> Result<crate::S3Options> {
                     invalid(format!("restore-days={v} is not a number of days >= 1"))
                 })?;
             }
-            Some(("endpoint" | "endpoint-url", v)) => options.endpoint_url = Some(v.to_owned()),
-            Some(("region", v)) => options.region = Some(v.to_owned()),
-            Some(("profile", v)) => options.profile = Some(v.to_owned()),
-            Some(("path-style", "true" | "1")) => options.path_style = Some(true),
-            Some(("path-style", "false" | "0")) => options.path_style = Some(false),
+            Some(("endpoint" | "endpoint-url", v)) => {
+                options.connect.endpoint_url = Some(v.to_owned());
+            }
+            Some(("region", v)) => options.connect.region = Some(v.to_owned()),
+            Some(("profile", v)) => options.connect.profile = Some(v.to_owned()),
+            Some(("path-style", "true" | "1")) => options.connect.path_style = Some(true),
+            Some(("path-style", "false" | "0")) => options.connect.path_style = Some(false),
             _ => {
                 return Err(invalid(format!(
                     "unknown option {pair:?} (known: class, restore-days, endpoint, path-style, region, profile)"

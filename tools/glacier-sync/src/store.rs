@@ -171,14 +171,15 @@ fn open_s3(
 ) -> anyhow::Result<Arc<dyn ArchiveStore>> {
     let get = |k: &str| config.and_then(|c| c.get(k)).map(str::to_owned);
     let mut options = glacier_multipart::S3Options::from_location(loc)?;
-    if options.endpoint_url.is_none() {
-        options.endpoint_url.clone_from(&store_args.endpoint_url);
+    let connect = &mut options.connect;
+    if connect.endpoint_url.is_none() {
+        connect.endpoint_url.clone_from(&store_args.endpoint_url);
     }
-    if options.region.is_none() {
-        options.region = get("region");
+    if connect.region.is_none() {
+        connect.region = get("region");
     }
-    options.static_credentials = static_credentials(config)?;
-    options.timeouts = timeouts();
+    connect.static_credentials = static_credentials(config)?;
+    connect.timeouts = timeouts();
     let store = glacier_multipart::S3Store::connect(&options)
         .with_context(|| format!("connecting to S3 ({loc})"))?;
     Ok(Arc::new(store))

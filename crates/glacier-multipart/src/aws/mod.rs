@@ -105,7 +105,7 @@ pub(crate) fn region_of(config: &SdkConfig) -> String {
 
 /// How to reach an S3 endpoint, for crates that read or write S3 objects
 /// outside an [`S3Store`](crate::S3Store) (dataverse-source's S3 file
-/// store): the connection part of [`S3Options`](crate::S3Options).
+/// store), and the connection part of [`S3Options`](crate::S3Options).
 /// Anything left `None` comes from the standard chain (`AWS_REGION`,
 /// `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, `~/.aws/config`, IMDS).
 #[cfg(feature = "s3")]
@@ -147,38 +147,68 @@ impl S3Client {
     /// credentials show at the first request).
     pub fn connect(connect: &S3Connect, thread_name: &str) -> Result<S3Client> {
         let runtime = runtime(thread_name)?;
-        let shared = Connect {
-            region: connect.region.as_deref(),
-            endpoint_url: connect.endpoint_url.as_deref(),
-            profile: connect.profile.as_deref(),
-            static_credentials: connect
-                .static_credentials
-                .as_ref()
-                .map(|(k, s)| (k.as_str(), s.as_str())),
-            timeouts: connect.timeouts,
-        };
-        let config = load_config(&runtime, &shared);
-        let mut builder = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(connect.path_style.unwrap_or(connect.endpoint_url.is_some()))
-            .request_checksum_calculation(
-                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-            );
-        let mut region = region_of(&config);
-        if region.is_empty() {
-            "us-east-1".clone_into(&mut region);
-            builder = builder.region(aws_config::Region::new(region.clone()));
-        }
-        let endpoint = connect
-            .endpoint_url
-            .clone()
-            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+        let sdk = s3_config(&runtime, connect);
         Ok(S3Client {
-            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            client: aws_sdk_s3::Client::from_conf(sdk.builder.build()),
             runtime,
-            endpoint,
+            endpoint: sdk.endpoint,
         })
     }
+}
 
+/// An S3 client configuration made from an [`S3Connect`], the one
+/// [`S3Client`] and [`S3Store`](crate::S3Store) share.
+#[cfg(feature = "s3")]
+pub(crate) struct S3Config {
+    /// The SDK's configuration: the rustls/ring HTTP client, the SDK's
+    /// retries off, the timeouts, path-style addressing when an endpoint
+    /// is set, `us-east-1` when no region is, checksums only where S3
+    /// requires them (the store asks for CRC64NVME on every PUT itself).
+    pub(crate) builder: aws_sdk_s3::config::Builder,
+    /// The endpoint given, or the one the environment or the profile sets
+    /// (`AWS_ENDPOINT_URL`).
+    pub(crate) endpoint_set: Option<String>,
+    /// Where requests go, for messages: `endpoint_set` or AWS's own.
+    pub(crate) endpoint: String,
+}
+
+#[cfg(feature = "s3")]
+pub(crate) fn s3_config(runtime: &tokio::runtime::Runtime, connect: &S3Connect) -> S3Config {
+    let shared = Connect {
+        region: connect.region.as_deref(),
+        endpoint_url: connect.endpoint_url.as_deref(),
+        profile: connect.profile.as_deref(),
+        static_credentials: connect
+            .static_credentials
+            .as_ref()
+            .map(|(k, s)| (k.as_str(), s.as_str())),
+        timeouts: connect.timeouts,
+    };
+    let config = load_config(runtime, &shared);
+    let endpoint_set = connect
+        .endpoint_url
+        .clone()
+        .or_else(|| config.endpoint_url().map(str::to_owned));
+    let mut builder = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(connect.path_style.unwrap_or(endpoint_set.is_some()))
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired);
+    let mut region = region_of(&config);
+    if region.is_empty() {
+        "us-east-1".clone_into(&mut region);
+        builder = builder.region(aws_config::Region::new(region.clone()));
+    }
+    let endpoint = endpoint_set
+        .clone()
+        .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+    S3Config {
+        builder,
+        endpoint_set,
+        endpoint,
+    }
+}
+
+#[cfg(feature = "s3")]
+impl S3Client {
     /// The SDK client; its futures run under [`block_on`](Self::block_on).
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client

@@ -37,7 +37,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::RequestChecksumCalculation;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
@@ -49,7 +48,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use glacier_treehash::{TreeHash, combine_parts, is_tree_hash_aligned, tree_hash};
 use serde::{Deserialize, Serialize};
 
-use super::Site;
+use super::{S3Connect, Site};
 use crate::common::{
     check_description, check_part_size, check_retrieval_range, check_vault_name, new_id,
     output_range,
@@ -59,7 +58,7 @@ use crate::store::{
     ArchiveInfo, ArchiveStore, InventoryFormat, JobInfo, JobOutput, JobRequest, JobStatus,
     PartInfo, StoreLimits, Tier, UploadInfo, UploadParts, VaultInfo,
 };
-use crate::{Error, Result, Timeouts};
+use crate::{Error, Result};
 
 /// The checksum every PUT and part carries, which S3 verifies on arrival:
 /// CRC64NVME.
@@ -149,19 +148,8 @@ pub struct S3Options {
     pub class: S3Class,
     /// How many days a restored copy stays readable.
     pub restore_days: u32,
-    /// The region; `None`: the standard chain, else `us-east-1`.
-    pub region: Option<String>,
-    /// Another endpoint (an S3-compatible service, a test server).
-    pub endpoint_url: Option<String>,
-    /// Path-style addressing (`ENDPOINT/BUCKET/KEY`); `None`: on exactly
-    /// when an endpoint is given.
-    pub path_style: Option<bool>,
-    /// A named profile of `~/.aws/config`.
-    pub profile: Option<String>,
-    /// Fixed credentials (access key id, secret key) instead of the chain.
-    pub static_credentials: Option<(String, String)>,
-    /// How long to wait for the service.
-    pub timeouts: Timeouts,
+    /// How to reach the service: region, endpoint, credentials, timeouts.
+    pub connect: S3Connect,
 }
 
 impl S3Options {
@@ -173,12 +161,7 @@ impl S3Options {
             prefix: String::new(),
             class: S3Class::DeepArchive,
             restore_days: 1,
-            region: None,
-            endpoint_url: None,
-            path_style: None,
-            profile: None,
-            static_credentials: None,
-            timeouts: Timeouts::default(),
+            connect: S3Connect::default(),
         }
     }
 }
@@ -515,46 +498,8 @@ impl S3Store {
             return Err(invalid("restore-days must be at least 1"));
         }
         let runtime = super::runtime("s3-store")?;
-        let connect = super::Connect {
-            region: options.region.as_deref(),
-            endpoint_url: options.endpoint_url.as_deref(),
-            profile: options.profile.as_deref(),
-            static_credentials: options
-                .static_credentials
-                .as_ref()
-                .map(|(k, s)| (k.as_str(), s.as_str())),
-            timeouts: options.timeouts,
-        };
-        let config = super::load_config(&runtime, &connect);
-        let mut builder = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(
-                options
-                    .path_style
-                    .unwrap_or(options.endpoint_url.is_some() || config.endpoint_url().is_some()),
-            )
-            // Checksums only where this store asks for them (CRC64NVME on
-            // every PUT and part), not the SDK's default CRC32 on top.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
-        if config.region().is_none() {
-            builder = builder.region(aws_config::Region::new("us-east-1"));
-        }
-        let region = super::region_of(&config);
-        // The endpoint given, else the one the environment or the profile
-        // set (AWS_ENDPOINT_URL), else AWS's own.
-        let endpoint_set = options
-            .endpoint_url
-            .clone()
-            .or_else(|| config.endpoint_url().map(str::to_owned));
-        let endpoint = endpoint_set.clone().unwrap_or_else(|| {
-            format!(
-                "https://s3.{}.amazonaws.com",
-                if region.is_empty() {
-                    "us-east-1"
-                } else {
-                    &region
-                }
-            )
-        });
+        let sdk = super::s3_config(&runtime, &options.connect);
+        let (builder, endpoint) = (sdk.builder, sdk.endpoint);
         let mut location = format!("s3://{}", options.bucket);
         if !options.prefix.is_empty() {
             location.push('/');
@@ -567,14 +512,14 @@ impl S3Store {
                 "?class={}&restore-days={}",
                 options.class, options.restore_days
             );
-            if let Some(url) = &endpoint_set {
+            if let Some(url) = &sdk.endpoint_set {
                 let _ = write!(location, "&endpoint={url}");
             }
         }
         Ok(S3Store {
             site: Site::new(
                 format!("{endpoint} (bucket {})", options.bucket),
-                options.timeouts,
+                options.connect.timeouts,
             ),
             client: Client::from_conf(builder.build()),
             runtime,

@@ -430,7 +430,7 @@ fn store_faults_name_the_bucket_and_the_endpoint() {
         .unwrap()
         .port();
     let mut o = s3_options("pf-bucket", S3Class::Glacier);
-    o.endpoint_url = Some(format!("http://127.0.0.1:{port}"));
+    o.connect.endpoint_url = Some(format!("http://127.0.0.1:{port}"));
     let err = S3Store::connect(&o).unwrap().create_vault("v").unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Connection { .. }), "{text}");

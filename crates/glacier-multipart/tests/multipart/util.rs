@@ -174,9 +174,9 @@ pub(crate) fn read_back(store: &dyn ArchiveStore, vault: &str, archive_id: &str)
 pub(crate) fn s3_options(bucket: &str, class: S3Class) -> S3Options {
     let mut o = S3Options::new(bucket);
     o.class = class;
-    o.endpoint_url = Some(s3_endpoint());
-    o.region = Some("us-east-1".into());
-    o.static_credentials = Some(("testing".into(), "testing".into()));
+    o.connect.endpoint_url = Some(s3_endpoint());
+    o.connect.region = Some("us-east-1".into());
+    o.connect.static_credentials = Some(("testing".into(), "testing".into()));
     o
 }
 

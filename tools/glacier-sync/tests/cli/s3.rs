@@ -11,9 +11,9 @@ pub(crate) use test_services::s3_endpoint as endpoint;
 /// The store at `location` on the test server, opened directly.
 pub(crate) fn store(location: &str) -> glacier_multipart::S3Store {
     let mut o = glacier_multipart::S3Options::from_location(location).unwrap();
-    o.endpoint_url = Some(endpoint());
-    o.region = Some("us-east-1".into());
-    o.static_credentials = Some(("testing".into(), "testing".into()));
+    o.connect.endpoint_url = Some(endpoint());
+    o.connect.region = Some("us-east-1".into());
+    o.connect.static_credentials = Some(("testing".into(), "testing".into()));
     glacier_multipart::S3Store::connect(&o).unwrap()
 }
 
