@@ -13,11 +13,19 @@ use rusqlite::types::Value;
 
 use crate::catalog::{Catalog, decode_extra, join_path, split_path, to_u64};
 use crate::error::{CatalogError, Result};
-use crate::model::{ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage};
+use crate::model::{
+    ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage, state_sql,
+};
 use crate::query::{Query, Term};
 use crate::tokens::query_tokens;
 
-const HIT_COLUMNS: &str = "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, a.state, a.run_id, a.created";
+/// The columns of a [`FileHit`]; the archive's state as `state_sql!`
+/// reads it (`pruned`, `missing`).
+const HIT_COLUMNS: &str = concat!(
+    "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, ",
+    state_sql!(),
+    ", a.run_id, a.created"
+);
 
 const PATH: &str = "(d.path || '/' || f.name)";
 

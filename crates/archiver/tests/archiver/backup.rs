@@ -468,7 +468,7 @@ fn reconcile_with_an_extra_and_a_missing_archive() {
     let o = archiver::reconcile("home", &inventory, &adopt, &vault, &mut catalog).unwrap();
     assert_eq!(o.missing.len(), 1);
     let row = state(&catalog);
-    assert_eq!(row.info.state, archiver::catalog::ArchiveState::Deleted);
+    assert_eq!(row.info.state, archiver::catalog::ArchiveState::Missing);
     assert!(
         row.info.tags.contains(&archiver::MISSING_TAG.to_owned()),
         "{row:?}"

@@ -196,8 +196,56 @@ fn full_incremental_list() {
     assert!(list["cycles"][0]["pruned"].as_i64().is_some());
     assert!(list["cycles"][1]["pruned"].is_null());
 
+    // b.txt was only ever in cycle 1: find and where-is still list it,
+    // marked pruned; retrieve refuses, naming it and why (exit 1).
+    let found = json(&gs(dir, &["--json", "find", "b.txt"]));
+    assert_eq!(found["hits"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["hits"][0]["path"], b.as_str());
+    assert_eq!(found["hits"][0]["state"], "pruned", "{found}");
+    let line = crate::stdout(&gs(dir, &["find", "b.txt"]));
+    assert!(
+        line.starts_with(&b) && line.trim_end().ends_with("\t(pruned)"),
+        "{line}"
+    );
+    let versions = json(&gs(dir, &["--json", "where-is", &b]));
+    assert_eq!(versions["versions"][0]["state"], "pruned", "{versions}");
+    assert!(crate::stdout(&gs(dir, &["where-is", &b])).contains("(pruned)"));
+    // a.txt: cycle 1's copy pruned, cycle 2's stored and shown as before.
+    let a = dir.join("home/docs/a.txt").display().to_string();
+    let found = json(&gs(dir, &["--json", "find", "a.txt"]));
+    let states: Vec<_> = found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["pruned", "stored"], "{found}");
+    let lines = crate::stdout(&gs(dir, &["find", "a.txt"]));
+    let lines: Vec<&str> = lines.lines().collect();
+    assert!(lines[0].ends_with("\t(pruned)"), "{lines:?}");
+    assert!(
+        !lines[1].contains("(pruned)") && lines[1].ends_with("/v"),
+        "{lines:?}"
+    );
+    let vault = format!("file://{}/v", dir.join("store").display());
+    let retrieve = |sel: &[&str]| {
+        let mut args = vec!["retrieve", "--vault", &vault, "--to", "r", "--dry-run"];
+        args.extend(sel);
+        gs(dir, &args)
+    };
+    for sel in [&["--path", b.as_str()][..], &["b.txt"][..]] {
+        let refused = retrieve(sel);
+        let err = crate::stderr(&refused);
+        assert_eq!(refused.status.code(), Some(1), "{sel:?}: {err}");
+        assert!(
+            err.contains(&format!("{b}: not retrievable, its archive was pruned")),
+            "{sel:?}: {err}"
+        );
+    }
+    ok(&retrieve(&["--path", &a]));
+
     let bad = gs(dir, &["backup", "run", "nope"]);
-    assert!(!bad.status.success());
+    assert_eq!(bad.status.code(), Some(1));
     assert!(crate::stderr(&bad).contains("no backup set \"nope\""));
 }
 
@@ -270,6 +318,7 @@ fn killed_run_is_completed_by_the_next() {
     );
 }
 
+#[allow(clippy::too_many_lines)] // one story: damage, reconcile, find, run again
 #[test]
 fn reconcile_after_a_bundle_is_deleted_behind_the_catalogs_back() {
     use archiver::glacier_multipart::{ArchiveStore as _, LocalStore};
@@ -353,10 +402,51 @@ fn reconcile_after_a_bundle_is_deleted_behind_the_catalogs_back() {
     let done = json(&done);
     assert_eq!(done["dry_run"], false);
 
+    // c.txt's only copy is gone: find and where-is still list it, marked
+    // missing; retrieve refuses, naming it and why.
+    let c_txt = dir.join("home/docs/c.txt").display().to_string();
+    let found = json(&gs(dir, &["--json", "find", "c.txt"]));
+    assert_eq!(found["hits"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["hits"][0]["state"], "missing", "{found}");
+    let line = crate::stdout(&gs(dir, &["find", "c.txt"]));
+    assert!(line.trim_end().ends_with("\t(missing)"), "{line}");
+    let versions = json(&gs(dir, &["--json", "where-is", &c_txt]));
+    assert_eq!(versions["versions"][0]["state"], "missing", "{versions}");
+    let vault = format!("file://{}/v", dir.join("store").display());
+    let retrieve = |p: &str| {
+        gs(
+            dir,
+            &[
+                "retrieve",
+                "--vault",
+                &vault,
+                "--to",
+                "r",
+                "--dry-run",
+                "--path",
+                p,
+            ],
+        )
+    };
+    let refused = retrieve(&c_txt);
+    let err = crate::stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{c_txt}: not retrievable, its archive is missing from the store (found by `backup reconcile`) (archive {gone})"
+        )),
+        "{err}"
+    );
+
     // The next run stores the missing bundle's file again; then catalog
     // and store agree (a fresh inventory: the stray archive is gone).
     let r2 = json(&gs(dir, &["--json", "backup", "run", "home"]));
     assert_eq!(r2["files"], 1, "{r2}");
+    // Stored again: retrievable, both versions listed.
+    ok(&retrieve(&c_txt));
+    let found = json(&gs(dir, &["--json", "find", "c.txt"]));
+    assert_eq!(found["hits"][0]["state"], "missing", "{found}");
+    assert_eq!(found["hits"][1]["state"], "stored", "{found}");
     let clean = json(&gs(dir, &["--json", "backup", "reconcile", "home"]));
     assert!(clean["missing"].as_array().unwrap().is_empty(), "{clean}");
     assert!(clean["unknown"].as_array().unwrap().is_empty(), "{clean}");
