@@ -3,7 +3,7 @@
 //! never fewer than the set's `min_keep_cycles`; a cycle still inside its
 //! storage class's minimum duration is kept unless forced, and the
 //! early-deletion charge is computed first. Deleted archives are marked
-//! `deleted` in the catalog, not forgotten.
+//! `pruned` in the catalog, not forgotten.
 
 use serde::Serialize;
 
@@ -142,7 +142,7 @@ pub fn prune(
                     }
                     catalog
                         .catalog_mut()
-                        .set_archive_state(a.key, catalog::ArchiveState::Deleted)?;
+                        .set_archive_state(a.key, catalog::ArchiveState::Pruned)?;
                     archives_deleted += 1;
                 }
             }

@@ -5,7 +5,7 @@
 //!
 //! - An archive the catalog records as stored for the set but the
 //!   inventory does not hold is *missing*: its row is kept (so `find` can
-//!   still say the file existed), its state set to `deleted` and tagged
+//!   still say the file existed), its state set to `missing` and tagged
 //!   `missing`, so the set's next run stores its files again.
 //! - An archive the inventory holds but the catalog does not know at all
 //!   (neither as an archive nor, for a catalog export, its run)
@@ -219,7 +219,7 @@ pub fn reconcile(
     if !options.dry_run {
         let cat = catalog.catalog_mut();
         for key in &missing_keys {
-            cat.set_archive_state(*key, ArchiveState::Deleted)?;
+            cat.set_archive_state(*key, ArchiveState::Missing)?;
             cat.tag_archive(*key, &[MISSING_TAG])?;
         }
         match options.unknown {

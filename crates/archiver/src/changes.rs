@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bundler::{Entry, EntryKind};
-use catalog::{ArchiveState, Catalog, StoredFile};
+use catalog::{ArchiveState, Catalog, FileId, StoredFile};
 
 use crate::error::Result;
 
@@ -18,10 +18,11 @@ use crate::error::Result;
 /// is read at once instead of each path.
 const GROUP_MIN: usize = 8;
 
-/// The entries that are new or changed since they were last stored (size,
-/// mtime or ctime differ: a replaced file, a new inode, gets a new ctime);
-/// directories when new or their mtime changed. The ctime compared is the
-/// one the walk saw.
+/// The entries that are new or changed since they were last stored: their
+/// newest stored version is of another kind, or its size, mtime or ctime
+/// differ (a replaced file, a new inode, gets a new ctime); directories
+/// when new, of another kind or their mtime changed. The ctime compared is
+/// the one the walk saw.
 pub(crate) fn changed(cat: &Catalog, entries: Vec<Entry>) -> Result<Vec<Entry>> {
     let paths: Vec<String> = entries
         .iter()
@@ -32,7 +33,12 @@ pub(crate) fn changed(cat: &Catalog, entries: Vec<Entry>) -> Result<Vec<Entry>> 
         .enumerate()
         .map(|(i, p)| (p.as_str(), i))
         .collect();
-    let mut same = vec![false; entries.len()];
+    // Per entry, its newest stored version (the greatest file id) and
+    // whether that one matches: an older version matching (a file put back
+    // with the metadata of an earlier copy, a directory made where a file
+    // was within the same second as the directory before it) is no reason
+    // to skip it, as a restore takes the newest.
+    let mut newest: Vec<Option<(FileId, bool)>> = vec![None; entries.len()];
     let mut buf = String::new();
     let mut visit = |s: &StoredFile<'_>| {
         buf.clear();
@@ -40,9 +46,12 @@ pub(crate) fn changed(cat: &Catalog, entries: Vec<Entry>) -> Result<Vec<Entry>> 
         buf.push('/');
         buf.push_str(s.name);
         if let Some(&i) = index.get(buf.as_str())
-            && unchanged(&entries[i], s.size, s.mtime, s.ctime)
+            && newest[i].is_none_or(|(id, _)| id < s.id)
         {
-            same[i] = true;
+            newest[i] = Some((
+                s.id,
+                unchanged(&entries[i], s.mode, s.size, s.mtime, s.ctime),
+            ));
         }
     };
 
@@ -80,20 +89,27 @@ pub(crate) fn changed(cat: &Catalog, entries: Vec<Entry>) -> Result<Vec<Entry>> 
             one_by_one.extend(members);
         }
     }
+    let mut same: Vec<bool> = newest.iter().map(|n| n.is_some_and(|(_, s)| s)).collect();
     for i in one_by_one {
         let e = &entries[i];
-        for h in cat.where_is(&paths[i])? {
-            if h.state == ArchiveState::Stored && (e.kind == EntryKind::Dir || h.size == e.size) {
-                let ctime = if e.kind == EntryKind::Dir {
-                    None
-                } else {
-                    cat.file(h.id)?.and_then(|(_, f)| f.ctime)
-                };
-                if unchanged(e, h.size, h.mtime, ctime) {
-                    same[i] = true;
-                    break;
-                }
-            }
+        let Some(h) = cat
+            .where_is(&paths[i])?
+            .into_iter()
+            .filter(|h| h.state == ArchiveState::Stored)
+            .max_by_key(|h| h.id)
+        else {
+            continue;
+        };
+        if e.kind == EntryKind::Dir || h.size == e.size {
+            let (mode, ctime) = cat
+                .file(h.id)?
+                .map_or((0, None), |(_, f)| (f.mode, f.ctime));
+            let ctime = if e.kind == EntryKind::Dir {
+                None
+            } else {
+                ctime
+            };
+            same[i] = unchanged(e, mode, h.size, h.mtime, ctime);
         }
     }
     Ok(entries
@@ -104,9 +120,22 @@ pub(crate) fn changed(cat: &Catalog, entries: Vec<Entry>) -> Result<Vec<Entry>> 
         .collect())
 }
 
-/// Whether a stored version matches entry `e`: a directory by its mtime, anything
-/// else by size, mtime and (when recorded) ctime.
-fn unchanged(e: &Entry, size: u64, mtime: i64, ctime: Option<i64>) -> bool {
+/// Whether a stored version matches entry `e`: of the same kind (when
+/// its mode records one: a directory that replaced a file of the same path
+/// within the same second is changed), then a directory by its mtime,
+/// anything else by size, mtime and (when recorded) ctime.
+fn unchanged(e: &Entry, mode: u32, size: u64, mtime: i64, ctime: Option<i64>) -> bool {
+    let kind = mode & 0o170_000;
+    let same_kind = kind == 0
+        || kind
+            == match e.kind {
+                EntryKind::Dir => 0o040_000,
+                EntryKind::Symlink { .. } => 0o120_000,
+                EntryKind::File | EntryKind::HardLink { .. } => 0o100_000,
+            };
+    if !same_kind {
+        return false;
+    }
     if e.kind == EntryKind::Dir {
         return mtime == e.mtime.secs;
     }

@@ -117,6 +117,20 @@ pub enum Error {
         /// The absolute path.
         path: String,
     },
+    /// The files asked for are in the catalog, but the store no longer
+    /// holds the archive of any of their versions (pruned, found missing
+    /// or deleted): nothing can be retrieved.
+    #[error("{path}: not retrievable, {} (archive {archive_id}){}", gone_reason(*.state), more_files(*.more))]
+    NotInStore {
+        /// The absolute path (for a query, the first such file).
+        path: String,
+        /// The state of its newest version's archive.
+        state: catalog::ArchiveState,
+        /// That archive's id in the store.
+        archive_id: String,
+        /// How many other files the selection matched that are gone too.
+        more: usize,
+    },
     /// A selection matched no stored file.
     #[error("no archived file matches")]
     NothingMatches,
@@ -194,5 +208,26 @@ impl Error {
             path,
             source,
         }
+    }
+}
+
+/// Why an archive in `state` cannot be retrieved, for messages.
+pub(crate) fn gone_reason(state: catalog::ArchiveState) -> &'static str {
+    match state {
+        catalog::ArchiveState::Pruned => "its archive was pruned from the store by `backup prune`",
+        catalog::ArchiveState::Missing => {
+            "its archive is missing from the store (found by `backup reconcile`)"
+        }
+        catalog::ArchiveState::Deleted => "its archive was deleted from the store",
+        catalog::ArchiveState::Uploading => "its archive was never finished uploading",
+        catalog::ArchiveState::Stored => "its archive is stored",
+    }
+}
+
+fn more_files(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        1 => "; so is 1 other matching file".to_owned(),
+        n => format!("; so are {n} other matching files"),
     }
 }

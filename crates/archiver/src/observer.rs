@@ -298,6 +298,16 @@ pub enum Warning {
         /// The vault in use.
         wanted: String,
     },
+    /// Files a query selected whose archives the store no longer holds
+    /// (pruned, missing or deleted); left out of the retrieval.
+    NotInStore {
+        /// The first such file.
+        path: String,
+        /// Its archive's state.
+        state: catalog::ArchiveState,
+        /// How many such files in all.
+        files: usize,
+    },
     /// A retrieval job has no extraction plan beside this catalog.
     NoJobPlan {
         /// The job id.
@@ -348,6 +358,11 @@ impl fmt::Display for Warning {
                 vault,
                 wanted,
             } => write!(f, "{path}: in vault {vault}, not {wanted}; skipped"),
+            Warning::NotInStore { path, state, files } => write!(
+                f,
+                "{files} selected files are not in the store, skipped; the first: {path} ({})",
+                crate::error::gone_reason(*state)
+            ),
             Warning::NoJobPlan { job } => write!(f, "job {job}: no extraction plan here, skipped"),
             Warning::JobExpired { job } => write!(
                 f,

@@ -179,21 +179,22 @@ pub fn plan_retrieve(
     let cat = catalog.catalog();
     let hits: Vec<FileHit> = match selection {
         Selection::Path(path) => {
-            let mut v: Vec<FileHit> = cat
+            let (mut v, gone): (Vec<FileHit>, Vec<FileHit>) = cat
                 .where_is(path)?
                 .into_iter()
-                .filter(|h| h.state == ArchiveState::Stored)
-                .collect();
-            match v.pop() {
-                Some(h) => vec![h],
-                None => return Err(Error::NotInCatalog { path: path.clone() }),
+                .filter(|h| h.state != ArchiveState::Uploading)
+                .partition(|h| h.state == ArchiveState::Stored);
+            match (v.pop(), gone.last()) {
+                (Some(h), _) => vec![h],
+                (None, Some(g)) => return Err(not_in_store(g, 0)),
+                (None, None) => return Err(Error::NotInCatalog { path: path.clone() }),
             }
         }
-        Selection::Query(q) => search(cat, q, options.limit)?,
+        Selection::Query(q) => search(cat, q, options.limit, observer)?,
         Selection::Hits(h) => h.clone(),
         Selection::Archive(a) => {
             let q = catalog::query::parse(&format!("archive:{a}"))?;
-            search(cat, &q, options.limit)?
+            search(cat, &q, options.limit, observer)?
         }
     };
     if hits.is_empty() {
@@ -279,8 +280,25 @@ pub fn plan_retrieve(
     })
 }
 
-/// Up to `limit` stored files matching `query`.
-fn search(cat: &catalog::Catalog, query: &Query, limit: u32) -> Result<Vec<FileHit>> {
+/// The refusal for `hit`, whose archive the store no longer holds.
+fn not_in_store(hit: &FileHit, more: usize) -> Error {
+    Error::NotInStore {
+        path: hit.path.clone(),
+        state: hit.state,
+        archive_id: hit.archive_id.clone().unwrap_or_default(),
+        more,
+    }
+}
+
+/// Up to `limit` stored files matching `query`. Matches whose archives the
+/// store no longer holds are left out with a warning; when they are all
+/// there is, an [`Error::NotInStore`] names them.
+fn search(
+    cat: &catalog::Catalog,
+    query: &Query,
+    limit: u32,
+    observer: &dyn Observer,
+) -> Result<Vec<FileHit>> {
     let mut hits = Vec::new();
     let mut page = Page::first(limit.clamp(1, catalog::MAX_PAGE));
     while hits.len() < limit as usize {
@@ -292,7 +310,33 @@ fn search(cat: &catalog::Catalog, query: &Query, limit: u32) -> Result<Vec<FileH
         }
     }
     hits.truncate(limit as usize);
+    let gone: Vec<FileHit> = hits
+        .iter()
+        .filter(|h| !matches!(h.state, ArchiveState::Stored | ArchiveState::Uploading))
+        .cloned()
+        .collect();
     hits.retain(|h| h.state == ArchiveState::Stored);
+    // A path with a stored version too is not gone.
+    let stored: std::collections::HashSet<&str> = hits.iter().map(|h| h.path.as_str()).collect();
+    let gone: Vec<FileHit> = gone
+        .into_iter()
+        .filter(|g| !stored.contains(g.path.as_str()))
+        .collect();
+    let mut gone = gone;
+    gone.dedup_by(|a, b| a.path == b.path);
+    if let Some(first) = gone.first() {
+        if hits.is_empty() {
+            return Err(not_in_store(first, gone.len() - 1));
+        }
+        emit_warning(
+            observer,
+            &Warning::NotInStore {
+                path: first.path.clone(),
+                state: first.state,
+                files: gone.len(),
+            },
+        );
+    }
     Ok(hits)
 }
 

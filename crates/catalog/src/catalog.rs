@@ -13,7 +13,7 @@ use crate::error::{CatalogError, Result};
 use crate::index::{self, Docs, Indexer};
 use crate::model::{
     AclEntry, Archive, ArchiveKey, ArchiveState, FileEntry, JobKey, JobState, NewArchive, NewRun,
-    RetrievalJob, Run, RunId, StoreId, VaultId,
+    RetrievalJob, Run, RunId, StoreId, VaultId, state_sql,
 };
 use crate::{record, tokens};
 
@@ -675,18 +675,34 @@ impl Catalog {
     }
 
     /// Sets an archive's state (e.g. [`ArchiveState::Deleted`]).
+    /// [`ArchiveState::Pruned`] and [`ArchiveState::Missing`] are kept as
+    /// `deleted` and a tag of their name.
     pub fn set_archive_state(&mut self, archive: ArchiveKey, state: ArchiveState) -> Result<()> {
-        let n = self
-            .conn
+        let (column, tag) = state.column();
+        let path = self.path.clone();
+        let sq =
+            |e| CatalogError::sqlite(&path, format!("setting the state of archive {archive}"), e);
+        let tx = self.write_tx("setting an archive's state")?;
+        let n = tx
             .execute(
                 "UPDATE archives SET state = ?2 WHERE id = ?1",
-                params![archive.0, state.as_str()],
+                params![archive.0, column],
             )
-            .map_err(self.err(format!("setting the state of archive {archive}")))?;
+            .map_err(sq)?;
         if n == 0 {
+            drop(tx);
             return Err(self.not_found("archive", &archive));
         }
-        Ok(())
+        if let Some(tag) = tag {
+            let tag = tag_id(&tx, tag).map_err(sq)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO archive_tags(archive_id, tag_id) VALUES (?1, ?2)",
+                params![archive.0, tag],
+            )
+            .map_err(sq)?;
+            refresh_archive_text(&tx, archive.0).map_err(sq)?;
+        }
+        tx.commit().map_err(sq)
     }
 
     /// Records a batch of files of one archive, in one transaction: either
@@ -1150,14 +1166,14 @@ pub(crate) fn insert_archive(
             a.tree_hash,
             a.description,
             a.created,
-            a.state.as_str(),
+            a.state.column().0,
             recipients,
             to_i64(files.unwrap_or(0)),
         ],
     )
     .map_err(sq)?;
     let id = tx.last_insert_rowid();
-    for t in &a.tags {
+    for t in a.tags.iter().map(String::as_str).chain(a.state.column().1) {
         let tag = tag_id(tx, t).map_err(sq)?;
         tx.execute(
             "INSERT OR IGNORE INTO archive_tags(archive_id, tag_id) VALUES (?1, ?2)",
@@ -1387,10 +1403,15 @@ fn read_run(
 
 fn read_archives(conn: &Connection, cond: &str, arg: i64) -> rusqlite::Result<Vec<Archive>> {
     let sql = format!(
-        "SELECT a.id, a.seq, s.name, v.name, a.run_id, a.vault_id, a.remote_id, a.size, a.stored_size, a.tree_hash,
-                a.description, a.created, a.state, a.recipients, a.files
+        concat!(
+            "SELECT a.id, a.seq, s.name, v.name, a.run_id, a.vault_id, a.remote_id, a.size, a.stored_size, a.tree_hash,
+                a.description, a.created, ",
+            state_sql!(),
+            ", a.recipients, a.files
          FROM archives a JOIN vaults v ON v.id = a.vault_id JOIN stores s ON s.id = v.store_id
          WHERE {cond} ORDER BY a.run_id, a.seq"
+        ),
+        cond = cond,
     );
     let mut st = conn.prepare(&sql)?;
     let mut out: Vec<Archive> = st

@@ -109,14 +109,46 @@ pub enum ArchiveState {
     Stored,
     /// Deleted from the store (kept for history).
     Deleted,
+    /// Deleted from the store by `backup prune` (kept for history: `find`
+    /// still says the file existed).
+    Pruned,
+    /// Recorded as stored but found absent from the store's inventory by
+    /// `backup reconcile` (kept for history).
+    Missing,
 }
 
+/// How the catalog keeps [`ArchiveState::Pruned`] and
+/// [`ArchiveState::Missing`]: the archives table's `state` column is
+/// `deleted` (its CHECK constraint knows no more), and the archive has the
+/// tag of the state's name (so `find tag:pruned` finds such files too).
+/// The SQL expression, over archive alias `a`, of the state read back (a
+/// macro, for `concat!`).
+macro_rules! state_sql {
+    () => {
+        "CASE WHEN a.state = 'deleted' THEN coalesce((SELECT t.name FROM archive_tags x CROSS JOIN tags t ON t.id = x.tag_id WHERE x.archive_id = a.id AND t.name IN ('missing', 'pruned') ORDER BY t.name LIMIT 1), 'deleted') ELSE a.state END"
+    };
+}
+pub(crate) use state_sql;
+
 impl ArchiveState {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The state as the catalog stores it (`stored`, `pruned`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
             ArchiveState::Uploading => "uploading",
             ArchiveState::Stored => "stored",
             ArchiveState::Deleted => "deleted",
+            ArchiveState::Pruned => "pruned",
+            ArchiveState::Missing => "missing",
+        }
+    }
+
+    /// The value of the archives table's `state` column for this state,
+    /// and the tag that tells why, when one does (see `state_sql!`).
+    pub(crate) fn column(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            ArchiveState::Pruned | ArchiveState::Missing => ("deleted", Some(self.as_str())),
+            _ => (self.as_str(), None),
         }
     }
 
@@ -124,6 +156,8 @@ impl ArchiveState {
         match s {
             "stored" => ArchiveState::Stored,
             "deleted" => ArchiveState::Deleted,
+            "pruned" => ArchiveState::Pruned,
+            "missing" => ArchiveState::Missing,
             _ => ArchiveState::Uploading,
         }
     }

@@ -13,11 +13,19 @@ use rusqlite::types::Value;
 
 use crate::catalog::{Catalog, decode_extra, join_path, split_path, to_u64};
 use crate::error::{CatalogError, Result};
-use crate::model::{ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage};
+use crate::model::{
+    ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage, state_sql,
+};
 use crate::query::{Query, Term};
 use crate::tokens::query_tokens;
 
-const HIT_COLUMNS: &str = "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, a.state, a.run_id, a.created";
+/// The columns of a [`FileHit`]; the archive's state as `state_sql!`
+/// reads it (`pruned`, `missing`).
+const HIT_COLUMNS: &str = concat!(
+    "f.id, d.path, f.name, f.size, f.mtime, f.extra, a.id, a.remote_id, s.name, v.name, ",
+    state_sql!(),
+    ", a.run_id, a.created"
+);
 
 const PATH: &str = "(d.path || '/' || f.name)";
 
@@ -547,7 +555,7 @@ impl Catalog {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT d.path, f.name, f.size, f.mtime, f.extra FROM dirs d
+                "SELECT d.path, f.name, f.size, f.mtime, f.extra, f.id FROM dirs d
                    CROSS JOIN files f ON f.dir_id = d.id CROSS JOIN archives a ON a.id = f.archive_id
                  WHERE (d.path = ?1 OR (d.path >= ?2 AND d.path < ?3)) AND a.state = 'stored'",
             )
@@ -563,13 +571,16 @@ impl Catalog {
                 // The blob holds the change time relative to mtime.
                 f.mtime = r.get(3)?;
                 f.ctime = None;
+                f.mode = 0;
                 decode_extra(r.get_ref(4)?.as_blob()?, &mut f, 4)?;
                 each(&StoredFile {
+                    id: FileId(r.get(5)?),
                     dir,
                     name,
                     size: to_u64(r.get(2)?),
                     mtime: f.mtime,
                     ctime: f.ctime,
+                    mode: f.mode,
                 });
                 Ok(())
             };
@@ -583,6 +594,8 @@ impl Catalog {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoredFile<'a> {
+    /// The version's row: later versions of a path have greater ids.
+    pub id: FileId,
     /// Its directory (`""` for `/`, else without a trailing `/`).
     pub dir: &'a str,
     /// Its name.
@@ -593,6 +606,8 @@ pub struct StoredFile<'a> {
     pub mtime: i64,
     /// Status change time, when recorded.
     pub ctime: Option<i64>,
+    /// Unix mode bits (type and permissions; 0 when not recorded).
+    pub mode: u32,
 }
 
 fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileHit> {

@@ -177,20 +177,35 @@ fn restore_as_of_every_run() {
     std::fs::write(tree.join("docs/old/1.txt"), b"one").unwrap();
     std::fs::write(tree.join("docs/old/2.txt"), b"two").unwrap();
     std::fs::write(tree.join("keep.bin"), super::noise(7, 3000)).unwrap();
+    let set_mtime = |p: &Path, secs: u64| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .unwrap();
+    };
+    set_mtime(&tree.join("keep.bin"), 1_500_000_000);
     let (vault, mut catalog, clock) = setup(tmp.path(), 3);
 
     // Each step changes the tree, then a run; the snapshot is kept.
     let steps: Vec<Step> = vec![
         Box::new(|_| {}),
-        // Add and modify.
-        Box::new(|t| {
+        // Add and modify (a new size; the same size and a new mtime).
+        Box::new(move |t| {
             std::fs::write(t.join("docs/b.txt"), b"beta").unwrap();
             std::fs::write(t.join("docs/a.txt"), b"alpha two").unwrap();
+            std::fs::write(t.join("keep.bin"), super::noise(8, 3000)).unwrap();
+            set_mtime(&t.join("keep.bin"), 1_500_000_100);
         }),
-        // Delete and rename.
-        Box::new(|t| {
+        // Delete and rename; keep.bin put back as it was first (content
+        // and mtime, as `cp -p` from an old copy does): its newest stored
+        // version differs, so it is stored again.
+        Box::new(move |t| {
             std::fs::remove_file(t.join("docs/b.txt")).unwrap();
             std::fs::rename(t.join("docs/a.txt"), t.join("docs/renamed.txt")).unwrap();
+            std::fs::write(t.join("keep.bin"), super::noise(7, 3000)).unwrap();
+            set_mtime(&t.join("keep.bin"), 1_500_000_000);
         }),
         // A directory replaced by a file.
         Box::new(|t| {
@@ -201,15 +216,19 @@ fn restore_as_of_every_run() {
         // directory again.
         Box::new(|t| std::fs::write(t.join("docs/c.txt"), b"gamma").unwrap()),
         Box::new(|t| {
+            // The directory gets the mtime of the file it replaces (as one
+            // made within the same second would): the kind tells them
+            // apart.
+            let was = std::fs::metadata(t.join("docs/old"))
+                .unwrap()
+                .modified()
+                .unwrap();
             std::fs::remove_file(t.join("docs/old")).unwrap();
             std::fs::create_dir_all(t.join("docs/old")).unwrap();
             std::fs::write(t.join("docs/old/3.txt"), b"three").unwrap();
-            // Known limit of the change detection (changes.rs): a directory
-            // is compared by mtime alone, so one replacing a file of the
-            // same path within the same second looks unchanged. Give it
-            // another second.
-            let d = std::fs::File::open(t.join("docs/old")).unwrap();
-            d.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            std::fs::File::open(t.join("docs/old"))
+                .unwrap()
+                .set_modified(was)
                 .unwrap();
         }),
     ];
@@ -468,7 +487,7 @@ fn reconcile_with_an_extra_and_a_missing_archive() {
     let o = archiver::reconcile("home", &inventory, &adopt, &vault, &mut catalog).unwrap();
     assert_eq!(o.missing.len(), 1);
     let row = state(&catalog);
-    assert_eq!(row.info.state, archiver::catalog::ArchiveState::Deleted);
+    assert_eq!(row.info.state, archiver::catalog::ArchiveState::Missing);
     assert!(
         row.info.tags.contains(&archiver::MISSING_TAG.to_owned()),
         "{row:?}"

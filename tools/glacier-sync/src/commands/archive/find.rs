@@ -1,6 +1,6 @@
 //! `glacier-sync find QUERY`: search the catalog.
 
-use catalog::{FileHit, Page};
+use catalog::{ArchiveState, FileHit, Page};
 use serde_json::json;
 
 use super::cli::FindArgs;
@@ -9,7 +9,9 @@ use crate::commands::flow::open_catalog;
 use crate::exit::{Code, coded};
 
 /// One human line of a hit: the full original path first; for a file on
-/// tape, last, where it starts (`tape T2 file 1 block 29`).
+/// tape, where it starts (`tape T2 file 1 block 29`); last, for a file
+/// whose archive the store no longer holds, why (`(pruned)`, `(missing)`,
+/// `(deleted)`).
 pub(crate) fn hit_line(h: &FileHit) -> String {
     let mut line = format!(
         "{}\t{} bytes\tmtime {}\tarchive {}\t{}/{}",
@@ -23,6 +25,11 @@ pub(crate) fn hit_line(h: &FileHit) -> String {
     if let Some(t) = &h.tape {
         line.push('\t');
         line.push_str(&t.to_string());
+    }
+    if let ArchiveState::Deleted | ArchiveState::Pruned | ArchiveState::Missing = h.state {
+        line.push_str("\t(");
+        line.push_str(h.state.as_str());
+        line.push(')');
     }
     line
 }
