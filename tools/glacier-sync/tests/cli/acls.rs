@@ -1092,3 +1092,239 @@ fn acl_decode_names_sids_through_slapd_and_degrades_when_it_is_down() {
     assert_eq!(lines[2], format!("DENY {D1}-1106 FULL"));
     assert_eq!(lines[7], "ALLOW Everyone READ");
 }
+
+/// The files' real xattrs (POSIX ACLs set with `setfacl`), with the
+/// NFSv4 and CIFS values handed in: ext4 has neither, so a run on it
+/// cannot otherwise capture them.
+struct HandedIn(ldap_attrs::MemoryXattrs);
+
+impl ldap_attrs::Xattrs for HandedIn {
+    fn get(&self, path: &Path, name: &str) -> Result<Option<Vec<u8>>, ldap_attrs::XattrError> {
+        match self.0.get(path, name)? {
+            Some(v) => Ok(Some(v)),
+            None => ldap_attrs::SystemXattrs.get(path, name),
+        }
+    }
+
+    fn set(&self, path: &Path, name: &str, value: &[u8]) -> Result<(), ldap_attrs::XattrError> {
+        ldap_attrs::SystemXattrs.set(path, name, value)
+    }
+}
+
+/// Archives `src` of `env` into its vault and catalog as `archive --acls
+/// auto` does (the same `archive_acls::Capture` on the same engine), the
+/// xattrs read through `xattrs`, `max_files` files a bundle.
+fn archive_with(env: &Env, src: &Path, xattrs: HandedIn, max_files: u64) {
+    use std::sync::Arc;
+    let names = ldap_attrs::Cache::new(ldap_attrs::Chain::local());
+    let capture = Arc::new(archive_acls::Capture::with_xattrs(
+        ldap_attrs::AclSelection::Auto,
+        names,
+        Arc::new(xattrs),
+    ));
+    let vault = archiver::Vault::new(env.store(), crate::mt::VAULT);
+    let mut cat = archiver::ArchiveCatalog::open(env.path("catalog.sqlite")).unwrap();
+    capture.seed_from(cat.catalog()).unwrap();
+    let options = archiver::ArchiveOptions::default()
+        .max_files(max_files)
+        .entry_hook(capture.clone())
+        .run_option("acls", "auto");
+    let s = archiver::archive(
+        &archiver::Sources::roots([src]),
+        &options,
+        &vault,
+        &mut cat,
+        &archiver::NoObserver,
+    )
+    .unwrap();
+    assert!(s.bundles >= 2, "{s:?}");
+    capture.save_to(cat.catalog_mut()).unwrap();
+    assert_eq!(capture.stats().failures, 0);
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn nfs4_and_cifs_acls_the_target_cannot_hold_go_to_a_sidecar_with_one_warning() {
+    require_tools();
+    let env = Env::local();
+    let share = env.path("src/share");
+    std::fs::create_dir_all(share.join("nfs")).unwrap();
+    require_acl_fs(&share);
+    let src = std::fs::canonicalize(env.path("src")).unwrap();
+    let share = src.join("share");
+    // NFSv4 ACLs packed by Python's xdrlib: mallory denied before the
+    // allows, and staff denied after one; a security descriptor made by
+    // Samba denying mallory in the middle of its DACL; a real POSIX ACL;
+    // a file with none. Bundles of two files: several retrieval jobs.
+    let blobs: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "nfs/deny-first.txt",
+            ldap_attrs::nfs4::XATTR,
+            xdrlib_acl(&[
+                "1:0:1200a9:mallory@example.com",
+                "0:0:1200a9:bob@example.com",
+                "0:0:1f01ff:OWNER@",
+            ]),
+        ),
+        (
+            "nfs/allow-first.txt",
+            ldap_attrs::nfs4::XATTR,
+            xdrlib_acl(&[
+                "0:0:1200a9:alice@example.com",
+                "1:40:6:staff@example.com",
+                "0:0:1200a9:EVERYONE@",
+            ]),
+        ),
+        (
+            "budget.xlsx",
+            ldap_attrs::nt::XATTR,
+            samba_sd(&format!(
+                "O:{D1}-1104G:{D1}-513D:(A;;0x1200a9;;;{D1}-1201)(D;;0x1f01ff;;;{D1}-1106)(A;;0x1200a9;;;WD)"
+            )),
+        ),
+    ];
+    let handed = ldap_attrs::MemoryXattrs::new();
+    for (rel, name, blob) in &blobs {
+        std::fs::write(share.join(rel), format!("the {rel}\n")).unwrap();
+        handed.put(share.join(rel), name, blob.clone());
+    }
+    std::fs::write(share.join("posix.txt"), b"posix\n").unwrap();
+    setfacl(&["-m", "u:daemon:r--,g:bin:rw-"], &share.join("posix.txt"));
+    std::fs::write(share.join("plain.txt"), b"plain\n").unwrap();
+    archive_with(&env, &src, HandedIn(handed), 2);
+
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let vault = env.vault_spec();
+    let out = env.run(&[
+        "retrieve",
+        &format!("under:{}", src.display()),
+        "--to",
+        "out",
+        "--yes",
+        "--wait",
+        "--interval",
+        "1",
+        "--vault",
+        &vault,
+        "--catalog",
+        &cat,
+    ]);
+    ok(&out);
+    let err = stderr(&out);
+    // One warning for the run, however many jobs it took.
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(
+        err.contains("could not be written back (the target filesystem lacks their xattrs)")
+            && err.contains(&format!(
+                "listed in {}",
+                env.path("out").join(archive_acls::SIDECAR).display()
+            )),
+        "{err}"
+    );
+    assert!(
+        err.contains("ACLs: 1 written back, 3 listed in permafrost-acls.jsonl"),
+        "{err}"
+    );
+
+    // Every file is back; the POSIX ACL is on it.
+    let back = |rel: &str| {
+        env.path("out")
+            .join(share.strip_prefix("/").unwrap())
+            .join(rel)
+    };
+    for (rel, _, _) in &blobs {
+        assert_eq!(
+            std::fs::read_to_string(back(rel)).unwrap(),
+            format!("the {rel}\n")
+        );
+    }
+    let rel_posix = share.join("posix.txt");
+    let rel_posix = rel_posix.strip_prefix("/").unwrap().to_str().unwrap();
+    assert_eq!(
+        getfacl(&env.path("out"), rel_posix),
+        getfacl(Path::new("/"), rel_posix)
+    );
+
+    // The sidecar: one line per ACL, naming the file and its entries in
+    // order, with the value to write back by hand.
+    let side = std::fs::read_to_string(env.path("out").join(archive_acls::SIDECAR)).unwrap();
+    let lines: Vec<serde_json::Value> = side
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{side}");
+    let by_path = |rel: &str| -> &serde_json::Value {
+        let p = share.join(rel).display().to_string();
+        lines
+            .iter()
+            .find(|l| l["path"] == p.as_str())
+            .unwrap_or_else(|| panic!("{p} in the sidecar:\n{side}"))
+    };
+    let texts = |l: &serde_json::Value| -> Vec<String> {
+        l["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let want: [(&str, &str, &str, Vec<String>); 3] = [
+        (
+            "nfs/deny-first.txt",
+            "nfs4",
+            "system.nfs4_acl",
+            vec![
+                "DENY mallory@example.com READ".into(),
+                "ALLOW bob@example.com READ".into(),
+                "ALLOW OWNER@ FULL".into(),
+            ],
+        ),
+        (
+            "nfs/allow-first.txt",
+            "nfs4",
+            "system.nfs4_acl",
+            vec![
+                "ALLOW alice@example.com READ".into(),
+                "DENY staff@example.com WRITE_DATA|APPEND_DATA".into(),
+                "ALLOW EVERYONE@ READ".into(),
+            ],
+        ),
+        (
+            "budget.xlsx",
+            "nt",
+            "system.cifs_acl",
+            vec![
+                format!("ALLOW {D1}-1201 READ"),
+                format!("DENY {D1}-1106 FULL"),
+                "ALLOW Everyone READ".into(),
+            ],
+        ),
+    ];
+    for (rel, format, xattr, entries) in &want {
+        let l = by_path(rel);
+        assert_eq!(l["format"], *format, "{l}");
+        assert_eq!(l["xattr"], *xattr, "{l}");
+        assert_eq!(&texts(l), entries, "{l}");
+        assert!(
+            l["reason"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("the filesystem does not support {xattr}")),
+            "{l}"
+        );
+        let (_, _, blob) = blobs.iter().find(|(r, _, _)| r == rel).unwrap();
+        let hex = blob.iter().fold(String::new(), |mut h, b| {
+            use std::fmt::Write as _;
+            let _ = write!(h, "{b:02x}");
+            h
+        });
+        assert_eq!(l["acl"]["value"], hex.as_str(), "{rel}: the value as read");
+    }
+    let nt = by_path("budget.xlsx");
+    assert_eq!(nt["owner"], format!("sid:{D1}-1104"), "{nt}");
+    assert_eq!(nt["group"], format!("sid:{D1}-513"), "{nt}");
+    assert!(
+        !side.contains("posix.txt") && !side.contains("plain.txt"),
+        "{side}"
+    );
+}
