@@ -5,7 +5,10 @@
 //! descriptors made by Samba and NFSv4 ACLs packed by Python's xdrlib
 //! decoded by `acl decode` entry by entry (DENY, inherited and odd SIDs);
 //! names through a real slapd (`scripts/services/slapd`), a directory that
-//! is down, and a bind password that never shows.
+//! is down, and a bind password that never shows; NFSv4 and CIFS ACLs
+//! (handed in through the xattr reader: ext4 has neither) that a
+//! retrieval onto ext4 lists in the sidecar; names cached in the catalog
+//! serving later runs while the directory is unreachable.
 //!
 //! Needs `scripts/services/tools` (setfacl/getfacl, python3-samba) and
 //! `scripts/services/slapd`; fails, never skips, without them.
@@ -1327,4 +1330,141 @@ fn nfs4_and_cifs_acls_the_target_cannot_hold_go_to_a_sidecar_with_one_warning() 
         !side.contains("posix.txt") && !side.contains("plain.txt"),
         "{side}"
     );
+}
+
+/// A local port nothing listens on (bound, then released).
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("ldap://127.0.0.1:{port}")
+}
+
+/// `--json archive src --acls auto` in `env` against the directory at
+/// `url`: the run's JSON and its standard error.
+fn archive_named(env: &Env, url: &str) -> (serde_json::Value, String) {
+    let vault = env.vault_spec();
+    let cfg = env.path("glacier.cfg").display().to_string();
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let base = slapd_env("PERMAFROST_LDAP_BASE");
+    let bind = slapd_env("PERMAFROST_LDAP_BIND_DN");
+    let pwfile = slapd_env("PERMAFROST_LDAP_PASSWORD_FILE");
+    let out = run_env(
+        env.tmp.path(),
+        &[
+            "--json",
+            "archive",
+            "src",
+            "--acls",
+            "auto",
+            "--vault",
+            &vault,
+            "--catalog",
+            &cat,
+            "--config",
+            &cfg,
+        ],
+        &[
+            ("PERMAFROST_LDAP_URL", url),
+            ("PERMAFROST_LDAP_BASE", &base),
+            ("PERMAFROST_LDAP_BIND_DN", &bind),
+            ("PERMAFROST_LDAP_PASSWORD_FILE", &pwfile),
+            ("PERMAFROST_LDAP_PASSWORD", ""),
+        ],
+    );
+    let v = serde_json::from_str(&ok(&out)).unwrap();
+    (v, stderr(&out))
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn names_cached_in_the_catalog_serve_later_runs_while_the_directory_is_down() {
+    require_tools();
+    let url = slapd_env("PERMAFROST_LDAP_URL");
+    let env = Env::local();
+    let dir = env.tmp.path();
+    let catalog = env.path("catalog.sqlite");
+    let cat = catalog.display().to_string();
+    // Run 1, the directory up: ledger.txt owned by carol (uid 10004) and
+    // auditors (gid 20002), alice (uid 10001) may read.
+    let first = directory_share(dir);
+    let first_s = first.to_str().unwrap().to_owned();
+    let (v, err) = archive_named(&env, &url);
+    assert_eq!(warnings(&err), 0, "{err}");
+    assert_eq!(v["acls"]["names"]["failures"], 0, "{v}");
+    assert!(v["acls"]["names"]["lookups"].as_u64().unwrap() >= 3, "{v}");
+    assert_eq!(find(dir, &catalog, "owner:carol"), vec![first_s.clone()]);
+
+    // Run 2, the directory gone (nothing listens on its port): a new
+    // file naming the same principals and bob (uid 10002), whom run 1
+    // never asked about.
+    let dead = closed_port();
+    let share = first.parent().unwrap();
+    let second = share.join("second.txt");
+    std::fs::write(&second, b"second\n").unwrap();
+    setfacl(&["-m", "u:10001:r--,g:20002:rw-,u:10002:r--"], &second);
+    sh(Command::new("chown").arg("10004:20002").arg(&second));
+    let second_s = second.to_str().unwrap().to_owned();
+    let (v, err) = archive_named(&env, &dead);
+    assert_eq!(v["files"], 1, "{v}");
+    // Only bob needed the directory: one lookup, failed, one warning.
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(err.contains("names stay unresolved"), "{err}");
+    assert_eq!(v["acls"]["names"]["lookups"], 1, "{v}");
+    assert_eq!(v["acls"]["names"]["failures"], 1, "{v}");
+    assert!(v["acls"]["names"]["hits"].as_u64().unwrap() >= 3, "{v}");
+    no_password("archive against a dead directory", err.as_bytes());
+
+    // The cached names are on the new file; bob stays a number.
+    let both = {
+        let mut b = vec![first_s.clone(), second_s.clone()];
+        b.sort();
+        b
+    };
+    assert_eq!(find(dir, &catalog, "owner:carol"), both);
+    assert_eq!(find(dir, &catalog, "group:auditors"), both);
+    assert_eq!(find(dir, &catalog, "acl:alice"), both);
+    assert_eq!(find(dir, &catalog, "acl:auditors"), both);
+    assert_eq!(find(dir, &catalog, "acl:uid:10002"), vec![second_s.clone()]);
+    assert!(find(dir, &catalog, "acl:bob").is_empty());
+    let w = ok(&run_env(
+        dir,
+        &["where-is", "--catalog", &cat, &second_s],
+        &[],
+    ));
+    for line in [
+        "owner carol group auditors",
+        "posix ALLOW alice r--",
+        "posix ALLOW uid:10002 r--",
+        "posix ALLOW auditors rw-",
+    ] {
+        assert!(w.contains(line), "{line:?} in\n{w}");
+    }
+    let out = run_env(
+        dir,
+        &["--json", "find", "--catalog", &cat, "second.txt"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["hits"][0]["owner"], "carol", "{v}");
+    assert_eq!(v["hits"][0]["group"], "auditors", "{v}");
+
+    // Run 3, still down, only principals the catalog knows: no lookup,
+    // no warning.
+    let third = share.join("third.txt");
+    std::fs::write(&third, b"third\n").unwrap();
+    setfacl(&["-m", "u:10001:rw-"], &third);
+    sh(Command::new("chown").arg("10004:20002").arg(&third));
+    let (v, err) = archive_named(&env, &closed_port());
+    assert_eq!(v["files"], 1, "{v}");
+    assert_eq!(warnings(&err), 0, "{err}");
+    assert_eq!(v["acls"]["names"]["lookups"], 0, "{v}");
+    let third_s = third.to_str().unwrap().to_owned();
+    let w = ok(&run_env(
+        dir,
+        &["where-is", "--catalog", &cat, &third_s],
+        &[],
+    ));
+    assert!(w.contains("owner carol group auditors"), "{w}");
+    assert!(w.contains("posix ALLOW alice rw-"), "{w}");
 }
