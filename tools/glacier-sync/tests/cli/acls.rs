@@ -8,7 +8,8 @@
 //! is down, and a bind password that never shows; NFSv4 and CIFS ACLs
 //! (handed in through the xattr reader: ext4 has neither) that a
 //! retrieval onto ext4 lists in the sidecar; names cached in the catalog
-//! serving later runs while the directory is unreachable.
+//! serving later runs while the directory is unreachable, and a
+//! directory stopped in the middle of a run.
 //!
 //! Needs `scripts/services/tools` (setfacl/getfacl, python3-samba) and
 //! `scripts/services/slapd`; fails, never skips, without them.
@@ -1467,4 +1468,144 @@ fn names_cached_in_the_catalog_serve_later_runs_while_the_directory_is_down() {
     ));
     assert!(w.contains("owner carol group auditors"), "{w}");
     assert!(w.contains("posix ALLOW alice rw-"), "{w}");
+}
+
+/// Stops the process of this id when dropped (a directory a test
+/// spawned, also when the test fails first).
+struct Stop(String);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn a_directory_stopped_in_the_middle_of_a_run_leaves_the_rest_unresolved_with_one_warning() {
+    use std::fmt::Write as _;
+    const N: usize = 600;
+    require_tools();
+    slapd_env("PERMAFROST_LDAP_URL");
+    let env = Env::local();
+    let dir = env.tmp.path();
+    // 600 files, each readable by its own directory user (bulk0000...,
+    // uid 30000 + i): one lookup each, in bundles of 10 files.
+    let bulk = env.path("src/bulk");
+    std::fs::create_dir_all(&bulk).unwrap();
+    require_acl_fs(&bulk);
+    let mut dump = String::new();
+    for i in 0..N {
+        std::fs::write(bulk.join(format!("f{i:04}.txt")), format!("{i}\n")).unwrap();
+        let _ = write!(
+            dump,
+            "# file: src/bulk/f{i:04}.txt\nuser::rw-\nuser:{}:r--\ngroup::r--\nmask::r--\nother::r--\n\n",
+            30000 + i
+        );
+    }
+    std::fs::write(env.path("acls.txt"), dump).unwrap();
+    sh(Command::new("setfacl")
+        .arg("--restore=acls.txt")
+        .current_dir(dir));
+
+    // A directory of our own, stopped once five bundles are stored: the
+    // engine names a bundle's files after storing it, so by then the
+    // first four bundles' 38 files (src and src/bulk are members of the
+    // first) are named, and the fifth's are being named.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/slapd");
+    let spawned = sh(Command::new(&script).arg("spawn").arg(dir.join("slapd")));
+    let (url, pid) = spawned.trim().split_once(' ').unwrap();
+    let slapd = Stop(pid.to_owned());
+    let vault = env.vault_spec();
+    let cfg = env.path("glacier.cfg").display().to_string();
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
+        .args([
+            "--json",
+            "archive",
+            "src",
+            "--acls",
+            "auto",
+            "--max-files",
+            "10",
+            "--jobs",
+            "1",
+            "--vault",
+            &vault,
+            "--catalog",
+            &cat,
+            "--config",
+            &cfg,
+        ])
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env_remove("PERMAFROST_CONFIG")
+        .env("PERMAFROST_LDAP_URL", url)
+        .env("PERMAFROST_LDAP_BASE", "dc=example,dc=test")
+        .env("PERMAFROST_LDAP_BIND_DN", "cn=reader,dc=example,dc=test")
+        .env("PERMAFROST_LDAP_PASSWORD", PASSWORD)
+        .env_remove("PERMAFROST_LDAP_PASSWORD_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = env.store();
+    let t0 = std::time::Instant::now();
+    while store
+        .describe_vault(crate::mt::VAULT)
+        .map_or(0, |v| v.archives)
+        < 5
+    {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "five bundles not stored within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(slapd);
+    let out = child.wait_with_output().unwrap();
+    let text = ok(&out);
+    let err = stderr(&out);
+    no_password("archive with the directory stopped", &out.stderr);
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(err.contains("names stay unresolved"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["files"], N, "{v}");
+    let names = &v["acls"]["names"];
+    let failures = names["failures"].as_u64().unwrap();
+
+    // Each file's entry: named while the directory answered, a number
+    // after; nothing lost.
+    let catalog = archiver::ArchiveCatalog::open(env.path("catalog.sqlite")).unwrap();
+    let (mut named, mut numbered) = (0, 0);
+    for i in 0..N {
+        let p = std::fs::canonicalize(bulk.join(format!("f{i:04}.txt"))).unwrap();
+        let hits = catalog.catalog().where_is(p.to_str().unwrap()).unwrap();
+        assert_eq!(hits.len(), 1, "{}", p.display());
+        let (_, row) = catalog.catalog().file(hits[0].id).unwrap().unwrap();
+        let texts: Vec<&str> = row.acls[0]
+            .entries
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        if texts.contains(&format!("ALLOW bulk{i:04} r--").as_str()) {
+            named += 1;
+        } else {
+            assert!(
+                texts.contains(&format!("ALLOW uid:{} r--", 30000 + i).as_str()),
+                "{texts:?}"
+            );
+            numbered += 1;
+        }
+    }
+    assert!(
+        named >= 38,
+        "the directory answered before it stopped: {named}"
+    );
+    assert!(numbered > 0, "lookups after it stopped failed: {v}");
+    assert_eq!(
+        numbered, failures,
+        "each unresolved user is a failed lookup: {v}"
+    );
 }
