@@ -1609,3 +1609,65 @@ fn a_directory_stopped_in_the_middle_of_a_run_leaves_the_rest_unresolved_with_on
         "each unresolved user is a failed lookup: {v}"
     );
 }
+
+/// What `acl show` does for a file on a CIFS mount (`Capture` through
+/// the directory, then `archive_acls::display`), with the descriptor
+/// handed in: `acl show` itself reads the file's own xattrs, and ext4 has
+/// no `system.cifs_acl`.
+#[test]
+fn a_cifs_descriptor_is_named_through_slapd_as_acl_show_names_it() {
+    use std::sync::Arc;
+    require_tools();
+    let url = slapd_env("PERMAFROST_LDAP_URL");
+    let base = slapd_env("PERMAFROST_LDAP_BASE");
+    let bind = slapd_env("PERMAFROST_LDAP_BIND_DN");
+    let pwfile = slapd_env("PERMAFROST_LDAP_PASSWORD_FILE");
+    let password = std::fs::read_to_string(&pwfile).unwrap();
+    let d2 = "S-1-5-21-1-2-3";
+    // Owner carol (a SID whose bytes are UTF-8), mallory denied first.
+    let blob = samba_sd(&format!(
+        "O:{d2}-1100G:{D1}-513D:(D;;0x1f01ff;;;{D1}-1106)(A;;0x1200a9;;;{d2}-1200)(A;;0x1200a9;;;WD)(A;;FR;;;{d2}-9999)"
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("budget.xlsx");
+    std::fs::write(&f, b"budget\n").unwrap();
+    let handed = ldap_attrs::MemoryXattrs::new();
+    handed.put(&f, ldap_attrs::nt::XATTR, blob);
+    let config = ldap_attrs::LdapConfig::new(url, base)
+        .bind(bind, ldap_attrs::Secret::new(password.trim_end()));
+    let names =
+        ldap_attrs::Cache::new(ldap_attrs::Chain::local().then(ldap_attrs::Ldap::new(config)));
+    let capture = archive_acls::Capture::with_xattrs(
+        ldap_attrs::AclSelection::Auto,
+        names,
+        Arc::new(HandedIn(handed)),
+    );
+    let mut row = catalog::FileEntry {
+        path: f.display().to_string(),
+        ..catalog::FileEntry::default()
+    };
+    archiver::EntryHook::before_record(&capture, &f, &mut row);
+    let lines = archive_acls::display::access_lines(&row);
+    assert_eq!(
+        lines[1..],
+        [
+            "  nt OWNER carol",
+            "  nt GROUP Domain Users",
+            "  nt DENY mallory FULL",
+            "  nt ALLOW auditors READ",
+            "  nt ALLOW Everyone READ",
+            &format!(
+                "  nt ALLOW {d2}-9999 READ_DATA|READ_EA|READ_ATTRIBUTES|READ_CONTROL|SYNCHRONIZE"
+            ),
+        ],
+        "{lines:?}"
+    );
+    let json = archive_acls::display::access_json(&row);
+    assert_eq!(json["acls"][0]["owner"], "carol", "{json}");
+    assert_eq!(json["acls"][0]["entries"][0], "DENY mallory FULL", "{json}");
+    // Each principal looked up once: carol, Domain Users, mallory,
+    // auditors and the SID no one has through the directory, Everyone
+    // from the table of well-known SIDs.
+    let st = capture.stats();
+    assert_eq!((st.names.lookups, st.names.failures), (6, 0), "{st:?}");
+}
