@@ -469,16 +469,24 @@ impl ExtractHook for Restore {
         }
         match Self::sidecar(&plan.to, &lines) {
             Ok(path) => {
-                tracing::warn!(
-                    "{} ACLs could not be written back (the target filesystem lacks their xattrs); listed in {}",
-                    lines.len(),
-                    path.display()
-                );
                 let mut st = self
                     .stats
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if !st.sidecars.contains(&path) {
+                // One warning per sidecar however many jobs add to it
+                // (a retrieval of many bundles is one job each).
+                if st.sidecars.contains(&path) {
+                    tracing::info!(
+                        "{} more ACLs listed in {} (not supported by the target filesystem)",
+                        lines.len(),
+                        path.display()
+                    );
+                } else {
+                    tracing::warn!(
+                        "{} ACLs could not be written back (the target filesystem lacks their xattrs); listed in {} (with any more of this run, without another warning)",
+                        lines.len(),
+                        path.display()
+                    );
                     st.sidecars.push(path);
                 }
             }

@@ -5,7 +5,11 @@
 //! descriptors made by Samba and NFSv4 ACLs packed by Python's xdrlib
 //! decoded by `acl decode` entry by entry (DENY, inherited and odd SIDs);
 //! names through a real slapd (`scripts/services/slapd`), a directory that
-//! is down, and a bind password that never shows.
+//! is down, and a bind password that never shows; NFSv4 and CIFS ACLs
+//! (handed in through the xattr reader: ext4 has neither) that a
+//! retrieval onto ext4 lists in the sidecar; names cached in the catalog
+//! serving later runs while the directory is unreachable, and a
+//! directory stopped in the middle of a run.
 //!
 //! Needs `scripts/services/tools` (setfacl/getfacl, python3-samba) and
 //! `scripts/services/slapd`; fails, never skips, without them.
@@ -1091,4 +1095,579 @@ fn acl_decode_names_sids_through_slapd_and_degrades_when_it_is_down() {
     assert_eq!(lines[0], format!("OWNER {D1}-1104"));
     assert_eq!(lines[2], format!("DENY {D1}-1106 FULL"));
     assert_eq!(lines[7], "ALLOW Everyone READ");
+}
+
+/// The files' real xattrs (POSIX ACLs set with `setfacl`), with the
+/// NFSv4 and CIFS values handed in: ext4 has neither, so a run on it
+/// cannot otherwise capture them.
+struct HandedIn(ldap_attrs::MemoryXattrs);
+
+impl ldap_attrs::Xattrs for HandedIn {
+    fn get(&self, path: &Path, name: &str) -> Result<Option<Vec<u8>>, ldap_attrs::XattrError> {
+        match self.0.get(path, name)? {
+            Some(v) => Ok(Some(v)),
+            None => ldap_attrs::SystemXattrs.get(path, name),
+        }
+    }
+
+    fn set(&self, path: &Path, name: &str, value: &[u8]) -> Result<(), ldap_attrs::XattrError> {
+        ldap_attrs::SystemXattrs.set(path, name, value)
+    }
+}
+
+/// Archives `src` of `env` into its vault and catalog as `archive --acls
+/// auto` does (the same `archive_acls::Capture` on the same engine), the
+/// xattrs read through `xattrs`, `max_files` files a bundle.
+fn archive_with(env: &Env, src: &Path, xattrs: HandedIn, max_files: u64) {
+    use std::sync::Arc;
+    let names = ldap_attrs::Cache::new(ldap_attrs::Chain::local());
+    let capture = Arc::new(archive_acls::Capture::with_xattrs(
+        ldap_attrs::AclSelection::Auto,
+        names,
+        Arc::new(xattrs),
+    ));
+    let vault = archiver::Vault::new(env.store(), crate::mt::VAULT);
+    let mut cat = archiver::ArchiveCatalog::open(env.path("catalog.sqlite")).unwrap();
+    capture.seed_from(cat.catalog()).unwrap();
+    let options = archiver::ArchiveOptions::default()
+        .max_files(max_files)
+        .entry_hook(capture.clone())
+        .run_option("acls", "auto");
+    let s = archiver::archive(
+        &archiver::Sources::roots([src]),
+        &options,
+        &vault,
+        &mut cat,
+        &archiver::NoObserver,
+    )
+    .unwrap();
+    assert!(s.bundles >= 2, "{s:?}");
+    capture.save_to(cat.catalog_mut()).unwrap();
+    assert_eq!(capture.stats().failures, 0);
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn nfs4_and_cifs_acls_the_target_cannot_hold_go_to_a_sidecar_with_one_warning() {
+    require_tools();
+    let env = Env::local();
+    let share = env.path("src/share");
+    std::fs::create_dir_all(share.join("nfs")).unwrap();
+    require_acl_fs(&share);
+    let src = std::fs::canonicalize(env.path("src")).unwrap();
+    let share = src.join("share");
+    // NFSv4 ACLs packed by Python's xdrlib: mallory denied before the
+    // allows, and staff denied after one; a security descriptor made by
+    // Samba denying mallory in the middle of its DACL; a real POSIX ACL;
+    // a file with none. Bundles of two files: several retrieval jobs.
+    let blobs: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "nfs/deny-first.txt",
+            ldap_attrs::nfs4::XATTR,
+            xdrlib_acl(&[
+                "1:0:1200a9:mallory@example.com",
+                "0:0:1200a9:bob@example.com",
+                "0:0:1f01ff:OWNER@",
+            ]),
+        ),
+        (
+            "nfs/allow-first.txt",
+            ldap_attrs::nfs4::XATTR,
+            xdrlib_acl(&[
+                "0:0:1200a9:alice@example.com",
+                "1:40:6:staff@example.com",
+                "0:0:1200a9:EVERYONE@",
+            ]),
+        ),
+        (
+            "budget.xlsx",
+            ldap_attrs::nt::XATTR,
+            samba_sd(&format!(
+                "O:{D1}-1104G:{D1}-513D:(A;;0x1200a9;;;{D1}-1201)(D;;0x1f01ff;;;{D1}-1106)(A;;0x1200a9;;;WD)"
+            )),
+        ),
+    ];
+    let handed = ldap_attrs::MemoryXattrs::new();
+    for (rel, name, blob) in &blobs {
+        std::fs::write(share.join(rel), format!("the {rel}\n")).unwrap();
+        handed.put(share.join(rel), name, blob.clone());
+    }
+    std::fs::write(share.join("posix.txt"), b"posix\n").unwrap();
+    setfacl(&["-m", "u:daemon:r--,g:bin:rw-"], &share.join("posix.txt"));
+    std::fs::write(share.join("plain.txt"), b"plain\n").unwrap();
+    archive_with(&env, &src, HandedIn(handed), 2);
+
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let vault = env.vault_spec();
+    let out = env.run(&[
+        "retrieve",
+        &format!("under:{}", src.display()),
+        "--to",
+        "out",
+        "--yes",
+        "--wait",
+        "--interval",
+        "1",
+        "--vault",
+        &vault,
+        "--catalog",
+        &cat,
+    ]);
+    ok(&out);
+    let err = stderr(&out);
+    // One warning for the run, however many jobs it took.
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(
+        err.contains("could not be written back (the target filesystem lacks their xattrs)")
+            && err.contains(&format!(
+                "listed in {}",
+                env.path("out").join(archive_acls::SIDECAR).display()
+            )),
+        "{err}"
+    );
+    assert!(
+        err.contains("ACLs: 1 written back, 3 listed in permafrost-acls.jsonl"),
+        "{err}"
+    );
+
+    // Every file is back; the POSIX ACL is on it.
+    let back = |rel: &str| {
+        env.path("out")
+            .join(share.strip_prefix("/").unwrap())
+            .join(rel)
+    };
+    for (rel, _, _) in &blobs {
+        assert_eq!(
+            std::fs::read_to_string(back(rel)).unwrap(),
+            format!("the {rel}\n")
+        );
+    }
+    let rel_posix = share.join("posix.txt");
+    let rel_posix = rel_posix.strip_prefix("/").unwrap().to_str().unwrap();
+    assert_eq!(
+        getfacl(&env.path("out"), rel_posix),
+        getfacl(Path::new("/"), rel_posix)
+    );
+
+    // The sidecar: one line per ACL, naming the file and its entries in
+    // order, with the value to write back by hand.
+    let side = std::fs::read_to_string(env.path("out").join(archive_acls::SIDECAR)).unwrap();
+    let lines: Vec<serde_json::Value> = side
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{side}");
+    let by_path = |rel: &str| -> &serde_json::Value {
+        let p = share.join(rel).display().to_string();
+        lines
+            .iter()
+            .find(|l| l["path"] == p.as_str())
+            .unwrap_or_else(|| panic!("{p} in the sidecar:\n{side}"))
+    };
+    let texts = |l: &serde_json::Value| -> Vec<String> {
+        l["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let want: [(&str, &str, &str, Vec<String>); 3] = [
+        (
+            "nfs/deny-first.txt",
+            "nfs4",
+            "system.nfs4_acl",
+            vec![
+                "DENY mallory@example.com READ".into(),
+                "ALLOW bob@example.com READ".into(),
+                "ALLOW OWNER@ FULL".into(),
+            ],
+        ),
+        (
+            "nfs/allow-first.txt",
+            "nfs4",
+            "system.nfs4_acl",
+            vec![
+                "ALLOW alice@example.com READ".into(),
+                "DENY staff@example.com WRITE_DATA|APPEND_DATA".into(),
+                "ALLOW EVERYONE@ READ".into(),
+            ],
+        ),
+        (
+            "budget.xlsx",
+            "nt",
+            "system.cifs_acl",
+            vec![
+                format!("ALLOW {D1}-1201 READ"),
+                format!("DENY {D1}-1106 FULL"),
+                "ALLOW Everyone READ".into(),
+            ],
+        ),
+    ];
+    for (rel, format, xattr, entries) in &want {
+        let l = by_path(rel);
+        assert_eq!(l["format"], *format, "{l}");
+        assert_eq!(l["xattr"], *xattr, "{l}");
+        assert_eq!(&texts(l), entries, "{l}");
+        assert!(
+            l["reason"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("the filesystem does not support {xattr}")),
+            "{l}"
+        );
+        let (_, _, blob) = blobs.iter().find(|(r, _, _)| r == rel).unwrap();
+        let hex = blob.iter().fold(String::new(), |mut h, b| {
+            use std::fmt::Write as _;
+            let _ = write!(h, "{b:02x}");
+            h
+        });
+        assert_eq!(l["acl"]["value"], hex.as_str(), "{rel}: the value as read");
+    }
+    let nt = by_path("budget.xlsx");
+    assert_eq!(nt["owner"], format!("sid:{D1}-1104"), "{nt}");
+    assert_eq!(nt["group"], format!("sid:{D1}-513"), "{nt}");
+    assert!(
+        !side.contains("posix.txt") && !side.contains("plain.txt"),
+        "{side}"
+    );
+}
+
+/// A local port nothing listens on (bound, then released).
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("ldap://127.0.0.1:{port}")
+}
+
+/// `--json archive src --acls auto` in `env` against the directory at
+/// `url`: the run's JSON and its standard error.
+fn archive_named(env: &Env, url: &str) -> (serde_json::Value, String) {
+    let vault = env.vault_spec();
+    let cfg = env.path("glacier.cfg").display().to_string();
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let base = slapd_env("PERMAFROST_LDAP_BASE");
+    let bind = slapd_env("PERMAFROST_LDAP_BIND_DN");
+    let pwfile = slapd_env("PERMAFROST_LDAP_PASSWORD_FILE");
+    let out = run_env(
+        env.tmp.path(),
+        &[
+            "--json",
+            "archive",
+            "src",
+            "--acls",
+            "auto",
+            "--vault",
+            &vault,
+            "--catalog",
+            &cat,
+            "--config",
+            &cfg,
+        ],
+        &[
+            ("PERMAFROST_LDAP_URL", url),
+            ("PERMAFROST_LDAP_BASE", &base),
+            ("PERMAFROST_LDAP_BIND_DN", &bind),
+            ("PERMAFROST_LDAP_PASSWORD_FILE", &pwfile),
+            ("PERMAFROST_LDAP_PASSWORD", ""),
+        ],
+    );
+    let v = serde_json::from_str(&ok(&out)).unwrap();
+    (v, stderr(&out))
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn names_cached_in_the_catalog_serve_later_runs_while_the_directory_is_down() {
+    require_tools();
+    let url = slapd_env("PERMAFROST_LDAP_URL");
+    let env = Env::local();
+    let dir = env.tmp.path();
+    let catalog = env.path("catalog.sqlite");
+    let cat = catalog.display().to_string();
+    // Run 1, the directory up: ledger.txt owned by carol (uid 10004) and
+    // auditors (gid 20002), alice (uid 10001) may read.
+    let first = directory_share(dir);
+    let first_s = first.to_str().unwrap().to_owned();
+    let (v, err) = archive_named(&env, &url);
+    assert_eq!(warnings(&err), 0, "{err}");
+    assert_eq!(v["acls"]["names"]["failures"], 0, "{v}");
+    assert!(v["acls"]["names"]["lookups"].as_u64().unwrap() >= 3, "{v}");
+    assert_eq!(find(dir, &catalog, "owner:carol"), vec![first_s.clone()]);
+
+    // Run 2, the directory gone (nothing listens on its port): a new
+    // file naming the same principals and bob (uid 10002), whom run 1
+    // never asked about.
+    let dead = closed_port();
+    let share = first.parent().unwrap();
+    let second = share.join("second.txt");
+    std::fs::write(&second, b"second\n").unwrap();
+    setfacl(&["-m", "u:10001:r--,g:20002:rw-,u:10002:r--"], &second);
+    sh(Command::new("chown").arg("10004:20002").arg(&second));
+    let second_s = second.to_str().unwrap().to_owned();
+    let (v, err) = archive_named(&env, &dead);
+    assert_eq!(v["files"], 1, "{v}");
+    // Only bob needed the directory: one lookup, failed, one warning.
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(err.contains("names stay unresolved"), "{err}");
+    assert_eq!(v["acls"]["names"]["lookups"], 1, "{v}");
+    assert_eq!(v["acls"]["names"]["failures"], 1, "{v}");
+    assert!(v["acls"]["names"]["hits"].as_u64().unwrap() >= 3, "{v}");
+    no_password("archive against a dead directory", err.as_bytes());
+
+    // The cached names are on the new file; bob stays a number.
+    let both = {
+        let mut b = vec![first_s.clone(), second_s.clone()];
+        b.sort();
+        b
+    };
+    assert_eq!(find(dir, &catalog, "owner:carol"), both);
+    assert_eq!(find(dir, &catalog, "group:auditors"), both);
+    assert_eq!(find(dir, &catalog, "acl:alice"), both);
+    assert_eq!(find(dir, &catalog, "acl:auditors"), both);
+    assert_eq!(find(dir, &catalog, "acl:uid:10002"), vec![second_s.clone()]);
+    assert!(find(dir, &catalog, "acl:bob").is_empty());
+    let w = ok(&run_env(
+        dir,
+        &["where-is", "--catalog", &cat, &second_s],
+        &[],
+    ));
+    for line in [
+        "owner carol group auditors",
+        "posix ALLOW alice r--",
+        "posix ALLOW uid:10002 r--",
+        "posix ALLOW auditors rw-",
+    ] {
+        assert!(w.contains(line), "{line:?} in\n{w}");
+    }
+    let out = run_env(
+        dir,
+        &["--json", "find", "--catalog", &cat, "second.txt"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["hits"][0]["owner"], "carol", "{v}");
+    assert_eq!(v["hits"][0]["group"], "auditors", "{v}");
+
+    // Run 3, still down, only principals the catalog knows: no lookup,
+    // no warning.
+    let third = share.join("third.txt");
+    std::fs::write(&third, b"third\n").unwrap();
+    setfacl(&["-m", "u:10001:rw-"], &third);
+    sh(Command::new("chown").arg("10004:20002").arg(&third));
+    let (v, err) = archive_named(&env, &closed_port());
+    assert_eq!(v["files"], 1, "{v}");
+    assert_eq!(warnings(&err), 0, "{err}");
+    assert_eq!(v["acls"]["names"]["lookups"], 0, "{v}");
+    let third_s = third.to_str().unwrap().to_owned();
+    let w = ok(&run_env(
+        dir,
+        &["where-is", "--catalog", &cat, &third_s],
+        &[],
+    ));
+    assert!(w.contains("owner carol group auditors"), "{w}");
+    assert!(w.contains("posix ALLOW alice rw-"), "{w}");
+}
+
+/// Stops the process of this id when dropped (a directory a test
+/// spawned, also when the test fails first).
+struct Stop(String);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one story, step by step
+fn a_directory_stopped_in_the_middle_of_a_run_leaves_the_rest_unresolved_with_one_warning() {
+    use std::fmt::Write as _;
+    const N: usize = 600;
+    require_tools();
+    slapd_env("PERMAFROST_LDAP_URL");
+    let env = Env::local();
+    let dir = env.tmp.path();
+    // 600 files, each readable by its own directory user (bulk0000...,
+    // uid 30000 + i): one lookup each, in bundles of 10 files.
+    let bulk = env.path("src/bulk");
+    std::fs::create_dir_all(&bulk).unwrap();
+    require_acl_fs(&bulk);
+    let mut dump = String::new();
+    for i in 0..N {
+        std::fs::write(bulk.join(format!("f{i:04}.txt")), format!("{i}\n")).unwrap();
+        let _ = write!(
+            dump,
+            "# file: src/bulk/f{i:04}.txt\nuser::rw-\nuser:{}:r--\ngroup::r--\nmask::r--\nother::r--\n\n",
+            30000 + i
+        );
+    }
+    std::fs::write(env.path("acls.txt"), dump).unwrap();
+    sh(Command::new("setfacl")
+        .arg("--restore=acls.txt")
+        .current_dir(dir));
+
+    // A directory of our own, stopped once five bundles are stored: the
+    // engine names a bundle's files after storing it, so by then the
+    // first four bundles' 38 files (src and src/bulk are members of the
+    // first) are named, and the fifth's are being named.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/slapd");
+    let spawned = sh(Command::new(&script).arg("spawn").arg(dir.join("slapd")));
+    let (url, pid) = spawned.trim().split_once(' ').unwrap();
+    let slapd = Stop(pid.to_owned());
+    let vault = env.vault_spec();
+    let cfg = env.path("glacier.cfg").display().to_string();
+    let cat = env.path("catalog.sqlite").display().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_glacier-sync"))
+        .args([
+            "--json",
+            "archive",
+            "src",
+            "--acls",
+            "auto",
+            "--max-files",
+            "10",
+            "--jobs",
+            "1",
+            "--vault",
+            &vault,
+            "--catalog",
+            &cat,
+            "--config",
+            &cfg,
+        ])
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env_remove("PERMAFROST_CONFIG")
+        .env("PERMAFROST_LDAP_URL", url)
+        .env("PERMAFROST_LDAP_BASE", "dc=example,dc=test")
+        .env("PERMAFROST_LDAP_BIND_DN", "cn=reader,dc=example,dc=test")
+        .env("PERMAFROST_LDAP_PASSWORD", PASSWORD)
+        .env_remove("PERMAFROST_LDAP_PASSWORD_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = env.store();
+    let t0 = std::time::Instant::now();
+    while store
+        .describe_vault(crate::mt::VAULT)
+        .map_or(0, |v| v.archives)
+        < 5
+    {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "five bundles not stored within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(slapd);
+    let out = child.wait_with_output().unwrap();
+    let text = ok(&out);
+    let err = stderr(&out);
+    no_password("archive with the directory stopped", &out.stderr);
+    assert_eq!(warnings(&err), 1, "{err}");
+    assert!(err.contains("names stay unresolved"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["files"], N, "{v}");
+    let names = &v["acls"]["names"];
+    let failures = names["failures"].as_u64().unwrap();
+
+    // Each file's entry: named while the directory answered, a number
+    // after; nothing lost.
+    let catalog = archiver::ArchiveCatalog::open(env.path("catalog.sqlite")).unwrap();
+    let (mut named, mut numbered) = (0, 0);
+    for i in 0..N {
+        let p = std::fs::canonicalize(bulk.join(format!("f{i:04}.txt"))).unwrap();
+        let hits = catalog.catalog().where_is(p.to_str().unwrap()).unwrap();
+        assert_eq!(hits.len(), 1, "{}", p.display());
+        let (_, row) = catalog.catalog().file(hits[0].id).unwrap().unwrap();
+        let texts: Vec<&str> = row.acls[0]
+            .entries
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect();
+        if texts.contains(&format!("ALLOW bulk{i:04} r--").as_str()) {
+            named += 1;
+        } else {
+            assert!(
+                texts.contains(&format!("ALLOW uid:{} r--", 30000 + i).as_str()),
+                "{texts:?}"
+            );
+            numbered += 1;
+        }
+    }
+    assert!(
+        named >= 38,
+        "the directory answered before it stopped: {named}"
+    );
+    assert!(numbered > 0, "lookups after it stopped failed: {v}");
+    assert_eq!(
+        numbered, failures,
+        "each unresolved user is a failed lookup: {v}"
+    );
+}
+
+/// What `acl show` does for a file on a CIFS mount (`Capture` through
+/// the directory, then `archive_acls::display`), with the descriptor
+/// handed in: `acl show` itself reads the file's own xattrs, and ext4 has
+/// no `system.cifs_acl`.
+#[test]
+fn a_cifs_descriptor_is_named_through_slapd_as_acl_show_names_it() {
+    use std::sync::Arc;
+    require_tools();
+    let url = slapd_env("PERMAFROST_LDAP_URL");
+    let base = slapd_env("PERMAFROST_LDAP_BASE");
+    let bind = slapd_env("PERMAFROST_LDAP_BIND_DN");
+    let pwfile = slapd_env("PERMAFROST_LDAP_PASSWORD_FILE");
+    let password = std::fs::read_to_string(&pwfile).unwrap();
+    let d2 = "S-1-5-21-1-2-3";
+    // Owner carol (a SID whose bytes are UTF-8), mallory denied first.
+    let blob = samba_sd(&format!(
+        "O:{d2}-1100G:{D1}-513D:(D;;0x1f01ff;;;{D1}-1106)(A;;0x1200a9;;;{d2}-1200)(A;;0x1200a9;;;WD)(A;;FR;;;{d2}-9999)"
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("budget.xlsx");
+    std::fs::write(&f, b"budget\n").unwrap();
+    let handed = ldap_attrs::MemoryXattrs::new();
+    handed.put(&f, ldap_attrs::nt::XATTR, blob);
+    let config = ldap_attrs::LdapConfig::new(url, base)
+        .bind(bind, ldap_attrs::Secret::new(password.trim_end()));
+    let names =
+        ldap_attrs::Cache::new(ldap_attrs::Chain::local().then(ldap_attrs::Ldap::new(config)));
+    let capture = archive_acls::Capture::with_xattrs(
+        ldap_attrs::AclSelection::Auto,
+        names,
+        Arc::new(HandedIn(handed)),
+    );
+    let mut row = catalog::FileEntry {
+        path: f.display().to_string(),
+        ..catalog::FileEntry::default()
+    };
+    archiver::EntryHook::before_record(&capture, &f, &mut row);
+    let lines = archive_acls::display::access_lines(&row);
+    assert_eq!(
+        lines[1..],
+        [
+            "  nt OWNER carol",
+            "  nt GROUP Domain Users",
+            "  nt DENY mallory FULL",
+            "  nt ALLOW auditors READ",
+            "  nt ALLOW Everyone READ",
+            &format!(
+                "  nt ALLOW {d2}-9999 READ_DATA|READ_EA|READ_ATTRIBUTES|READ_CONTROL|SYNCHRONIZE"
+            ),
+        ],
+        "{lines:?}"
+    );
+    let json = archive_acls::display::access_json(&row);
+    assert_eq!(json["acls"][0]["owner"], "carol", "{json}");
+    assert_eq!(json["acls"][0]["entries"][0], "DENY mallory FULL", "{json}");
+    // Each principal looked up once: carol, Domain Users, mallory,
+    // auditors and the SID no one has through the directory, Everyone
+    // from the table of well-known SIDs.
+    let st = capture.stats();
+    assert_eq!((st.names.lookups, st.names.failures), (6, 0), "{st:?}");
 }
