@@ -357,3 +357,68 @@ fn a_read_only_catalog_refuses_writes() {
     let err = cat.store("x", "local", None).unwrap_err();
     assert!(err.to_string().contains("ro.db"), "{err}");
 }
+
+/// Pruned and missing archives: kept as `deleted` with a tag of the
+/// state's name, read back as that state by every read (archive rows,
+/// search hits, where-is), found by `tag:`; stored ones unchanged.
+#[test]
+fn pruned_and_missing_archives_read_back_as_such() {
+    let f = fixture(Catalog::open_in_memory().unwrap());
+    let mut cat = f.cat;
+    let state_of = |cat: &Catalog, a| cat.archive(a).unwrap().unwrap().info.state;
+    let hit_states = |cat: &Catalog, q: &str| {
+        let mut v: Vec<ArchiveState> = cat
+            .search_str(q, Page::default())
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.state)
+            .collect();
+        v.dedup();
+        v
+    };
+    let stored_a2 = hit_states(&cat, &format!("archive:{}", f.a2.0));
+    assert_eq!(stored_a2, [ArchiveState::Stored]);
+    cat.set_archive_state(f.a2, ArchiveState::Pruned).unwrap();
+    assert_eq!(state_of(&cat, f.a2), ArchiveState::Pruned);
+    assert!(
+        cat.archive(f.a2)
+            .unwrap()
+            .unwrap()
+            .info
+            .tags
+            .contains(&"pruned".to_owned())
+    );
+    assert_eq!(
+        hit_states(&cat, &format!("archive:{}", f.a2.0)),
+        [ArchiveState::Pruned]
+    );
+    assert_eq!(hit_states(&cat, "tag:pruned"), [ArchiveState::Pruned]);
+    let one = cat
+        .search_str(&format!("archive:{}", f.a2.0), Page::default())
+        .unwrap()
+        .hits[0]
+        .path
+        .clone();
+    assert!(
+        cat.where_is(&one)
+            .unwrap()
+            .iter()
+            .any(|h| h.archive == f.a2 && h.state == ArchiveState::Pruned)
+    );
+    cat.set_archive_stored(f.a1, "REMOTE-A1", None, 1).unwrap();
+    cat.set_archive_state(f.a1, ArchiveState::Missing).unwrap();
+    assert_eq!(state_of(&cat, f.a1), ArchiveState::Missing);
+    assert_eq!(
+        hit_states(&cat, &format!("archive:{}", f.a1.0)),
+        [ArchiveState::Missing]
+    );
+    // A plain deletion stays `deleted`.
+    let store = cat.store("local", "local", None).unwrap();
+    let vault = cat.vault(store, "main").unwrap();
+    let other = cat
+        .add_archive(&crate::support::archive(f.run2, vault, 9, ""))
+        .unwrap();
+    cat.set_archive_state(other, ArchiveState::Deleted).unwrap();
+    assert_eq!(state_of(&cat, other), ArchiveState::Deleted);
+}
