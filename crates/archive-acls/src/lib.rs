@@ -222,9 +222,11 @@ impl<R: Resolver> Capture<R> {
     }
 
     /// Seeds the name cache with what `catalog` remembers from earlier
-    /// runs.
+    /// runs: the names of owners and groups recorded with files, then the
+    /// principal names (the newer answers, when both know one).
     pub fn seed_from(&self, catalog: &Catalog) -> catalog::Result<usize> {
-        let known = catalog.principals()?;
+        let mut known = catalog.account_names()?;
+        known.extend(catalog.principals()?);
         let n = known.len();
         self.names.seed(known.into_iter().filter_map(|k| {
             let p = principal_of_key(&k.key)?;
