@@ -48,8 +48,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use archiver::{EntryHook, ExtractHook, JobPlan};
 use catalog::{AclEntry, Catalog, FileAcl, FileEntry, KnownPrincipal};
 use ldap_attrs::{
-    Account, AccountClass, Acl, AclFormat, AclSelection, Cache, CacheStats, CaptureError, Chain,
-    Principal, Resolver, Sid, SystemXattrs, XattrError, Xattrs,
+    Account, AccountClass, Acl, AclFormat, AclSelection, AclValues, Cache, CacheStats,
+    CaptureError, Chain, Principal, Resolver, Sid, SystemXattrs, XattrError, Xattrs,
 };
 
 pub use ldap_attrs;
@@ -117,14 +117,39 @@ pub fn principal_of_key(key: &str) -> Option<Principal> {
     }
 }
 
-/// An ACL as the catalog records it, names from `name`; `None` when it
-/// cannot be encoded back into its format's xattr value(s).
+/// An ACL as the catalog records it, names from `name`, its xattr
+/// value(s) encoded from the model; `None` when it cannot be encoded back
+/// into its format's xattr value(s). [`Capture`] records the values as
+/// read instead ([`file_acl_as_read`]).
 pub fn to_file_acl(acl: &Acl, name: &dyn Fn(&Principal) -> Option<String>) -> Option<FileAcl> {
     let (value, default_value) = match acl.format {
         AclFormat::Posix => ldap_attrs::posix::encode(acl).ok()?,
         AclFormat::Nfs4 => (Some(ldap_attrs::nfs4::encode(acl).ok()?), None),
         AclFormat::Nt => (Some(ldap_attrs::nt::encode(acl).ok()?), None),
     };
+    Some(file_acl_as_read(
+        acl,
+        AclValues {
+            value,
+            default_value,
+        },
+        name,
+    ))
+}
+
+/// An ACL as the catalog records it, names from `name`, with the xattr
+/// `values` it was read from (so a restore writes back exactly those
+/// bytes: encoding the model again keeps the meaning, not always the
+/// layout, e.g. a descriptor whose DACL precedes its owner).
+pub fn file_acl_as_read(
+    acl: &Acl,
+    values: AclValues,
+    name: &dyn Fn(&Principal) -> Option<String>,
+) -> FileAcl {
+    let AclValues {
+        value,
+        default_value,
+    } = values;
     // A POSIX entry that leaves a named principal nothing is recorded as
     // the denial it is (`acl:deny` finds it); its xattr value is kept as
     // read.
@@ -147,7 +172,7 @@ pub fn to_file_acl(acl: &Acl, name: &dyn Fn(&Principal) -> Option<String>) -> Op
                 .map(|e| entry(e, e.kind, e.text(acl.format, name))),
         )
         .collect();
-    Some(FileAcl {
+    FileAcl {
         format: acl.format.as_str().to_owned(),
         value,
         default_value,
@@ -156,7 +181,7 @@ pub fn to_file_acl(acl: &Acl, name: &dyn Fn(&Principal) -> Option<String>) -> Op
         group: acl.group.as_ref().map(principal_key),
         group_name: acl.group.as_ref().and_then(name),
         entries,
-    })
+    }
 }
 
 /// Decodes a recorded ACL back into the model (from its xattr values).
@@ -197,9 +222,11 @@ impl<R: Resolver> Capture<R> {
     }
 
     /// Seeds the name cache with what `catalog` remembers from earlier
-    /// runs.
+    /// runs: the names of owners and groups recorded with files, then the
+    /// principal names (the newer answers, when both know one).
     pub fn seed_from(&self, catalog: &Catalog) -> catalog::Result<usize> {
-        let known = catalog.principals()?;
+        let mut known = catalog.account_names()?;
+        known.extend(catalog.principals()?);
         let n = known.len();
         self.names.seed(known.into_iter().filter_map(|k| {
             let p = principal_of_key(&k.key)?;
@@ -273,10 +300,16 @@ impl<R: Resolver> Capture<R> {
             }
         }
         let name = |p: &Principal| self.name(p);
+        // The values as read; encoded from the model only should a reader
+        // not have said what it read.
         Ok(found
             .acls
             .iter()
-            .filter_map(|a| to_file_acl(a, &name))
+            .enumerate()
+            .filter_map(|(i, a)| match found.values.get(i) {
+                Some(v) => Some(file_acl_as_read(a, v.clone(), &name)),
+                None => to_file_acl(a, &name),
+            })
             .collect())
     }
 }
@@ -568,6 +601,52 @@ mod tests {
         assert_eq!(
             yes.get(&dir.path().join("s/f"), nt::XATTR).unwrap(),
             Some(descriptor())
+        );
+    }
+
+    /// A descriptor laid out as Windows does (DACL before the owner): the
+    /// catalog keeps and a restore writes back its own bytes, not our
+    /// re-encoding (owner first), which means the same but differs.
+    #[test]
+    fn values_are_kept_as_read_not_re_encoded() {
+        // 01 00 0480: revision 1, DACL_PRESENT | SELF_RELATIVE; owner at
+        // 0x40, no group or SACL, DACL at 0x14: one ACCESS_DENIED FULL
+        // ACE for S-1-5-21-1-2-3-1002; then the owner S-1-5-21-1-2-3-1001.
+        let windows = hex(&[
+            "01000480",
+            "40000000",
+            "00000000",
+            "00000000",
+            "14000000",
+            "02002c0001000000",
+            "01002400ff011f00010500000000000515000000010000000200000003000000ea030000",
+            "010500000000000515000000010000000200000003000000e9030000",
+        ]
+        .concat());
+        let decoded = nt::decode(&windows).unwrap();
+        assert_ne!(nt::encode(&decoded).unwrap(), windows, "the layouts differ");
+        let x = Arc::new(MemoryXattrs::new());
+        x.put("/s/w", nt::XATTR, windows.clone());
+        let cap = Capture::with_xattrs(AclSelection::Auto, Cache::new(Chain::local()), x);
+        let acls = cap.acls_of(Path::new("/s/w")).unwrap();
+        assert_eq!(acls[0].value.as_deref(), Some(&windows[..]));
+        assert_eq!(acls[0].entries[0].text, "DENY S-1-5-21-1-2-3-1002 FULL");
+        assert_eq!(from_file_acl(&acls[0]).unwrap(), decoded);
+        let row = FileEntry {
+            path: "/s/w".into(),
+            acls,
+            ..FileEntry::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let yes = Arc::new(MemoryXattrs::new());
+        assert!(
+            Restore::new(yes.clone())
+                .apply(&[row], dir.path())
+                .is_empty()
+        );
+        assert_eq!(
+            yes.get(&dir.path().join("s/w"), nt::XATTR).unwrap(),
+            Some(windows)
         );
     }
 }

@@ -222,6 +222,34 @@ impl Catalog {
         .map_err(self.err("reading principal names"))
     }
 
+    /// The names recorded with files' owners and groups (the `accounts`
+    /// table), as principals `uid:N` / `gid:N` of class `user` / `group`.
+    /// A rebuilt catalog has them from the exports' file rows, while
+    /// [`Catalog::principals`] holds only the names ACL entries carried.
+    pub fn account_names(&self) -> Result<Vec<KnownPrincipal>> {
+        let act = "reading owner and group names";
+        let mut st = self
+            .conn
+            .prepare("SELECT kind, num, name FROM accounts ORDER BY kind, num")
+            .map_err(self.err(act))?;
+        st.query_map([], |r| {
+            let (kind, num, name): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (prefix, class) = if kind == "u" {
+                ("uid", "user")
+            } else {
+                ("gid", "group")
+            };
+            Ok(KnownPrincipal {
+                key: format!("{prefix}:{num}"),
+                name,
+                class: Some(class.to_owned()),
+            })
+        })
+        .map_err(self.err(act))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(self.err(act))
+    }
+
     /// Remembers principal names (a newer answer replaces an older one).
     pub fn remember_principals(&mut self, known: &[KnownPrincipal]) -> Result<()> {
         let path = self.path.clone();

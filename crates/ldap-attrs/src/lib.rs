@@ -77,7 +77,8 @@ pub use resolve::{
 };
 pub use sid::{MAX_SUB_AUTHORITIES, Sid, SidParseError, WellKnownKind};
 pub use xattr::{
-    AclSelection, ApplyError, Captured, MemoryXattrs, SystemXattrs, Xattrs, apply, capture,
+    AclSelection, AclValues, ApplyError, Captured, MemoryXattrs, SystemXattrs, Xattrs, apply,
+    capture,
 };
 
 /// Decodes a blob of `format` (for POSIX: one xattr value, access entries).

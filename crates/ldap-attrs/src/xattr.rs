@@ -188,11 +188,25 @@ impl AclSelection {
     }
 }
 
+/// The attribute values one ACL was read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AclValues {
+    /// `system.posix_acl_access`, `system.nfs4_acl` or `system.cifs_acl`.
+    pub value: Option<Vec<u8>>,
+    /// POSIX: a directory's `system.posix_acl_default`.
+    pub default_value: Option<Vec<u8>>,
+}
+
 /// What [`capture`] found on one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captured {
     /// The ACLs read, POSIX first, then NFSv4, then NT.
     pub acls: Vec<Acl>,
+    /// The attribute values each of `acls` was decoded from, in the same
+    /// order: what a restore should write back byte for byte (encoding
+    /// the model again gives the same meaning, not always the same
+    /// bytes: a descriptor's parts may come in another order).
+    pub values: Vec<AclValues>,
     /// Formats asked for explicitly (not by `auto`) that the file's
     /// filesystem does not support.
     pub unsupported: Vec<AclFormat>,
@@ -248,6 +262,10 @@ pub fn capture(x: &dyn Xattrs, path: &Path, which: AclSelection) -> Result<Captu
                 );
             }
             out.acls.push(acl);
+            out.values.push(AclValues {
+                value: access,
+                default_value: default,
+            });
         }
     }
     if which.wants(AclFormat::Nfs4)
@@ -255,12 +273,20 @@ pub fn capture(x: &dyn Xattrs, path: &Path, which: AclSelection) -> Result<Captu
     {
         out.acls
             .push(nfs4::decode(&v).map_err(decode_err(nfs4::XATTR))?);
+        out.values.push(AclValues {
+            value: Some(v),
+            default_value: None,
+        });
     }
     if which.wants(AclFormat::Nt)
         && let Some(v) = get(nt::XATTR, AclFormat::Nt, &mut out)?
     {
         out.acls
             .push(nt::decode(&v).map_err(decode_err(nt::XATTR))?);
+        out.values.push(AclValues {
+            value: Some(v),
+            default_value: None,
+        });
     }
     Ok(out)
 }

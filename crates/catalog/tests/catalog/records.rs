@@ -143,6 +143,21 @@ fn runs_archives_and_files_round_trip() {
     assert!(ids("link -group:nobody-here").contains(&hit.id));
     assert!(!ids("link -owner:bob").contains(&hit.id));
     assert!(!ids("link -owner:4242").contains(&hit.id));
+    // Owners' and groups' names, as principals (seeding a later run's
+    // name cache).
+    let accounts = cat.account_names().unwrap();
+    for (key, name, class) in [
+        ("uid:1000", "alice", "user"),
+        ("uid:4242", "bob", "user"),
+        ("gid:77", "lab", "group"),
+    ] {
+        assert!(
+            accounts
+                .iter()
+                .any(|k| k.key == key && k.name == name && k.class.as_deref() == Some(class)),
+            "{key} {name} in {accounts:?}"
+        );
+    }
     // The names the ACLs carried are remembered.
     let known = cat.principals().unwrap();
     assert!(
