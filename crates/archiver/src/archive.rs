@@ -10,6 +10,7 @@
 //! archive that is not stored. [`recover`] settles what an interrupted run
 //! left; [`archive`] calls it first.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
@@ -360,7 +361,8 @@ pub fn archive(
     vault.create_if_missing()?;
     let closed = recover(vault, catalog, observer)?;
     let plan = plan_from(entries, roots, options, catalog.catalog(), observer)?;
-    let mut summary = archive_planned(&plan, options, vault, catalog, observer)?;
+    // Owned: the entries are freed once bundled, before the export.
+    let mut summary = store_plan(Cow::Owned(plan), options, vault, catalog, observer)?;
     summary.closed_runs = closed;
     Ok(summary)
 }
@@ -371,9 +373,21 @@ pub fn archive(
 /// plan begins no run. On the first failure the bundles in flight finish
 /// or fail, no new one starts, and the error names the bundle and run; the
 /// run stays open and the next [`archive`] completes it.
-#[allow(clippy::too_many_lines)]
 pub fn archive_planned(
     plan: &ArchivePlan,
+    options: &ArchiveOptions,
+    vault: &Vault,
+    catalog: &mut ArchiveCatalog,
+    observer: &dyn Observer,
+) -> Result<ArchiveSummary> {
+    store_plan(Cow::Borrowed(plan), options, vault, catalog, observer)
+}
+
+/// [`archive_planned`]; a plan given owned is dropped (its entries freed)
+/// once every bundle is stored, before the run's export is made.
+#[allow(clippy::too_many_lines)]
+fn store_plan(
+    plan: Cow<'_, ArchivePlan>,
     options: &ArchiveOptions,
     vault: &Vault,
     catalog: &mut ArchiveCatalog,
@@ -556,6 +570,9 @@ pub fn archive_planned(
             .unwrap_or(Err(Error::Panicked("catalog writer")))
     });
     drop(progress);
+    // Bundling is over: what it held is not needed for the export.
+    drop(plan);
+    bundler::release_buffers();
     // The writer's failure is the cause of the lanes' that followed it.
     let cat = recorded?;
     if let Some(e) = first_error
@@ -589,17 +606,28 @@ fn finish_and_export(
     if cat.run(run_id)?.is_some_and(|r| r.ended.is_none()) {
         cat.finish_run(run_id, now())?;
     }
-    let mut export = Vec::new();
-    cat.export_run(run_id, &mut export, "run export")?;
+    // Streamed into the store while it is written (it grows with the
+    // run's files: tens of MiB for a million): at most the pipe and one
+    // part in memory. An export that fails leaves the pipe unfinished,
+    // so the upload fails too and nothing half-written is stored.
     let desc = format!("{CATALOG_PREFIX} run={uid}");
-    let info = uploader
-        .upload_reader(
-            vault,
-            &mut &export[..],
-            &desc,
-            Some(export.len() as u64),
-            &NoProgress,
-        )
+    let (mut w, mut r) = crate::pipe::pipe(4);
+    let (exported, info) = std::thread::scope(|s| {
+        let up = s.spawn(move || {
+            let info = uploader.upload_reader(vault, &mut r, &desc, None, &NoProgress);
+            drop(r);
+            info
+        });
+        let exported = cat
+            .export_run(run_id, &mut w, "run export")
+            .map_err(Error::from)
+            .and_then(|_| w.finish().map_err(|source| Error::Stream { source }));
+        let info = up.join();
+        (exported, info)
+    });
+    exported?;
+    let info = info
+        .map_err(|_| Error::Panicked("export upload"))?
         .map_err(Error::store(format!(
             "storing the catalog export of run {uid}"
         )))?;

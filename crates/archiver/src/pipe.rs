@@ -1,4 +1,5 @@
-//! A bounded in-memory pipe from the bundle writer (on its own thread) into
+//! A bounded in-memory pipe from the bundle writer or the catalog export (on
+//! a thread of its own) into
 //! the uploader: no temporary copy of a bundle, at most `depth` MiB in
 //! flight. The writer must be finished explicitly, so a bundle that fails
 //! half-way makes the upload fail instead of storing a truncated archive.
@@ -87,7 +88,7 @@ impl Read for PipeReader {
                 Ok(None) => self.done = true,
                 Err(_) => {
                     return Err(std::io::Error::other(
-                        "the bundle writer failed before the end of the bundle",
+                        "the writer (bundle or catalog export) failed before the end of its stream",
                     ));
                 }
             }

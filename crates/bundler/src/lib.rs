@@ -109,7 +109,9 @@ pub use walk::{
     Entry, EntryKind, NameStyle, TimeField, TimeWindow, Timestamp, Walk, WalkIssue, WalkOptions,
     WalkReport, Walker,
 };
-pub use write::{BundleOptions, BundleWriter, WrittenBundle, write_bundles_to_dir};
+pub use write::{
+    BundleOptions, BundleWriter, WrittenBundle, release_buffers, write_bundles_to_dir,
+};
 
 /// Fuzzing entry point: parse a tar stream's headers strictly, as the
 /// extractor does, and return how many members were found. Not part of the

@@ -315,6 +315,7 @@ impl Codec {
 /// Frame buffers are megabytes: allocating them fresh for every frame
 /// costs a page fault per 4 KiB. Finished buffers wait here for reuse,
 /// across bundles too (a bundle of 1000 small files has only a few frames).
+/// [`release_buffers`] frees them once a caller is done bundling.
 mod pool {
     use std::sync::Mutex;
 
@@ -344,6 +345,21 @@ mod pool {
             f.push(v);
         }
     }
+
+    /// Frees the buffers waiting for reuse.
+    pub(super) fn clear() {
+        // Taken out under the lock, freed outside it.
+        let freed = FREE.lock().map(|mut f| std::mem::take(&mut *f));
+        drop(freed);
+    }
+}
+
+/// Frees the frame buffers that bundle writers keep for the next bundle
+/// (up to 32 of a few MiB each, shared by the whole process). Call it when
+/// no more bundles are to be written for a while; a later writer allocates
+/// them again.
+pub fn release_buffers() {
+    pool::clear();
 }
 
 /// The directory of the last member opened, kept open so that the next
