@@ -35,7 +35,7 @@ PY
 fi
 cargo build --release -q -p glacier-sync
 bin="$CARGO_TARGET_DIR/release/glacier-sync"
-bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{s+=$1} END{print s}')
+bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{s+=$1} END{printf "%.0f", s}')
 rm -rf "$OUT"; mkdir -p "$OUT"
 tar -cf - "$TREE" 2>/dev/null | cat >/dev/null   # warm the cache
 measure() { # label, command...

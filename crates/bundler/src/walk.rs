@@ -184,9 +184,10 @@ pub struct Entry {
     /// Status change time, as the walk saw it (a catalog compares it to
     /// tell a chmod or a replaced file).
     pub ctime: Timestamp,
-    pub(crate) dev: u64,
-    pub(crate) ino: u64,
-    pub(crate) nlink: u64,
+    /// Device and inode of a file with more than one name, for the walk to
+    /// store its content once; `None` otherwise (boxed: most files have
+    /// one name, and the walk holds an entry per file).
+    pub(crate) linked: Option<Box<(u64, u64)>>,
 }
 
 impl Entry {
@@ -211,6 +212,8 @@ impl Entry {
             Kind::Symlink => EntryKind::Symlink { target: link? },
             Kind::Socket | Kind::Fifo | Kind::Block | Kind::Char | Kind::Other => return None,
         };
+        let linked =
+            (kind == EntryKind::File && meta.nlink > 1).then(|| Box::new((meta.dev, meta.ino)));
         Some(Self {
             size: if kind == EntryKind::File {
                 meta.size
@@ -226,9 +229,7 @@ impl Entry {
             mtime: meta.mtime,
             atime: meta.atime,
             ctime: meta.ctime,
-            dev: meta.dev,
-            ino: meta.ino,
-            nlink: meta.nlink,
+            linked,
         })
     }
 
@@ -662,17 +663,18 @@ impl Walker {
         // Hard links: the first name (in member order) keeps the content.
         let mut first: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
         for e in &mut entries {
-            match e.kind {
-                EntryKind::File if e.nlink > 1 => match first.get(&(e.dev, e.ino)) {
+            if e.kind == EntryKind::File
+                && let Some(&key) = e.linked.as_deref()
+            {
+                match first.get(&key) {
                     Some(t) => {
                         e.kind = EntryKind::HardLink { target: t.clone() };
                         e.size = 0;
                     }
                     None => {
-                        first.insert((e.dev, e.ino), e.name.clone());
+                        first.insert(key, e.name.clone());
                     }
-                },
-                _ => {}
+                }
             }
             match e.kind {
                 EntryKind::File => {
