@@ -25,7 +25,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{
-    Catalog, FILE_ENTRY_SELECT, file_entry, insert_archive, insert_files_tx, insert_run,
+    FILE_ENTRY_SELECT, SqliteCatalog, file_entry, insert_archive, insert_files_tx, insert_run,
 };
 use crate::error::{CatalogError, Result};
 use crate::model::{
@@ -128,11 +128,16 @@ fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
     w.write_all(b"\n").map_err(io("writing export", file))
 }
 
-impl Catalog {
+impl SqliteCatalog {
     /// Writes run `run` with its archives, files and tags to `out` (named
     /// `name` in errors), as of one consistent snapshot.
     #[allow(clippy::too_many_lines)] // one pass writing the records in order
-    pub fn export_run(&self, run: RunId, out: impl Write, name: &str) -> Result<ExportSummary> {
+    pub(crate) fn export_run(
+        &self,
+        run: RunId,
+        out: impl Write,
+        name: &str,
+    ) -> Result<ExportSummary> {
         // A read transaction: one snapshot even while a writer works.
         let tx = self
             .conn
@@ -252,7 +257,7 @@ impl Catalog {
     /// whose uid is already here is left alone ([`ImportOutcome::imported`]
     /// false), so importing twice changes nothing.
     #[allow(clippy::too_many_lines)] // one pass over the records, read in order
-    pub fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
+    pub(crate) fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
         let bad = |record: u64, reason: String| CatalogError::BadExport {
             file: name.to_owned(),
             record,
@@ -452,7 +457,7 @@ fn store_kinds(
         .collect()
 }
 
-fn existing_count(cat: &Catalog, run: RunId) -> Result<u64> {
+fn existing_count(cat: &SqliteCatalog, run: RunId) -> Result<u64> {
     Ok(cat.archives_of_run(run)?.len() as u64)
 }
 

@@ -1,0 +1,149 @@
+//! What only the PostgreSQL backend has: its location, its migrations
+//! (refusing foreign and newer databases), its errors. Everything else it
+//! shares with SQLite is tested on both by `each_backend!`.
+
+use catalog::{BackendKind, Catalog, CatalogError};
+
+use crate::support::{Backend, Db};
+
+fn admin(db: &Db) -> postgres::Client {
+    postgres::Client::connect(db.location(), postgres::NoTls).unwrap()
+}
+
+#[test]
+fn a_new_database_becomes_a_catalog_and_opens_again() {
+    let db = Db::new(Backend::Postgres, "new_database");
+    let cat = db.open();
+    assert_eq!(cat.backend(), BackendKind::Postgres);
+    assert_eq!(cat.path().to_str(), Some(db.location()));
+    assert!(db.location().starts_with("postgres://postgres@"));
+    assert_eq!(cat.schema_version().unwrap(), 1);
+    drop(cat);
+    let again = db.open();
+    assert_eq!(again.schema_version().unwrap(), 1);
+    let tables: i64 = admin(&db)
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(tables >= 10, "{tables} tables");
+}
+
+#[test]
+fn hosts_opening_a_new_database_at_once_migrate_it_once() {
+    let db = Db::new(Backend::Postgres, "at_once");
+    let location = db.location().to_owned();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let location = location.clone();
+            std::thread::spawn(move || {
+                Catalog::open_location(&location)
+                    .unwrap()
+                    .schema_version()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 1);
+    }
+    let rows: i64 = admin(&db)
+        .query_one("SELECT count(*) FROM permafrost_catalog", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}
+
+#[test]
+fn refuses_another_applications_database_and_a_newer_catalog() {
+    let db = Db::new(Backend::Postgres, "refuses");
+    admin(&db)
+        .batch_execute("CREATE TABLE invoices (id int)")
+        .unwrap();
+    let err = Catalog::open_location(db.location()).unwrap_err();
+    assert!(
+        matches!(&err, CatalogError::NotACatalog { reason, .. } if reason.contains("another application")),
+        "{err}"
+    );
+    assert!(err.to_string().contains(db.location()), "{err}");
+
+    let newer = db.new_location("newer");
+    drop(Catalog::open_location(&newer).unwrap());
+    postgres::Client::connect(&newer, postgres::NoTls)
+        .unwrap()
+        .batch_execute("UPDATE permafrost_catalog SET version = 99")
+        .unwrap();
+    let err = Catalog::open_location(&newer).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CatalogError::TooNew {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn what_it_cannot_do_yet_is_unsupported_by_name() {
+    let db = Db::new(Backend::Postgres, "unsupported");
+    let mut cat = db.open();
+    let err = cat.check().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CatalogError::Unsupported {
+                operation: "Catalog::check",
+                backend: "PostgreSQL"
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "Catalog::check is not supported on the PostgreSQL catalog backend yet"
+    );
+    let err = cat.tape().volumes().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CatalogError::Unsupported {
+                operation: "Catalog::tape",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_server_that_is_not_there_is_named() {
+    // The test server's address with a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let location = format!("postgres://postgres@127.0.0.1:{port}/catalog");
+    let err = Catalog::open_location(&location).unwrap_err();
+    assert!(matches!(err, CatalogError::Postgres { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("catalog {location}: connecting: ")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_password_in_the_location_is_refused_before_connecting() {
+    let err = Catalog::open_location("postgres://pf:hunter2@127.0.0.1:1/catalog").unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, CatalogError::Location { .. }), "{msg}");
+    assert!(msg.contains("password in the location is refused"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
