@@ -225,41 +225,37 @@ impl Catalog {
 
     /// The store named `name`, created with `kind` and `location` when new.
     pub fn store(&mut self, name: &str, kind: &str, location: Option<&str>) -> Result<StoreId> {
-        self.sqlite_mut("Catalog::store")?
-            .store(name, kind, location)
+        both!(&mut self.backend, c => c.store(name, kind, location))
     }
 
     /// The vault `name` of `store`, created when new.
     pub fn vault(&mut self, store: StoreId, name: &str) -> Result<VaultId> {
-        self.sqlite_mut("Catalog::vault")?.vault(store, name)
+        both!(&mut self.backend, c => c.vault(store, name))
     }
 
     /// Records the start of a run.
     pub fn begin_run(&mut self, run: &NewRun) -> Result<RunId> {
-        self.sqlite_mut("Catalog::begin_run")?.begin_run(run)
+        both!(&mut self.backend, c => c.begin_run(run))
     }
 
     /// Records the end of a run.
     pub fn finish_run(&mut self, run: RunId, ended: i64) -> Result<()> {
-        self.sqlite_mut("Catalog::finish_run")?
-            .finish_run(run, ended)
+        both!(&mut self.backend, c => c.finish_run(run, ended))
     }
 
     /// Adds tags to a run (and so to the search text of its archives).
     pub fn tag_run(&mut self, run: RunId, tags: &[&str]) -> Result<()> {
-        self.sqlite_mut("Catalog::tag_run")?.tag_run(run, tags)
+        both!(&mut self.backend, c => c.tag_run(run, tags))
     }
 
     /// Adds tags to an archive.
     pub fn tag_archive(&mut self, archive: ArchiveKey, tags: &[&str]) -> Result<()> {
-        self.sqlite_mut("Catalog::tag_archive")?
-            .tag_archive(archive, tags)
+        both!(&mut self.backend, c => c.tag_archive(archive, tags))
     }
 
     /// Records an archive of a run; its position in the run is the next free one.
     pub fn add_archive(&mut self, archive: &NewArchive) -> Result<ArchiveKey> {
-        self.sqlite_mut("Catalog::add_archive")?
-            .add_archive(archive)
+        both!(&mut self.backend, c => c.add_archive(archive))
     }
 
     /// Marks an archive stored, with the store's id, tree hash and size.
@@ -270,24 +266,21 @@ impl Catalog {
         tree_hash: Option<&str>,
         stored_size: u64,
     ) -> Result<()> {
-        self.sqlite_mut("Catalog::set_archive_stored")?
-            .set_archive_stored(archive, remote_id, tree_hash, stored_size)
+        both!(&mut self.backend, c => c.set_archive_stored(archive, remote_id, tree_hash, stored_size))
     }
 
     /// Sets an archive's state (e.g. [`ArchiveState::Deleted`]).
     /// [`ArchiveState::Pruned`] and [`ArchiveState::Missing`] are kept as
     /// `deleted` and a tag of their name.
     pub fn set_archive_state(&mut self, archive: ArchiveKey, state: ArchiveState) -> Result<()> {
-        self.sqlite_mut("Catalog::set_archive_state")?
-            .set_archive_state(archive, state)
+        both!(&mut self.backend, c => c.set_archive_state(archive, state))
     }
 
     /// Records a batch of files of one archive, in one transaction: either
     /// all of them are recorded or none. Batches of 10 000 to 100 000 files
     /// are fastest.
     pub fn insert_files(&mut self, archive: ArchiveKey, files: &[FileEntry]) -> Result<()> {
-        self.sqlite_mut("Catalog::insert_files")?
-            .insert_files(archive, files)
+        both!(&mut self.backend, c => c.insert_files(archive, files))
     }
 
     /// Records files of several archives in one transaction (all or none).
@@ -300,40 +293,38 @@ impl Catalog {
     /// then they test the batch's files one by one (see `index.rs`), and a
     /// search on this `Catalog` waits for the commit instead.
     pub fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
-        self.sqlite_mut("Catalog::insert_many")?
-            .insert_many(batches)
+        both!(&mut self.backend, c => c.insert_many(batches))
     }
 
     /// A run by number.
     pub fn run(&self, id: RunId) -> Result<Option<Run>> {
-        self.sqlite("Catalog::run")?.run(id)
+        both!(&self.backend, c => c.run(id))
     }
 
     /// A run by uid.
     pub fn run_by_uid(&self, uid: &str) -> Result<Option<Run>> {
-        self.sqlite("Catalog::run_by_uid")?.run_by_uid(uid)
+        both!(&self.backend, c => c.run_by_uid(uid))
     }
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<Run>> {
-        self.sqlite("Catalog::runs")?.runs()
+        both!(&self.backend, c => c.runs())
     }
 
     /// An archive by number.
     pub fn archive(&self, key: ArchiveKey) -> Result<Option<Archive>> {
-        self.sqlite("Catalog::archive")?.archive(key)
+        both!(&self.backend, c => c.archive(key))
     }
 
     /// The archives of a run, in order.
     pub fn archives_of_run(&self, run: RunId) -> Result<Vec<Archive>> {
-        self.sqlite("Catalog::archives_of_run")?
-            .archives_of_run(run)
+        both!(&self.backend, c => c.archives_of_run(run))
     }
 
     /// Deletes a run with its archives, files and tags (not its retrieval jobs,
     /// which lose their archive link).
     pub fn delete_run(&mut self, run: RunId) -> Result<()> {
-        self.sqlite_mut("Catalog::delete_run")?.delete_run(run)
+        both!(&mut self.backend, c => c.delete_run(run))
     }
 
     /// Records a retrieval job.
@@ -371,7 +362,7 @@ impl Catalog {
 
     /// The full record of one file.
     pub fn file(&self, id: crate::FileId) -> Result<Option<(ArchiveKey, FileEntry)>> {
-        self.sqlite("Catalog::file")?.file(id)
+        both!(&self.backend, c => c.file(id))
     }
 
     /// The ACLs recorded with a file, in order (none when it was archived

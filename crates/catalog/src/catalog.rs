@@ -132,7 +132,7 @@ pub(crate) fn split_path(path: &str) -> Result<(&str, &str)> {
     Ok((&trimmed[..cut], &trimmed[cut + 1..]))
 }
 
-fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now()
@@ -1467,7 +1467,7 @@ fn read_archives(conn: &Connection, cond: &str, arg: i64) -> rusqlite::Result<Ve
 pub(crate) const FILE_ENTRY_SELECT: &str = "SELECT f.archive_id, d.path, f.name, f.size, f.mtime, f.extra FROM files f JOIN dirs d ON d.id = f.dir_id";
 
 /// uid/gid to names, read once for many rows.
-pub(crate) struct Accounts(HashMap<(String, u32), String>);
+pub(crate) struct Accounts(pub(crate) HashMap<(String, u32), String>);
 
 impl Accounts {
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Self> {

@@ -3,11 +3,14 @@
 //! tokio runtime is its own; nothing async leaves this module).
 
 use std::cell::{RefCell, RefMut};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use postgres::{Client, NoTls};
+
+mod records;
 
 use crate::catalog::APPLICATION_ID;
 use crate::error::{CatalogError, Result};
@@ -38,6 +41,10 @@ pub(crate) struct PgCatalog {
     location: String,
     /// The same, as the path [`crate::Catalog::path`] returns.
     path: PathBuf,
+    /// Directory path -> id, as committed.
+    dirs: HashMap<String, i64>,
+    /// (kind, num) -> name, as committed.
+    accounts: HashMap<(&'static str, u32), String>,
 }
 
 impl fmt::Debug for PgCatalog {
@@ -84,9 +91,18 @@ impl PgCatalog {
             client: RefCell::new(client),
             path: PathBuf::from(&location),
             location,
+            dirs: HashMap::new(),
+            accounts: HashMap::new(),
         };
         cat.migrate()?;
         Ok(cat)
+    }
+
+    pub(crate) fn err<A: Into<String>>(
+        &self,
+        action: A,
+    ) -> impl FnOnce(postgres::Error) -> CatalogError + use<A> {
+        pg_error(&self.location, action)
     }
 
     /// The connection, for one method's statements.

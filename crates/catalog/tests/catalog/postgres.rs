@@ -147,3 +147,48 @@ fn a_password_in_the_location_is_refused_before_connecting() {
     assert!(msg.contains("password in the location is refused"), "{msg}");
     assert!(!msg.contains("hunter2"), "{msg}");
 }
+
+#[test]
+fn runs_archives_and_files_read_back_as_recorded() {
+    let db = Db::new(Backend::Postgres, "read_back");
+    let f = crate::support::fixture(db.open());
+    let mut cat = f.cat;
+    let run = cat.run(f.run1).unwrap().unwrap();
+    assert_eq!((run.uid.as_str(), run.files), ("run-one", 4));
+    assert_eq!(run.tags, vec!["finance".to_owned()]);
+    assert_eq!(cat.run_by_uid("run-two").unwrap().unwrap().id, f.run2);
+    assert_eq!(cat.runs().unwrap().len(), 2);
+    let a = cat.archive(f.a2).unwrap().unwrap();
+    assert_eq!(a.info.remote_id.as_deref(), Some("REMOTE-A2"));
+    assert_eq!((a.files, a.seq), (4, 0));
+    assert_eq!(a.info.state, catalog::ArchiveState::Stored);
+    cat.set_archive_state(f.a2, catalog::ArchiveState::Pruned)
+        .unwrap();
+    assert_eq!(
+        cat.archives_of_run(f.run2).unwrap()[0].info.state,
+        catalog::ArchiveState::Pruned
+    );
+    // File ids follow the sequence: the fixture's first file is 1.
+    let (archive, file) = cat.file(catalog::FileId(1)).unwrap().unwrap();
+    assert_eq!(archive, f.a1);
+    assert_eq!(file.path, "/data/Finance/Budget_2019-final.xlsx");
+    assert_eq!(
+        (file.size, file.uid, file.owner.as_deref()),
+        (2 * crate::support::MB, Some(1000), Some("alice"))
+    );
+    // A relative path refuses the whole batch.
+    let err = cat
+        .insert_files(
+            f.a1,
+            &[
+                crate::support::file("/data/ok", 1, "2020-01-01"),
+                crate::support::file("rel", 1, "2020-01-01"),
+            ],
+        )
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::RelativePath { .. }), "{err}");
+    assert_eq!(cat.run(f.run1).unwrap().unwrap().files, 4);
+    cat.delete_run(f.run1).unwrap();
+    assert!(cat.file(catalog::FileId(1)).unwrap().is_none());
+    assert_eq!(cat.runs().unwrap().len(), 1);
+}

@@ -9,7 +9,7 @@ use crate::support::fixture;
 
 each_backend! {
     #[allow(clippy::too_many_lines)] // one catalog, every kind of record
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::insert_files of files with ACLs")
     fn runs_archives_and_files_round_trip(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;
@@ -171,7 +171,7 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::add_retrieval_job")
     fn jobs_and_acls(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;
@@ -232,7 +232,7 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::count")
     fn deleting_a_run_removes_its_files_from_search(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;
@@ -279,7 +279,7 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::where_is")
     fn bad_inputs_are_refused_whole(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;
@@ -321,7 +321,7 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::count")
     fn insert_many_records_several_archives_at_once(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;
@@ -387,7 +387,7 @@ each_backend! {
     /// Pruned and missing archives: kept as `deleted` with a tag of the
     /// state's name, read back as that state by every read (archive rows,
     /// search hits, where-is), found by `tag:`; stored ones unchanged.
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::search_str")
     fn pruned_and_missing_archives_read_back_as_such(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;

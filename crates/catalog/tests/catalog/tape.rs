@@ -25,7 +25,7 @@ fn tfile(name: &[u8], size: u64) -> TargetFile {
 
 each_backend! {
     #[allow(clippy::too_many_lines)] // one backup's life, told in order
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::tape")
     fn a_backup_across_two_volumes_is_found_with_its_positions(db) {
         let mut cat = crate::support::fixture(db.open()).cat;
         let mut t = cat.tape();
@@ -169,7 +169,7 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::store")
+    pending(postgres = "Catalog::search_str")
     fn a_catalog_without_tapes_searches_as_before(db) {
         let cat = crate::support::fixture(db.open()).cat;
         let page = cat.search_str("budget", Page::default()).unwrap();
