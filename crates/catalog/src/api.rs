@@ -526,7 +526,7 @@ impl Catalog {
 
     /// One page of the files matching `query`, by ascending [`FileId`].
     pub fn search(&self, query: &Query, page: Page) -> Result<SearchPage> {
-        self.sqlite("Catalog::search")?.search(query, page)
+        both!(&self.backend, c => c.search(query, page))
     }
 
     /// Parses `text` and returns one page of its matches.
@@ -534,17 +534,17 @@ impl Catalog {
     /// # Errors
     /// [`CatalogError::Query`] naming the column of a syntax error.
     pub fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
-        self.sqlite("Catalog::search_str")?.search_str(text, page)
+        both!(&self.backend, c => c.search_str(text, page))
     }
 
     /// How many files match `query` (reads every match: slower than a page).
     pub fn count(&self, query: &Query) -> Result<u64> {
-        self.sqlite("Catalog::count")?.count(query)
+        both!(&self.backend, c => c.count(query))
     }
 
     /// Every archived version of one path, oldest archive first.
     pub fn where_is(&self, path: &str) -> Result<Vec<FileHit>> {
-        self.sqlite("Catalog::where_is")?.where_is(path)
+        both!(&self.backend, c => c.where_is(path))
     }
 
     /// Every file recorded in a stored archive whose directory is `dir` or
@@ -553,7 +553,6 @@ impl Catalog {
     /// ask [`Catalog::where_is`] once per file; the rows are borrowed, so a
     /// caller matching a million files allocates nothing per row.
     pub fn stored_files_under(&self, dir: &str, each: impl FnMut(&StoredFile<'_>)) -> Result<()> {
-        self.sqlite("Catalog::stored_files_under")?
-            .stored_files_under(dir, each)
+        both!(&self.backend, c => c.stored_files_under(dir, each))
     }
 }

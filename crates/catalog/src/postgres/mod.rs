@@ -11,6 +11,7 @@ use std::time::Duration;
 use postgres::{Client, NoTls};
 
 mod records;
+mod search;
 
 use crate::catalog::APPLICATION_ID;
 use crate::error::{CatalogError, Result};

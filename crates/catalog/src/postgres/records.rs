@@ -8,13 +8,13 @@ use std::io::Write;
 use postgres::Transaction;
 
 use super::PgCatalog;
-use crate::catalog::{Accounts, join_path, new_uid, split_path, to_i64, to_u64};
+use crate::catalog::{Accounts, file_doc, join_path, new_uid, split_path, to_i64, to_u64};
 use crate::error::{CatalogError, Result};
 use crate::model::{
     Archive, ArchiveKey, ArchiveState, FileEntry, FileId, NewArchive, NewRun, Run, RunId, StoreId,
     VaultId, state_sql,
 };
-use crate::record;
+use crate::{record, tokens};
 
 /// Bytes of `COPY` text gathered before they go to the server.
 const COPY_CHUNK: usize = 1 << 20;
@@ -74,6 +74,38 @@ fn tag_archive_tx(
     tx.execute(
         "INSERT INTO archive_tags(archive_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[&archive, &tag],
+    )?;
+    Ok(())
+}
+
+/// Rebuilds the search row of an archive from its and its run's
+/// descriptions and tags, as the SQLite catalog's `archive_fts` row.
+pub(super) fn refresh_archive_text(
+    tx: &mut Transaction<'_>,
+    archive: i64,
+) -> Result<(), postgres::Error> {
+    let r = tx.query_one(
+        "SELECT a.description, r.description, r.id FROM archives a JOIN runs r ON r.id = a.run_id WHERE a.id = $1",
+        &[&archive],
+    )?;
+    let (adesc, rdesc, run): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
+    let mut raw = format!("{adesc}\n{rdesc}");
+    for t in tx.query(
+        "SELECT name FROM (SELECT t.name FROM archive_tags x JOIN tags t ON t.id = x.tag_id WHERE x.archive_id = $1
+           UNION SELECT t.name FROM run_tags x JOIN tags t ON t.id = x.tag_id WHERE x.run_id = $2) n
+         ORDER BY lower(name), name",
+        &[&archive, &run],
+    )? {
+        raw.push('\n');
+        raw.push_str(t.get(0));
+    }
+    let mut toks = String::new();
+    tokens::index_text(&raw, &mut toks);
+    let vector = super::search::tsvector(&toks);
+    tx.execute(
+        "INSERT INTO archive_text(archive_id, tokens, raw) VALUES ($1, $2::text::tsvector, $3)
+         ON CONFLICT (archive_id) DO UPDATE SET tokens = excluded.tokens, raw = excluded.raw",
+        &[&archive, &vector, &raw],
     )?;
     Ok(())
 }
@@ -176,6 +208,15 @@ impl PgCatalog {
             )
             .map_err(e())?;
         }
+        let archives: Vec<i64> = tx
+            .query("SELECT id FROM archives WHERE run_id = $1", &[&run.0])
+            .map_err(e())?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for a in archives {
+            refresh_archive_text(&mut tx, a).map_err(e())?;
+        }
         tx.commit().map_err(e())
     }
 
@@ -187,6 +228,7 @@ impl PgCatalog {
         for t in tags {
             tag_archive_tx(&mut tx, archive.0, t).map_err(e())?;
         }
+        refresh_archive_text(&mut tx, archive.0).map_err(e())?;
         tx.commit().map_err(e())
     }
 
@@ -227,6 +269,7 @@ impl PgCatalog {
         for t in a.tags.iter().map(String::as_str).chain(a.state.column().1) {
             tag_archive_tx(&mut tx, id, t).map_err(e())?;
         }
+        refresh_archive_text(&mut tx, id).map_err(e())?;
         tx.commit().map_err(e())?;
         Ok(ArchiveKey(id))
     }
@@ -274,6 +317,7 @@ impl PgCatalog {
         }
         if let Some(tag) = tag {
             tag_archive_tx(&mut tx, archive.0, tag).map_err(e())?;
+            refresh_archive_text(&mut tx, archive.0).map_err(e())?;
         }
         tx.commit().map_err(e())
     }
@@ -377,10 +421,15 @@ impl PgCatalog {
         let mut acct = Vec::new();
         {
             let mut copy = tx
-                .copy_in("COPY files(id, archive_id, dir_id, name, size, mtime, extra) FROM STDIN")
+                .copy_in(
+                    "COPY files(id, archive_id, dir_id, name, size, mtime, uid, gid, extra, tokens) FROM STDIN",
+                )
                 .map_err(e())?;
             let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
             let mut extra = Vec::new();
+            // Each directory's tokens, then each file's: its search document.
+            let mut dir_tokens: HashMap<&str, String> = HashMap::new();
+            let mut doc = String::new();
             let mut at = 0;
             for (archive, files) in batches {
                 for f in *files {
@@ -397,9 +446,24 @@ impl PgCatalog {
                     copy_int(&mut buf, to_i64(f.size));
                     buf.push(b'\t');
                     copy_int(&mut buf, f.mtime);
+                    for id in [f.uid, f.gid] {
+                        buf.push(b'\t');
+                        match id {
+                            Some(id) => copy_int(&mut buf, i64::from(id)),
+                            None => buf.extend_from_slice(b"\\N"),
+                        }
+                    }
                     buf.push(b'\t');
                     record::encode(f, &mut extra);
                     copy_bytea(&mut buf, &extra);
+                    buf.push(b'\t');
+                    let dt = dir_tokens.entry(dir).or_insert_with(|| {
+                        let mut t = String::new();
+                        tokens::index_text(dir, &mut t);
+                        t
+                    });
+                    file_doc(dt, name, &mut doc);
+                    copy_text(&mut buf, &super::search::tsvector(&doc));
                     buf.push(b'\n');
                     if buf.len() >= COPY_CHUNK {
                         copy.write_all(&buf).map_err(|source| CatalogError::Io {

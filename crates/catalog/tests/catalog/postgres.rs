@@ -192,3 +192,89 @@ fn runs_archives_and_files_read_back_as_recorded() {
     assert!(cat.file(catalog::FileId(1)).unwrap().is_none());
     assert_eq!(cat.runs().unwrap().len(), 1);
 }
+
+/// Searches of every kind over the same generated catalog: on PostgreSQL
+/// they give SQLite's answers (the same files, in the same order, page by
+/// page, and the same counts).
+#[test]
+fn the_same_searches_give_the_same_answers_on_both_backends() {
+    const QUERIES: &[&str] = &[
+        "budget",
+        "budget 2019",
+        "\"budget 2019\"",
+        "budget2019",
+        "kalo*",
+        "2019 fin*",
+        "report -draft",
+        "xlsx -final -2019",
+        "-xlsx size:>1M",
+        "-jpg -pdf under:/data/Finance",
+        "lab",
+        "lab xlsx",
+        "\"quarterly lab\" jpg",
+        "-\"lab data\" jpg",
+        "-lab budget",
+        "img jpg",
+        "jpg zip",
+        "png docx 2019",
+        "library chemistry",
+        "path:*.jpg mtime:>=2015-01-01",
+        "path:/data/*/[a-m]*",
+        "-path:*[0-9].* docx",
+        "tag:quarterly report",
+        "-tag:QUARTERLY pdf",
+        "owner:alice jpg",
+        "-owner:1000 size:<1k",
+        "group:staff -under:/data",
+        "run:second xlsx",
+        "zzzz",
+    ];
+    let sqlite = Db::new(Backend::Sqlite, "same_answers");
+    let pg = Db::new(Backend::Postgres, "same_answers");
+    let files: Vec<_> = catalog::synth::synthetic_tree(11, 12_000).collect();
+    let mut cats: Vec<Catalog> = [&sqlite, &pg].into_iter().map(Db::open).collect();
+    for cat in &mut cats {
+        let store = cat.store("s", "local", None).unwrap();
+        let vault = cat.vault(store, "v").unwrap();
+        let (first, second) = files.split_at(files.len() / 2);
+        for (i, part) in [first, second].into_iter().enumerate() {
+            let run = cat
+                .begin_run(&catalog::NewRun {
+                    uid: Some(["first", "second"][i].into()),
+                    started: 1,
+                    description: ["", "quarterly lab data"][i].into(),
+                    ..catalog::NewRun::default()
+                })
+                .unwrap();
+            cat.tag_run(run, &[["yearly", "Quarterly"][i]]).unwrap();
+            let a = cat
+                .add_archive(&crate::support::archive(run, vault, 1, ""))
+                .unwrap();
+            for chunk in part.chunks(5_000) {
+                cat.insert_files(a, chunk).unwrap();
+            }
+        }
+    }
+    let answers = |cat: &Catalog, q: &str| {
+        let query: catalog::Query = q.parse().unwrap();
+        let mut seen = Vec::new();
+        let mut page = catalog::Page::first(97);
+        loop {
+            let p = cat.search(&query, page).unwrap();
+            seen.extend(p.hits.into_iter().map(|h| (h.id, h.path)));
+            match p.next {
+                Some(after) => page.after = Some(after),
+                None => break,
+            }
+        }
+        (seen, cat.count(&query).unwrap())
+    };
+    let mut nonempty = 0;
+    for q in QUERIES {
+        let want = answers(&cats[0], q);
+        assert_eq!(want.0.len() as u64, want.1, "{q}: SQLite's count");
+        assert_eq!(answers(&cats[1], q), want, "{q}");
+        nonempty += usize::from(want.1 > 0);
+    }
+    assert!(nonempty >= 20, "{nonempty} queries found something");
+}

@@ -22,7 +22,6 @@ const IMG: &str = "IMG_0042.JPG";
 const PHONE: &str = "iPhoneBackup.tar";
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn bare_words_are_anded_over_path_tokens(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "budget 2019"), v(&[B19, DRAFT]));
@@ -35,7 +34,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn words_inside_names_split_on_case_and_digits(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "iphone"), v(&[PHONE]));
@@ -53,7 +51,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn phrases_need_order_and_adjacency(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "\"budget 2019\""), v(&[B19, DRAFT]));
@@ -65,7 +62,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn negation(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "budget -2019"), v(&[B20]));
@@ -80,7 +76,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn prefixes(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "budg*"), v(&[B19, B20, DRAFT]));
@@ -94,7 +89,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn non_ascii_names(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "müller"), v(&[MUELLER]));
@@ -111,7 +105,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn tags_and_descriptions(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "tag:finance"), v(&[B19, B20, DRAFT, REPORT]));
@@ -139,7 +132,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn globs(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "path:*.xlsx"), v(&[B19, B20]));
@@ -164,7 +156,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn under(db) {
         let f = cat(db);
         assert_eq!(
@@ -181,7 +172,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn ranges(db) {
         let f = cat(db);
         assert_eq!(names(&f.cat, "size:>1M"), v(&[B19, B20, IMG, PHONE]));
@@ -209,7 +199,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn archives_and_runs(db) {
         let f = cat(db);
         let all2 = v(&[MUELLER, JA, IMG, PHONE]);
@@ -223,7 +212,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn hits_carry_location_and_state(db) {
         let f = cat(db);
         let page = f.cat.search_str("müller", Page::default()).unwrap();
@@ -260,7 +248,6 @@ fn all_pages(cat: &Catalog, q: &str, limit: u32) -> Vec<FileId> {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn paging_visits_every_hit_once(db) {
         let f = cat(db);
         // Driven by the index ("budget"), and by a scan ("data" is also in a
@@ -285,7 +272,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn json_form_is_stable(db) {
         let f = cat(db);
         let page = f.cat.search_str("müller", Page::default()).unwrap();
@@ -316,7 +302,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn syntax_errors_name_the_column(db) {
         let f = cat(db);
         let err = f
@@ -345,7 +330,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::where_is")
     fn where_is_lists_every_version(db) {
         let f = cat(db);
         let mut cat = f.cat;
@@ -373,7 +357,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::stored_files_under")
     fn stored_files_under_a_directory_in_one_query(db) {
         let f = cat(db);
         let mut cat = f.cat;

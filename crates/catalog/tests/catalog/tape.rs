@@ -169,7 +169,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::search_str")
     fn a_catalog_without_tapes_searches_as_before(db) {
         let cat = crate::support::fixture(db.open()).cat;
         let page = cat.search_str("budget", Page::default()).unwrap();
