@@ -510,8 +510,7 @@ impl Catalog {
     /// `name` in errors), as of one consistent snapshot.
     #[allow(clippy::too_many_lines)] // one pass writing the records in order
     pub fn export_run(&self, run: RunId, out: impl Write, name: &str) -> Result<ExportSummary> {
-        self.sqlite("Catalog::export_run")?
-            .export_run(run, out, name)
+        both!(&self.backend, c => c.export_run(run, out, name))
     }
 
     /// Reads an export made by [`Catalog::export_run`] from `input` (named
@@ -520,8 +519,7 @@ impl Catalog {
     /// false), so importing twice changes nothing.
     #[allow(clippy::too_many_lines)] // one pass over the records, read in order
     pub fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
-        self.sqlite_mut("Catalog::import_run")?
-            .import_run(input, name)
+        both!(&mut self.backend, c => c.import_run(input, name))
     }
 
     /// One page of the files matching `query`, by ascending [`FileId`].

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
+mod export;
 mod records;
 mod search;
 

@@ -52,7 +52,7 @@ fn copy_int(out: &mut Vec<u8>, v: i64) {
 }
 
 /// The id of tag `name` (compared without case), added when new.
-fn tag_id(tx: &mut Transaction<'_>, name: &str) -> Result<i64, postgres::Error> {
+pub(super) fn tag_id(tx: &mut Transaction<'_>, name: &str) -> Result<i64, postgres::Error> {
     tx.execute(
         "INSERT INTO tags(name) VALUES ($1) ON CONFLICT ((lower(name))) DO NOTHING",
         &[&name],
@@ -110,8 +110,19 @@ pub(super) fn refresh_archive_text(
     Ok(())
 }
 
+/// Files with ACLs are not recorded on PostgreSQL yet.
+pub(super) fn refuse_acls<'a>(mut files: impl Iterator<Item = &'a FileEntry>) -> Result<()> {
+    if files.any(|f| !f.acls.is_empty()) {
+        return Err(CatalogError::Unsupported {
+            operation: "Catalog::insert_files of files with ACLs",
+            backend: "PostgreSQL",
+        });
+    }
+    Ok(())
+}
+
 impl PgCatalog {
-    fn not_found(&self, what: &'static str, id: &impl ToString) -> CatalogError {
+    pub(super) fn not_found(&self, what: &'static str, id: &impl ToString) -> CatalogError {
         CatalogError::NotFound {
             path: self.path().to_path_buf(),
             what,
@@ -239,6 +250,18 @@ impl PgCatalog {
         let e = || self.err(format!("recording an archive of run {}", a.run));
         let mut c = self.client();
         let mut tx = c.transaction().map_err(e())?;
+        let id = self.add_archive_in(&mut tx, a)?;
+        tx.commit().map_err(e())?;
+        Ok(id)
+    }
+
+    /// [`PgCatalog::add_archive`] inside `tx`.
+    pub(super) fn add_archive_in(
+        &self,
+        tx: &mut Transaction<'_>,
+        a: &NewArchive,
+    ) -> Result<ArchiveKey> {
+        let e = || self.err(format!("recording an archive of run {}", a.run));
         let run = tx
             .query_opt("SELECT id FROM runs WHERE id = $1 FOR UPDATE", &[&a.run.0])
             .map_err(e())?;
@@ -267,10 +290,9 @@ impl PgCatalog {
             .map_err(e())?
             .get(0);
         for t in a.tags.iter().map(String::as_str).chain(a.state.column().1) {
-            tag_archive_tx(&mut tx, id, t).map_err(e())?;
+            tag_archive_tx(tx, id, t).map_err(e())?;
         }
-        refresh_archive_text(&mut tx, id).map_err(e())?;
-        tx.commit().map_err(e())?;
+        refresh_archive_text(tx, id).map_err(e())?;
         Ok(ArchiveKey(id))
     }
 
@@ -332,15 +354,7 @@ impl PgCatalog {
     /// their rows sent with one `COPY`, the archives' and runs' totals
     /// updated.
     pub(crate) fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
-        if batches
-            .iter()
-            .any(|(_, files)| files.iter().any(|f| !f.acls.is_empty()))
-        {
-            return Err(CatalogError::Unsupported {
-                operation: "Catalog::insert_files of files with ACLs",
-                backend: "PostgreSQL",
-            });
-        }
+        refuse_acls(batches.iter().flat_map(|(_, files)| files.iter()))?;
         // Refused whole before anything is sent.
         let mut split = Vec::with_capacity(batches.iter().map(|(_, f)| f.len()).sum());
         for (_, files) in batches {
@@ -353,7 +367,13 @@ impl PgCatalog {
         }
         let mut dirs = std::mem::take(&mut self.dirs);
         let mut accounts = std::mem::take(&mut self.accounts);
-        let res = self.insert_tx(batches, &split, &mut dirs, &mut accounts);
+        let res = (|| {
+            let e = || self.err("inserting files");
+            let mut c = self.client();
+            let mut tx = c.transaction().map_err(e())?;
+            self.insert_in(&mut tx, batches, &split, &mut dirs, &mut accounts)?;
+            tx.commit().map_err(e())
+        })();
         if res.is_err() {
             // Rows cached in the failed transaction were rolled back.
             dirs.clear();
@@ -365,16 +385,15 @@ impl PgCatalog {
     }
 
     #[allow(clippy::too_many_lines)] // one transaction: directories, ids, the COPY, totals
-    fn insert_tx(
+    pub(super) fn insert_in(
         &self,
+        tx: &mut Transaction<'_>,
         batches: &[(ArchiveKey, &[FileEntry])],
         split: &[(&str, &str)],
         dirs: &mut HashMap<String, i64>,
         accounts: &mut HashMap<(&'static str, u32), String>,
     ) -> Result<()> {
         let e = || self.err("inserting files");
-        let mut c = self.client();
-        let mut tx = c.transaction().map_err(e())?;
         // Every archive exists; its run, for the totals.
         let mut runs = Vec::with_capacity(batches.len());
         for (archive, _) in batches {
@@ -513,7 +532,7 @@ impl PgCatalog {
             )
             .map_err(e())?;
         }
-        tx.commit().map_err(e())
+        Ok(())
     }
 
     fn read_run(

@@ -12,7 +12,6 @@ fn export(cat: &Catalog, run: catalog::RunId) -> Vec<u8> {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::export_run")
     fn round_trip_into_an_empty_catalog(db) {
         let f = fixture(db.open());
         let mut src = f.cat;
@@ -108,7 +107,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::export_run")
     fn export_is_compact(db) {
         let mut cat = db.open();
         let store = cat.store("s", "local", None).unwrap();
@@ -147,7 +145,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::export_run")
     fn refuses_truncated_foreign_and_newer_exports(db) {
         let f = fixture(db.open());
         let bytes = export(&f.cat, f.run1);

@@ -278,3 +278,42 @@ fn the_same_searches_give_the_same_answers_on_both_backends() {
     }
     assert!(nonempty >= 20, "{nonempty} queries found something");
 }
+
+/// An export is one format: a run exported from SQLite imports into
+/// PostgreSQL and back, each search answering as before.
+#[test]
+fn a_run_moves_between_backends_through_its_export() {
+    let sqlite = Db::new(Backend::Sqlite, "moves");
+    let pg = Db::new(Backend::Postgres, "moves");
+    let f = crate::support::fixture(sqlite.open());
+    let mut bytes = Vec::new();
+    f.cat.export_run(f.run2, &mut bytes, "mem").unwrap();
+    let mut on_pg = pg.open();
+    let out = on_pg.import_run(&bytes[..], "mem").unwrap();
+    assert!(out.imported);
+    assert_eq!((out.summary.archives, out.summary.files), (1, 4));
+    let mut back = Vec::new();
+    on_pg.export_run(out.run, &mut back, "mem").unwrap();
+    let mut again = sqlite.open_other("again");
+    assert!(again.import_run(&back[..], "mem").unwrap().imported);
+    let hits = |cat: &Catalog, q: &str| -> Vec<_> {
+        cat.search_str(q, catalog::Page::first(100))
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| (h.path, h.size, h.mtime, h.archive_id, h.state))
+            .collect()
+    };
+    for q in [
+        "müller",
+        "lab",
+        "tag:research",
+        "archive:REMOTE-A2",
+        "size:>1M",
+    ] {
+        let want = hits(&f.cat, &format!("{q} run:run-two"));
+        assert!(!want.is_empty(), "{q}");
+        assert_eq!(hits(&on_pg, q), want, "{q} on PostgreSQL");
+        assert_eq!(hits(&again, q), want, "{q} back on SQLite");
+    }
+}
