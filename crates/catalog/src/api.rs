@@ -329,8 +329,7 @@ impl Catalog {
 
     /// Records a retrieval job.
     pub fn add_retrieval_job(&mut self, job: &RetrievalJob) -> Result<JobKey> {
-        self.sqlite_mut("Catalog::add_retrieval_job")?
-            .add_retrieval_job(job)
+        both!(&mut self.backend, c => c.add_retrieval_job(job))
     }
 
     /// Updates a retrieval job's state (and where its output went).
@@ -340,24 +339,22 @@ impl Catalog {
         state: JobState,
         downloaded_to: Option<&str>,
     ) -> Result<()> {
-        self.sqlite_mut("Catalog::set_job_state")?
-            .set_job_state(job, state, downloaded_to)
+        both!(&mut self.backend, c => c.set_job_state(job, state, downloaded_to))
     }
 
     /// Retrieval jobs, optionally only those in one state, oldest first.
     pub fn retrieval_jobs(&self, state: Option<JobState>) -> Result<Vec<(JobKey, RetrievalJob)>> {
-        self.sqlite("Catalog::retrieval_jobs")?
-            .retrieval_jobs(state)
+        both!(&self.backend, c => c.retrieval_jobs(state))
     }
 
     /// Replaces the access control entries of a file.
     pub fn set_acl(&mut self, file: crate::FileId, entries: &[AclEntry]) -> Result<()> {
-        self.sqlite_mut("Catalog::set_acl")?.set_acl(file, entries)
+        both!(&mut self.backend, c => c.set_acl(file, entries))
     }
 
     /// The access control entries of a file, in order.
     pub fn acl(&self, file: crate::FileId) -> Result<Vec<AclEntry>> {
-        self.sqlite("Catalog::acl")?.acl(file)
+        both!(&self.backend, c => c.acl(file))
     }
 
     /// The full record of one file.

@@ -87,15 +87,18 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
+/// The principal key an `acl:`/`owner:` name stands for: `sid:S-1-…` for
+/// a SID, else the name itself.
+pub(crate) fn sid_key(n: &str) -> String {
+    if n.to_ascii_uppercase().starts_with("S-1-") {
+        format!("sid:{}", n.to_ascii_uppercase())
+    } else {
+        n.to_owned()
+    }
+}
+
 /// The condition of an `owner:`, `group:`, `acl:` or `acl:deny` clause.
 fn access_clause(term: &Term, neg: &str) -> (String, Vec<Value>) {
-    let sid_key = |n: &str| {
-        if n.to_ascii_uppercase().starts_with("S-1-") {
-            format!("sid:{}", n.to_ascii_uppercase())
-        } else {
-            n.to_owned()
-        }
-    };
     match term {
         Term::Owner(n) | Term::Group(n) => {
             let (kind, func, col) = if matches!(term, Term::Owner(_)) {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use postgres::{Client, NoTls};
 
 mod export;
+mod jobs;
 mod records;
 mod search;
 

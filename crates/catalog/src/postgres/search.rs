@@ -338,19 +338,24 @@ impl PgCatalog {
                     let name = plan.p(n.clone());
                     let num = plan.p(n.parse::<u32>().ok().map(i64::from));
                     // COALESCE: as on SQLite, a row without an id is no
-                    // match, and stays one when negated. (No file carries
-                    // ACLs on PostgreSQL yet, so no NT owner either.)
+                    // match, and stays one when negated. (Files are not
+                    // recorded with their ACLs on PostgreSQL yet, so none
+                    // has an NT owner to match.)
                     plan.wheres.push(format!(
                         "{neg}(COALESCE({col} IN (SELECT num FROM accounts WHERE kind = '{kind}' AND lower(name) = lower({name})), FALSE)
                           OR COALESCE({col} = {num}::bigint, FALSE))"
                     ));
                 }
-                Term::Acl(_) | Term::AclDeny => {
-                    return Err(CatalogError::Unsupported {
-                        operation: "Catalog::search with acl:",
-                        backend: "PostgreSQL",
-                    });
+                Term::Acl(n) => {
+                    let (name, key) = (plan.p(n.clone()), plan.p(crate::search::sid_key(n)));
+                    plan.wheres.push(format!(
+                        "{neg}(f.id IN (SELECT file_id FROM acl_entries WHERE lower(name) = lower({name})
+                           UNION SELECT file_id FROM acl_entries WHERE principal = {key}))"
+                    ));
                 }
+                Term::AclDeny => plan.wheres.push(format!(
+                    "{neg}(f.id IN (SELECT file_id FROM acl_entries WHERE kind = 'deny'))"
+                )),
                 Term::Size(r) => plan.wheres.push(format!("{neg}({})", r.sql("f.size"))),
                 Term::Mtime(r) => plan.wheres.push(format!("{neg}({})", r.sql("f.mtime"))),
                 Term::Archive(id) => {

@@ -171,7 +171,6 @@ each_backend! {
 }
 
 each_backend! {
-    pending(postgres = "Catalog::add_retrieval_job")
     fn jobs_and_acls(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;
@@ -226,8 +225,20 @@ each_backend! {
         ];
         cat.set_acl(file, &acl).unwrap();
         assert_eq!(cat.acl(file).unwrap(), acl);
+        let ids = |cat: &Catalog, q: &str| -> Vec<catalog::FileId> {
+            cat.search_str(q, Page::default())
+                .unwrap()
+                .hits
+                .iter()
+                .map(|h| h.id)
+                .collect()
+        };
+        assert_eq!(ids(&cat, "acl:deny"), [file]);
+        assert_eq!(ids(&cat, "acl:alice"), [file]);
+        assert_eq!(ids(&cat, "-acl:deny").len(), 7);
         cat.set_acl(file, &acl[..1]).unwrap();
         assert_eq!(cat.acl(file).unwrap(), acl[..1]);
+        assert!(ids(&cat, "acl:deny").is_empty());
     }
 }
 
