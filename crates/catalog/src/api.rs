@@ -365,12 +365,12 @@ impl Catalog {
     /// The ACLs recorded with a file, in order (none when it was archived
     /// without `--acls`, or had only mode bits).
     pub fn file_acls(&self, file: FileId) -> Result<Vec<FileAcl>> {
-        self.sqlite("Catalog::file_acls")?.file_acls(file)
+        both!(&self.backend, c => c.file_acls(file))
     }
 
     /// Every principal name the catalog remembers.
     pub fn principals(&self) -> Result<Vec<KnownPrincipal>> {
-        self.sqlite("Catalog::principals")?.principals()
+        both!(&self.backend, c => c.principals())
     }
 
     /// The names recorded with files' owners and groups (the `accounts`
@@ -378,13 +378,12 @@ impl Catalog {
     /// A rebuilt catalog has them from the exports' file rows, while
     /// [`Catalog::principals`] holds only the names ACL entries carried.
     pub fn account_names(&self) -> Result<Vec<KnownPrincipal>> {
-        self.sqlite("Catalog::account_names")?.account_names()
+        both!(&self.backend, c => c.account_names())
     }
 
     /// Remembers principal names (a newer answer replaces an older one).
     pub fn remember_principals(&mut self, known: &[KnownPrincipal]) -> Result<()> {
-        self.sqlite_mut("Catalog::remember_principals")?
-            .remember_principals(known)
+        both!(&mut self.backend, c => c.remember_principals(known))
     }
 
     /// The files of the archive whose store id is `remote_id` that have
@@ -396,8 +395,7 @@ impl Catalog {
         remote_id: &str,
         members: Option<&[String]>,
     ) -> Result<Vec<FileEntry>> {
-        self.sqlite("Catalog::acls_of_archive")?
-            .acls_of_archive(remote_id, members)
+        both!(&self.backend, c => c.acls_of_archive(remote_id, members))
     }
 
     /// Creates backup set `set`; an error when the name is taken.

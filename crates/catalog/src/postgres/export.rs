@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use super::PgCatalog;
-use super::records::{refuse_acls, tag_id};
+use super::records::tag_id;
 use crate::catalog::{join_path, split_path, to_u64};
 use crate::error::{CatalogError, Result};
 use crate::export::{
@@ -135,6 +135,8 @@ impl PgCatalog {
                         });
                     }
                     accounts.fill(&mut file);
+                    file.acls = super::jobs::load_acls(&mut *c, id)
+                        .map_err(self.err("reading ACLs for export"))?;
                     write_record(
                         &mut w,
                         &Record::File(FileRecord {
@@ -235,7 +237,6 @@ impl PgCatalog {
                          a: Option<ArchiveKey>|
          -> Result<()> {
             if let (Some(a), false) = (a, batch.is_empty()) {
-                refuse_acls(batch.iter())?;
                 let split = batch
                     .iter()
                     .map(|f| split_path(&f.path))

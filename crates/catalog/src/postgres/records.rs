@@ -110,17 +110,6 @@ pub(super) fn refresh_archive_text(
     Ok(())
 }
 
-/// Files with ACLs are not recorded on PostgreSQL yet.
-pub(super) fn refuse_acls<'a>(mut files: impl Iterator<Item = &'a FileEntry>) -> Result<()> {
-    if files.any(|f| !f.acls.is_empty()) {
-        return Err(CatalogError::Unsupported {
-            operation: "Catalog::insert_files of files with ACLs",
-            backend: "PostgreSQL",
-        });
-    }
-    Ok(())
-}
-
 impl PgCatalog {
     pub(super) fn not_found(&self, what: &'static str, id: &impl ToString) -> CatalogError {
         CatalogError::NotFound {
@@ -354,7 +343,6 @@ impl PgCatalog {
     /// their rows sent with one `COPY`, the archives' and runs' totals
     /// updated.
     pub(crate) fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
-        refuse_acls(batches.iter().flat_map(|(_, files)| files.iter()))?;
         // Refused whole before anything is sent.
         let mut split = Vec::with_capacity(batches.iter().map(|(_, f)| f.len()).sum());
         for (_, files) in batches {
@@ -509,6 +497,16 @@ impl PgCatalog {
                 source,
             })?;
             copy.finish().map_err(e())?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut at = 0;
+        for (_, files) in batches {
+            for f in *files {
+                if !f.acls.is_empty() {
+                    super::jobs::insert_acls(tx, ids[at], &f.acls, &mut seen).map_err(e())?;
+                }
+                at += 1;
+            }
         }
         for (kind, num, name) in acct {
             tx.execute(
@@ -718,6 +716,8 @@ impl PgCatalog {
             });
         }
         self.accounts()?.fill(&mut f);
+        f.acls = super::jobs::load_acls(&mut *self.client(), id.0)
+            .map_err(self.err(format!("reading the ACLs of file {id}")))?;
         Ok(Some((ArchiveKey(r.get(0)), f)))
     }
 }

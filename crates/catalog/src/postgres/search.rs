@@ -330,20 +330,20 @@ impl PgCatalog {
                     ));
                 }
                 Term::Owner(n) | Term::Group(n) => {
-                    let (kind, col) = if matches!(clause.term, Term::Owner(_)) {
-                        ("u", "f.uid")
+                    let (kind, col, acl_col) = if matches!(clause.term, Term::Owner(_)) {
+                        ("u", "f.uid", "owner")
                     } else {
-                        ("g", "f.gid")
+                        ("g", "f.gid", "grp")
                     };
                     let name = plan.p(n.clone());
                     let num = plan.p(n.parse::<u32>().ok().map(i64::from));
+                    let key = plan.p(crate::search::sid_key(n));
                     // COALESCE: as on SQLite, a row without an id is no
-                    // match, and stays one when negated. (Files are not
-                    // recorded with their ACLs on PostgreSQL yet, so none
-                    // has an NT owner to match.)
+                    // match, and stays one when negated.
                     plan.wheres.push(format!(
                         "{neg}(COALESCE({col} IN (SELECT num FROM accounts WHERE kind = '{kind}' AND lower(name) = lower({name})), FALSE)
-                          OR COALESCE({col} = {num}::bigint, FALSE))"
+                          OR COALESCE({col} = {num}::bigint, FALSE)
+                          OR f.id IN (SELECT file_id FROM file_acls WHERE lower({acl_col}_name) = lower({name}) OR {acl_col} = {key}))"
                     ));
                 }
                 Term::Acl(n) => {

@@ -9,7 +9,6 @@ use crate::support::fixture;
 
 each_backend! {
     #[allow(clippy::too_many_lines)] // one catalog, every kind of record
-    pending(postgres = "Catalog::insert_files of files with ACLs")
     fn runs_archives_and_files_round_trip(db) {
         let f = fixture(db.open());
         let mut cat = f.cat;

@@ -134,9 +134,29 @@ CREATE TABLE retrieval_jobs (
 );
 CREATE INDEX retrieval_jobs_state ON retrieval_jobs(state);
 
--- Access control entries of a file set by Catalog::set_acl, in order (the
--- ACLs recorded with files, SQLite's file_acls, are not here yet). Names
--- compare without case, as SQLite's COLLATE NOCASE column does.
+-- The ACLs recorded with a file (POSIX, NFSv4, NT: see src/acl.rs), as
+-- SQLite's file_acls; their entries, and those of Catalog::set_acl, in
+-- acl_entries (`acl`: the file_acls seq); principals: names as last
+-- resolved. Names compare without case (SQLite's COLLATE NOCASE).
+CREATE TABLE file_acls (
+    file_id    BIGINT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    seq        BIGINT NOT NULL,
+    format     TEXT NOT NULL CHECK (format IN ('posix', 'nfs4', 'nt')),
+    value      BYTEA,
+    dflt       BYTEA,
+    owner      TEXT,
+    owner_name TEXT,
+    grp        TEXT,
+    grp_name   TEXT,
+    PRIMARY KEY (file_id, seq)
+);
+CREATE INDEX file_acls_owner ON file_acls(lower(owner_name));
+CREATE TABLE principals (
+    key   TEXT PRIMARY KEY,
+    name  TEXT NOT NULL,
+    class TEXT,
+    seen  BIGINT NOT NULL
+);
 CREATE TABLE acl_entries (
     file_id   BIGINT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     seq       BIGINT NOT NULL,
@@ -147,6 +167,7 @@ CREATE TABLE acl_entries (
     flags     BIGINT NOT NULL DEFAULT 0,
     name      TEXT,
     text      TEXT NOT NULL DEFAULT '',
+    acl       BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (file_id, seq)
 );
 CREATE INDEX acl_entries_name ON acl_entries(lower(name));
