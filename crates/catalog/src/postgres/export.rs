@@ -2,7 +2,7 @@
 //! catalog's (export.rs writes and reads the records), so a run exported
 //! from either backend imports into either.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
 use super::PgCatalog;
@@ -85,6 +85,17 @@ impl PgCatalog {
             name,
         )?;
         let mut c = self.client();
+        // Files with ACLs, read with each of them (most files have none).
+        let with_acls: HashSet<i64> = c
+            .query(
+                "SELECT DISTINCT file_id FROM file_acls WHERE file_id IN
+                   (SELECT f.id FROM files f JOIN archives a ON a.id = f.archive_id WHERE a.run_id = $1)",
+                &[&run.0],
+            )
+            .map_err(self.err("reading ACLs for export"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         let st = c
             .prepare(
                 "SELECT f.id, d.path, f.name, f.size, f.mtime, f.extra FROM files f JOIN dirs d ON d.id = f.dir_id
@@ -135,8 +146,10 @@ impl PgCatalog {
                         });
                     }
                     accounts.fill(&mut file);
-                    file.acls = super::jobs::load_acls(&mut *c, id)
-                        .map_err(self.err("reading ACLs for export"))?;
+                    if with_acls.contains(&id) {
+                        file.acls = super::jobs::load_acls(&mut *c, id)
+                            .map_err(self.err("reading ACLs for export"))?;
+                    }
                     write_record(
                         &mut w,
                         &Record::File(FileRecord {
