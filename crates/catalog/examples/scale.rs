@@ -8,6 +8,12 @@
 //! Arguments: number of files (default 1 000 000), catalog path (default a
 //! file in the temporary directory; an existing file there is replaced),
 //! files per archive (default 1000).
+//!
+//! `--catalog postgres://USER@HOST:PORT/DB` (anywhere among the arguments)
+//! measures the PostgreSQL backend instead, in that database, which must
+//! hold no catalog runs yet (create an empty one); the path is then unused.
+//! Its sizes are the database's (`pg_database_size`), and its second round
+//! of searches follows a `VACUUM ANALYZE` instead of `optimize`.
 #![allow(
     clippy::print_stdout,
     clippy::cast_precision_loss,
@@ -139,8 +145,37 @@ fn queries(n: u64) -> (Vec<String>, Vec<String>, Vec<String>) {
     (queries_hit, queries_pairs, fixed)
 }
 
+/// The database's size in bytes, and a client on it (for `VACUUM`).
+fn pg_size(location: &str) -> Result<(u64, postgres::Client), Box<dyn std::error::Error>> {
+    let mut c = postgres::Client::connect(location, postgres::NoTls)?;
+    let size: i64 = c
+        .query_one("SELECT pg_database_size(current_database())", &[])?
+        .get(0);
+    Ok((size as u64, c))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let pg = match args.iter().position(|a| a == "--catalog") {
+        Some(i) => {
+            let loc = args
+                .get(i + 1)
+                .cloned()
+                .ok_or("--catalog needs a location")?;
+            args.drain(i..=i + 1);
+            if !loc.starts_with("postgres://") {
+                return Err(
+                    format!("--catalog {loc}: expected postgres://USER@HOST:PORT/DB").into(),
+                );
+            }
+            Some(loc)
+        }
+        None => None,
+    };
+    let open = |path: &std::path::Path| match &pg {
+        Some(loc) => Catalog::open_location(loc),
+        None => Catalog::open(path),
+    };
     // `--queries-only N PATH`: time the searches on a catalog made before.
     let queries_only = args.first().is_some_and(|a| a == "--queries-only");
     if queries_only {
@@ -158,18 +193,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let per_archive: usize = args.get(2).map_or(Ok(1000), |s| s.parse())?;
     if queries_only {
-        let cat = Catalog::open(&path)?;
+        let cat = open(&path)?;
         let (hit, pairs, fixed) = queries(n);
         time_queries(&cat, "two words of an existing path", &hit)?;
         time_queries(&cat, "random vocabulary pairs", &pairs)?;
         time_queries(&cat, "fixed", &fixed)?;
         return Ok(());
     }
-    for suffix in ["", "-wal", "-shm", "-fts", "-fts-wal", "-fts-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    if pg.is_none() {
+        for suffix in ["", "-wal", "-shm", "-fts", "-fts-wal", "-fts-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 
-    let mut cat = Catalog::open(&path)?;
+    let mut cat = open(&path)?;
+    if !cat.runs()?.is_empty() {
+        return Err(format!(
+            "{} already holds runs: measure in an empty one",
+            cat.path().display()
+        )
+        .into());
+    }
     let store = cat.store("local", "local", None)?;
     let vault = cat.vault(store, "scale")?;
     let run = cat.begin_run(&NewRun {
@@ -234,8 +278,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let insert_cpu = cpu_time()
         .saturating_sub(cpu_start)
         .saturating_sub(gen_time);
-    cat.checkpoint()?;
-    let size = db_size(&path)?;
+    let mut side = None;
+    let size = if let Some(loc) = &pg {
+        let (size, c) = pg_size(loc)?;
+        side = Some(c);
+        size
+    } else {
+        cat.checkpoint()?;
+        db_size(&path)?
+    };
     println!(
         "inserted {n} files in {:.1} s (+{:.1} s generating): {:.0} rows/s wall, {:.0} rows/s of CPU time, archives of {per_archive} files, 50 archives per transaction",
         insert.as_secs_f64(),
@@ -251,12 +302,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "CPU time by thread (the main one includes generating the files): {}",
         threads.join(", ")
     );
-    println!(
-        "database: {size} bytes, {:.0} bytes per file (catalog {} + search index {})",
-        size as f64 / n as f64,
-        std::fs::metadata(&path)?.len(),
-        size - std::fs::metadata(&path)?.len(),
-    );
+    if pg.is_some() {
+        println!(
+            "database: {size} bytes, {:.0} bytes per file (PostgreSQL, tables and indexes)",
+            size as f64 / n as f64,
+        );
+    } else {
+        println!(
+            "database: {size} bytes, {:.0} bytes per file (catalog {} + search index {})",
+            size as f64 / n as f64,
+            std::fs::metadata(&path)?.len(),
+            size - std::fs::metadata(&path)?.len(),
+        );
+    }
 
     if insert_only {
         return Ok(());
@@ -266,8 +324,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for round in ["as inserted", "after optimize"] {
         if round == "after optimize" {
             let t = Instant::now();
-            cat.optimize()?;
-            let size = db_size(&path)?;
+            let size = if let (Some(loc), Some(c)) = (&pg, side.as_mut()) {
+                c.batch_execute("VACUUM ANALYZE")?;
+                println!("(PostgreSQL: VACUUM ANALYZE in place of optimize)");
+                pg_size(loc)?.0
+            } else {
+                cat.optimize()?;
+                db_size(&path)?
+            };
             println!(
                 "optimize: {:.1} s; database now {size} bytes, {:.0} bytes per file",
                 t.elapsed().as_secs_f64(),

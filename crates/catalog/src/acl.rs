@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, to_i64};
+use crate::catalog::{SqliteCatalog, to_i64};
 use crate::error::{CatalogError, Result};
 use crate::model::{AclEntry, FileEntry, FileId};
 
@@ -197,15 +197,15 @@ fn has_acls(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
         .map(|o| o.is_some())
 }
 
-impl Catalog {
+impl SqliteCatalog {
     /// The ACLs recorded with a file, in order (none when it was archived
     /// without `--acls`, or had only mode bits).
-    pub fn file_acls(&self, file: FileId) -> Result<Vec<FileAcl>> {
+    pub(crate) fn file_acls(&self, file: FileId) -> Result<Vec<FileAcl>> {
         load(&self.conn, file.0).map_err(self.err(format!("reading the ACLs of file {file}")))
     }
 
     /// Every principal name the catalog remembers.
-    pub fn principals(&self) -> Result<Vec<KnownPrincipal>> {
+    pub(crate) fn principals(&self) -> Result<Vec<KnownPrincipal>> {
         let mut st = self
             .conn
             .prepare("SELECT key, name, class FROM principals ORDER BY key")
@@ -226,7 +226,7 @@ impl Catalog {
     /// table), as principals `uid:N` / `gid:N` of class `user` / `group`.
     /// A rebuilt catalog has them from the exports' file rows, while
     /// [`Catalog::principals`] holds only the names ACL entries carried.
-    pub fn account_names(&self) -> Result<Vec<KnownPrincipal>> {
+    pub(crate) fn account_names(&self) -> Result<Vec<KnownPrincipal>> {
         let act = "reading owner and group names";
         let mut st = self
             .conn
@@ -251,7 +251,7 @@ impl Catalog {
     }
 
     /// Remembers principal names (a newer answer replaces an older one).
-    pub fn remember_principals(&mut self, known: &[KnownPrincipal]) -> Result<()> {
+    pub(crate) fn remember_principals(&mut self, known: &[KnownPrincipal]) -> Result<()> {
         let path = self.path.clone();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -278,7 +278,7 @@ impl Catalog {
     /// ACLs, with them (for writing them back after extraction); only
     /// those named in `members` (catalog paths without the leading `/`)
     /// when given.
-    pub fn acls_of_archive(
+    pub(crate) fn acls_of_archive(
         &self,
         remote_id: &str,
         members: Option<&[String]>,

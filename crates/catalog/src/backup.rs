@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::catalog::Catalog;
+use crate::catalog::SqliteCatalog;
 use crate::error::{CatalogError, Result};
 
 /// A backup set to create.
@@ -69,9 +69,9 @@ pub struct BackupLevel {
 }
 
 #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)]
-impl Catalog {
+impl SqliteCatalog {
     /// Creates backup set `set`; an error when the name is taken.
-    pub fn create_backup_set(&mut self, set: &NewBackupSet) -> Result<i64> {
+    pub(crate) fn create_backup_set(&mut self, set: &NewBackupSet) -> Result<i64> {
         let path = self.path.clone();
         let enc = set.encrypt_to.join("\n");
         self.conn
@@ -94,7 +94,7 @@ impl Catalog {
     }
 
     /// Backup set `name`, if there is one.
-    pub fn backup_set(&self, name: &str) -> Result<Option<BackupSet>> {
+    pub(crate) fn backup_set(&self, name: &str) -> Result<Option<BackupSet>> {
         self.conn
             .query_row(
                 "SELECT id, name, vault, spec, max_level, cap, min_keep_cycles, encrypt_to, created
@@ -122,7 +122,7 @@ impl Catalog {
     }
 
     /// The levels of set `set_id`, oldest first.
-    pub fn backup_levels(&self, set_id: i64) -> Result<Vec<BackupLevel>> {
+    pub(crate) fn backup_levels(&self, set_id: i64) -> Result<Vec<BackupLevel>> {
         let run = || -> rusqlite::Result<Vec<BackupLevel>> {
             let mut st = self.conn.prepare(
                 "SELECT l.id, c.number, c.closed, c.pruned, l.level, l.run_uid, l.started, l.ended,
@@ -153,7 +153,7 @@ impl Catalog {
 
     /// Begins level `level` of cycle `cycle` of set `set_id` (creating the
     /// cycle when new); a level already begun (a killed run) is reused.
-    pub fn begin_backup_level(
+    pub(crate) fn begin_backup_level(
         &mut self,
         set_id: i64,
         cycle: u32,
@@ -192,7 +192,7 @@ impl Catalog {
     /// the set last saw them are recorded, paths the set held that are not
     /// in `present` get a tombstone at this level. Returns the tombstoned
     /// paths.
-    pub fn record_backup_tree(
+    pub(crate) fn record_backup_tree(
         &mut self,
         set_id: i64,
         level_id: i64,
@@ -250,7 +250,7 @@ impl Catalog {
     /// The set's tree as recorded by level `level_id` (its paths, sorted):
     /// each path whose latest event at or before that level is an
     /// appearance rather than a tombstone.
-    pub fn backup_tree_at(&self, set_id: i64, level_id: i64) -> Result<Vec<String>> {
+    pub(crate) fn backup_tree_at(&self, set_id: i64, level_id: i64) -> Result<Vec<String>> {
         let run = || -> rusqlite::Result<Vec<String>> {
             self.conn
                 .prepare(
@@ -271,7 +271,12 @@ impl Catalog {
 
     /// Marks cycle `number` of set `set_id` pruned at `when` (its rows
     /// stay: the tree history and the archives' files, marked deleted).
-    pub fn mark_backup_cycle_pruned(&mut self, set_id: i64, number: u32, when: i64) -> Result<()> {
+    pub(crate) fn mark_backup_cycle_pruned(
+        &mut self,
+        set_id: i64,
+        number: u32,
+        when: i64,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE backup_cycles SET pruned = ?3 WHERE set_id = ?1 AND number = ?2",
@@ -282,7 +287,7 @@ impl Catalog {
     }
 
     /// The tombstones of level `level_id`.
-    pub fn backup_tombstones(&self, level_id: i64) -> Result<Vec<String>> {
+    pub(crate) fn backup_tombstones(&self, level_id: i64) -> Result<Vec<String>> {
         let run = || -> rusqlite::Result<Vec<String>> {
             self.conn
                 .prepare("SELECT path FROM backup_tombstones WHERE level_id = ?1 ORDER BY path")?
@@ -295,7 +300,7 @@ impl Catalog {
     /// Ends level `level_id`: its run, counts and end; closes its cycle
     /// when `close_cycle`.
     #[allow(clippy::too_many_arguments)]
-    pub fn finish_backup_level(
+    pub(crate) fn finish_backup_level(
         &mut self,
         level_id: i64,
         run_uid: Option<&str>,

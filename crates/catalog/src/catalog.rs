@@ -96,7 +96,7 @@ const DIR_CACHE_MAX: usize = 100_000;
 /// writes (WAL mode); writers take turns, each waiting up to
 /// [`BUSY_TIMEOUT`].
 #[derive(Debug)]
-pub struct Catalog {
+pub(crate) struct SqliteCatalog {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
     /// Directory path -> (id, its tokens).
@@ -132,7 +132,7 @@ pub(crate) fn split_path(path: &str) -> Result<(&str, &str)> {
     Ok((&trimmed[..cut], &trimmed[cut + 1..]))
 }
 
-fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now()
@@ -237,7 +237,7 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-impl Catalog {
+impl SqliteCatalog {
     /// Opens the catalog at `path`, creating it when the file is missing or
     /// empty and migrating it to [`SCHEMA_VERSION`].
     ///
@@ -245,24 +245,24 @@ impl Catalog {
     /// [`CatalogError::NotACatalog`] for a file that is not SQLite or is
     /// another application's database, [`CatalogError::TooNew`] for a catalog
     /// of a newer version, [`CatalogError::Open`] when it cannot be opened.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+    pub(crate) fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path.as_ref(), false)
     }
 
     /// Opens an existing catalog for reading only (it must be at
     /// [`SCHEMA_VERSION`]).
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+    pub(crate) fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path.as_ref(), true)
     }
 
     /// A catalog in memory (tests, dry runs). Not shared between connections.
-    pub fn open_in_memory() -> Result<Self> {
+    pub(crate) fn open_in_memory() -> Result<Self> {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| CatalogError::Open {
             path: path.clone(),
             source: e,
         })?;
-        let mut cat = Catalog {
+        let mut cat = SqliteCatalog {
             conn,
             path,
             dirs: DirCache::default(),
@@ -296,7 +296,7 @@ impl Catalog {
             path: path.to_path_buf(),
             source: e,
         })?;
-        let mut cat = Catalog {
+        let mut cat = SqliteCatalog {
             conn,
             path: path.to_path_buf(),
             dirs: DirCache::default(),
@@ -459,18 +459,18 @@ impl Catalog {
     }
 
     /// The file this catalog lives in (`:memory:` for in-memory ones).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The schema version of the open catalog.
-    pub fn schema_version(&self) -> Result<u32> {
+    pub(crate) fn schema_version(&self) -> Result<u32> {
         Ok(self.header()?.1)
     }
 
     /// Runs SQLite's full integrity check (slow on big catalogs: reads
     /// everything). Returns the problems found; empty when sound.
-    pub fn integrity_check(&self) -> Result<Vec<String>> {
+    pub(crate) fn integrity_check(&self) -> Result<Vec<String>> {
         let mut st = self
             .conn
             .prepare("PRAGMA integrity_check")
@@ -486,7 +486,7 @@ impl Catalog {
     /// Merges the search index into one segment and refreshes the planner's
     /// statistics: run it after a large import (it rewrites the index, so
     /// it takes about as long as a tenth of the inserts did).
-    pub fn optimize(&mut self) -> Result<()> {
+    pub(crate) fn optimize(&mut self) -> Result<()> {
         self.settle_index();
         self.conn
             .execute_batch(
@@ -499,7 +499,7 @@ impl Catalog {
     /// Copies the write-ahead log into the database file and truncates it
     /// (done automatically as it grows; call it before measuring or copying
     /// the file).
-    pub fn checkpoint(&mut self) -> Result<()> {
+    pub(crate) fn checkpoint(&mut self) -> Result<()> {
         self.settle_index();
         self.conn
             .query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -532,7 +532,12 @@ impl Catalog {
     }
 
     /// The store named `name`, created with `kind` and `location` when new.
-    pub fn store(&mut self, name: &str, kind: &str, location: Option<&str>) -> Result<StoreId> {
+    pub(crate) fn store(
+        &mut self,
+        name: &str,
+        kind: &str,
+        location: Option<&str>,
+    ) -> Result<StoreId> {
         self.conn
             .execute(
                 "INSERT INTO stores(name, kind, location) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
@@ -548,7 +553,7 @@ impl Catalog {
     }
 
     /// The vault `name` of `store`, created when new.
-    pub fn vault(&mut self, store: StoreId, name: &str) -> Result<VaultId> {
+    pub(crate) fn vault(&mut self, store: StoreId, name: &str) -> Result<VaultId> {
         self.conn
             .execute(
                 "INSERT INTO vaults(store_id, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -566,7 +571,7 @@ impl Catalog {
     }
 
     /// Records the start of a run.
-    pub fn begin_run(&mut self, run: &NewRun) -> Result<RunId> {
+    pub(crate) fn begin_run(&mut self, run: &NewRun) -> Result<RunId> {
         let path = self.path.clone();
         let tx = self.write_tx("a new run")?;
         let id = insert_run(&tx, &path, run, None)?;
@@ -576,7 +581,7 @@ impl Catalog {
     }
 
     /// Records the end of a run.
-    pub fn finish_run(&mut self, run: RunId, ended: i64) -> Result<()> {
+    pub(crate) fn finish_run(&mut self, run: RunId, ended: i64) -> Result<()> {
         let n = self
             .conn
             .execute(
@@ -599,7 +604,7 @@ impl Catalog {
     }
 
     /// Adds tags to a run (and so to the search text of its archives).
-    pub fn tag_run(&mut self, run: RunId, tags: &[&str]) -> Result<()> {
+    pub(crate) fn tag_run(&mut self, run: RunId, tags: &[&str]) -> Result<()> {
         let path = self.path.clone();
         let tx = self.write_tx("tagging a run")?;
         let sq = |e| CatalogError::sqlite(&path, format!("tagging run {run}"), e);
@@ -627,7 +632,7 @@ impl Catalog {
     }
 
     /// Adds tags to an archive.
-    pub fn tag_archive(&mut self, archive: ArchiveKey, tags: &[&str]) -> Result<()> {
+    pub(crate) fn tag_archive(&mut self, archive: ArchiveKey, tags: &[&str]) -> Result<()> {
         let path = self.path.clone();
         let tx = self.write_tx("tagging an archive")?;
         let sq = |e| CatalogError::sqlite(&path, format!("tagging archive {archive}"), e);
@@ -644,7 +649,7 @@ impl Catalog {
     }
 
     /// Records an archive of a run; its position in the run is the next free one.
-    pub fn add_archive(&mut self, archive: &NewArchive) -> Result<ArchiveKey> {
+    pub(crate) fn add_archive(&mut self, archive: &NewArchive) -> Result<ArchiveKey> {
         let path = self.path.clone();
         let tx = self.write_tx("a new archive")?;
         let key = insert_archive(&tx, &path, archive, None)?;
@@ -654,7 +659,7 @@ impl Catalog {
     }
 
     /// Marks an archive stored, with the store's id, tree hash and size.
-    pub fn set_archive_stored(
+    pub(crate) fn set_archive_stored(
         &mut self,
         archive: ArchiveKey,
         remote_id: &str,
@@ -677,7 +682,11 @@ impl Catalog {
     /// Sets an archive's state (e.g. [`ArchiveState::Deleted`]).
     /// [`ArchiveState::Pruned`] and [`ArchiveState::Missing`] are kept as
     /// `deleted` and a tag of their name.
-    pub fn set_archive_state(&mut self, archive: ArchiveKey, state: ArchiveState) -> Result<()> {
+    pub(crate) fn set_archive_state(
+        &mut self,
+        archive: ArchiveKey,
+        state: ArchiveState,
+    ) -> Result<()> {
         let (column, tag) = state.column();
         let path = self.path.clone();
         let sq =
@@ -708,7 +717,7 @@ impl Catalog {
     /// Records a batch of files of one archive, in one transaction: either
     /// all of them are recorded or none. Batches of 10 000 to 100 000 files
     /// are fastest.
-    pub fn insert_files(&mut self, archive: ArchiveKey, files: &[FileEntry]) -> Result<()> {
+    pub(crate) fn insert_files(&mut self, archive: ArchiveKey, files: &[FileEntry]) -> Result<()> {
         // Foreign keys are checked once per batch (the archive exists, the
         // directories are ours) instead of twice per row; they stay on for
         // every other statement, so deletes still cascade.
@@ -724,7 +733,7 @@ impl Catalog {
     /// while the caller goes on. Searches never miss a committed file: until
     /// then they test the batch's files one by one (see `index.rs`), and a
     /// search on this `Catalog` waits for the commit instead.
-    pub fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
+    pub(crate) fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
         let total: usize = batches.iter().map(|(_, f)| f.len()).sum();
         self.write_files(total, false, "inserting files", |tx, files| {
             for (archive, batch) in batches {
@@ -847,17 +856,17 @@ impl Catalog {
     }
 
     /// A run by number.
-    pub fn run(&self, id: RunId) -> Result<Option<Run>> {
+    pub(crate) fn run(&self, id: RunId) -> Result<Option<Run>> {
         read_run(&self.conn, "id = ?1", &id.0).map_err(self.err(format!("reading run {id}")))
     }
 
     /// A run by uid.
-    pub fn run_by_uid(&self, uid: &str) -> Result<Option<Run>> {
+    pub(crate) fn run_by_uid(&self, uid: &str) -> Result<Option<Run>> {
         read_run(&self.conn, "uid = ?1", &uid).map_err(self.err(format!("reading run {uid}")))
     }
 
     /// Every run, oldest first.
-    pub fn runs(&self) -> Result<Vec<Run>> {
+    pub(crate) fn runs(&self) -> Result<Vec<Run>> {
         let ids: Vec<i64> = {
             let mut st = self
                 .conn
@@ -876,21 +885,21 @@ impl Catalog {
     }
 
     /// An archive by number.
-    pub fn archive(&self, key: ArchiveKey) -> Result<Option<Archive>> {
+    pub(crate) fn archive(&self, key: ArchiveKey) -> Result<Option<Archive>> {
         read_archives(&self.conn, "a.id = ?1", key.0)
             .map(|mut v| v.pop())
             .map_err(self.err(format!("reading archive {key}")))
     }
 
     /// The archives of a run, in order.
-    pub fn archives_of_run(&self, run: RunId) -> Result<Vec<Archive>> {
+    pub(crate) fn archives_of_run(&self, run: RunId) -> Result<Vec<Archive>> {
         read_archives(&self.conn, "a.run_id = ?1", run.0)
             .map_err(self.err(format!("reading archives of run {run}")))
     }
 
     /// Deletes a run with its archives, files and tags (not its retrieval jobs,
     /// which lose their archive link).
-    pub fn delete_run(&mut self, run: RunId) -> Result<()> {
+    pub(crate) fn delete_run(&mut self, run: RunId) -> Result<()> {
         let path = self.path.clone();
         let tx = self.write_tx("deleting a run")?;
         let n = tx
@@ -908,7 +917,7 @@ impl Catalog {
     }
 
     /// Records a retrieval job.
-    pub fn add_retrieval_job(&mut self, job: &RetrievalJob) -> Result<JobKey> {
+    pub(crate) fn add_retrieval_job(&mut self, job: &RetrievalJob) -> Result<JobKey> {
         self.conn
             .execute(
                 "INSERT INTO retrieval_jobs(vault_id, job_id, archive_id, range_start, range_end, tier, requested, state, expires, downloaded_to)
@@ -931,7 +940,7 @@ impl Catalog {
     }
 
     /// Updates a retrieval job's state (and where its output went).
-    pub fn set_job_state(
+    pub(crate) fn set_job_state(
         &mut self,
         job: JobKey,
         state: JobState,
@@ -951,7 +960,10 @@ impl Catalog {
     }
 
     /// Retrieval jobs, optionally only those in one state, oldest first.
-    pub fn retrieval_jobs(&self, state: Option<JobState>) -> Result<Vec<(JobKey, RetrievalJob)>> {
+    pub(crate) fn retrieval_jobs(
+        &self,
+        state: Option<JobState>,
+    ) -> Result<Vec<(JobKey, RetrievalJob)>> {
         let mut st = self
             .conn
             .prepare(
@@ -983,7 +995,7 @@ impl Catalog {
     }
 
     /// Replaces the access control entries of a file.
-    pub fn set_acl(&mut self, file: crate::FileId, entries: &[AclEntry]) -> Result<()> {
+    pub(crate) fn set_acl(&mut self, file: crate::FileId, entries: &[AclEntry]) -> Result<()> {
         let path = self.path.clone();
         let tx = self.write_tx("setting an ACL")?;
         let sq = |e| CatalogError::sqlite(&path, format!("setting the ACL of file {file}"), e);
@@ -1017,7 +1029,7 @@ impl Catalog {
     }
 
     /// The access control entries of a file, in order.
-    pub fn acl(&self, file: crate::FileId) -> Result<Vec<AclEntry>> {
+    pub(crate) fn acl(&self, file: crate::FileId) -> Result<Vec<AclEntry>> {
         let mut st = self
             .conn
             .prepare(
@@ -1041,7 +1053,7 @@ impl Catalog {
     }
 
     /// The full record of one file.
-    pub fn file(&self, id: crate::FileId) -> Result<Option<(ArchiveKey, FileEntry)>> {
+    pub(crate) fn file(&self, id: crate::FileId) -> Result<Option<(ArchiveKey, FileEntry)>> {
         let sql = format!("{FILE_ENTRY_SELECT} WHERE f.id = ?1");
         let found = self
             .conn
@@ -1455,7 +1467,7 @@ fn read_archives(conn: &Connection, cond: &str, arg: i64) -> rusqlite::Result<Ve
 pub(crate) const FILE_ENTRY_SELECT: &str = "SELECT f.archive_id, d.path, f.name, f.size, f.mtime, f.extra FROM files f JOIN dirs d ON d.id = f.dir_id";
 
 /// uid/gid to names, read once for many rows.
-pub(crate) struct Accounts(HashMap<(String, u32), String>);
+pub(crate) struct Accounts(pub(crate) HashMap<(String, u32), String>);
 
 impl Accounts {
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Self> {

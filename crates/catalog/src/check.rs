@@ -12,7 +12,7 @@
 
 use rusqlite::params;
 
-use crate::catalog::Catalog;
+use crate::catalog::SqliteCatalog;
 use crate::error::{CatalogError, Result};
 use crate::{index, tokens};
 
@@ -71,11 +71,11 @@ fn all_tokens_query(doc: &str) -> Option<String> {
     )
 }
 
-impl Catalog {
+impl SqliteCatalog {
     /// Checks both files and that the search index agrees with the file
     /// rows (see the module's docs). Reads everything: about as long as a
     /// search per file.
-    pub fn check(&self) -> Result<CheckReport> {
+    pub(crate) fn check(&self) -> Result<CheckReport> {
         self.settle_index();
         let conn = &self.conn;
         let mut report = CheckReport {
@@ -142,7 +142,7 @@ impl Catalog {
     /// Rebuilds the search index from the file rows: forgets every posting
     /// and indexes every file again, in one transaction. Returns how many
     /// files were indexed.
-    pub fn rebuild_index(&mut self) -> Result<u64> {
+    pub(crate) fn rebuild_index(&mut self) -> Result<u64> {
         self.settle_index();
         let path = self.path().to_owned();
         let sq = |action: &'static str| {

@@ -123,6 +123,34 @@ pub enum CatalogError {
         /// What is wrong.
         reason: String,
     },
+    /// The catalog's backend cannot do this (yet): the operation is named,
+    /// and so is the backend.
+    #[error("{operation} is not supported on the {backend} catalog backend yet")]
+    Unsupported {
+        /// The operation, as the API names it (`Catalog::export_run`).
+        operation: &'static str,
+        /// "PostgreSQL".
+        backend: &'static str,
+    },
+    /// A catalog location (`--catalog`) that cannot be used as given.
+    #[error("catalog location {location}: {reason}")]
+    Location {
+        /// The location as given (any password in it replaced by `***`).
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A PostgreSQL failure (connecting, migrating, reading, writing).
+    #[cfg(feature = "postgres")]
+    #[error("catalog {location}: {action}: {source}")]
+    Postgres {
+        /// The catalog's location, `postgres://USER@HOST:PORT/DB`.
+        location: String,
+        /// What we were doing.
+        action: String,
+        /// What PostgreSQL or the connection said.
+        source: postgres::Error,
+    },
 }
 
 impl CatalogError {

@@ -19,13 +19,13 @@
 //! Readers refuse a version newer than theirs; fields a reader does not know
 //! are ignored, so a version may add fields without a bump.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{
-    Catalog, FILE_ENTRY_SELECT, file_entry, insert_archive, insert_files_tx, insert_run,
+    FILE_ENTRY_SELECT, SqliteCatalog, file_entry, insert_archive, insert_files_tx, insert_run,
 };
 use crate::error::{CatalogError, Result};
 use crate::model::{
@@ -37,16 +37,16 @@ pub const EXPORT_FORMAT: &str = "permafrost-catalog-run";
 /// The newest export version written and read.
 pub const EXPORT_VERSION: u32 = 1;
 
-const BATCH: usize = 20_000;
+pub(crate) const BATCH: usize = 20_000;
 
 /// zstd level of exports. An export is mostly SHA-256 digests, which no
 /// level compresses: at 200 000 files level 1 wrote 11.6 MB in 0.17 s,
 /// level 9 the same 11.6 MB in 1.0 s, at the end of every archive run.
-const LEVEL: i32 = 1;
+pub(crate) const LEVEL: i32 = 1;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Record {
+pub(crate) enum Record {
     Header { format: String, version: u32 },
     Run(RunRecord),
     Archive(ArchiveRecord),
@@ -55,39 +55,39 @@ enum Record {
 }
 
 #[derive(Serialize, Deserialize)]
-struct RunRecord {
-    uid: String,
-    roots: Vec<String>,
-    description: String,
-    tags: Vec<String>,
-    options: BTreeMap<String, String>,
-    started: i64,
-    ended: Option<i64>,
+pub(crate) struct RunRecord {
+    pub(crate) uid: String,
+    pub(crate) roots: Vec<String>,
+    pub(crate) description: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) options: BTreeMap<String, String>,
+    pub(crate) started: i64,
+    pub(crate) ended: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct ArchiveRecord {
-    seq: u64,
-    store: String,
-    store_kind: String,
-    store_location: Option<String>,
-    vault: String,
-    remote_id: Option<String>,
-    size: u64,
-    stored_size: Option<u64>,
-    tree_hash: Option<String>,
-    description: String,
-    tags: Vec<String>,
-    created: i64,
-    state: ArchiveState,
-    recipients: Vec<String>,
+pub(crate) struct ArchiveRecord {
+    pub(crate) seq: u64,
+    pub(crate) store: String,
+    pub(crate) store_kind: String,
+    pub(crate) store_location: Option<String>,
+    pub(crate) vault: String,
+    pub(crate) remote_id: Option<String>,
+    pub(crate) size: u64,
+    pub(crate) stored_size: Option<u64>,
+    pub(crate) tree_hash: Option<String>,
+    pub(crate) description: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) created: i64,
+    pub(crate) state: ArchiveState,
+    pub(crate) recipients: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct FileRecord {
-    archive: u64,
+pub(crate) struct FileRecord {
+    pub(crate) archive: u64,
     #[serde(flatten)]
-    file: FileEntry,
+    pub(crate) file: FileEntry,
 }
 
 /// What an export wrote.
@@ -110,7 +110,7 @@ pub struct ImportOutcome {
     pub summary: ExportSummary,
 }
 
-fn io(action: &'static str, file: &str) -> impl FnOnce(std::io::Error) -> CatalogError {
+pub(crate) fn io(action: &'static str, file: &str) -> impl FnOnce(std::io::Error) -> CatalogError {
     let file = file.to_owned();
     move |source| CatalogError::Io {
         action,
@@ -119,7 +119,7 @@ fn io(action: &'static str, file: &str) -> impl FnOnce(std::io::Error) -> Catalo
     }
 }
 
-fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
+pub(crate) fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
     serde_json::to_writer(&mut *w, rec).map_err(|e| CatalogError::Io {
         action: "writing export",
         file: file.to_owned(),
@@ -128,11 +128,16 @@ fn write_record(w: &mut impl Write, rec: &Record, file: &str) -> Result<()> {
     w.write_all(b"\n").map_err(io("writing export", file))
 }
 
-impl Catalog {
+impl SqliteCatalog {
     /// Writes run `run` with its archives, files and tags to `out` (named
     /// `name` in errors), as of one consistent snapshot.
     #[allow(clippy::too_many_lines)] // one pass writing the records in order
-    pub fn export_run(&self, run: RunId, out: impl Write, name: &str) -> Result<ExportSummary> {
+    pub(crate) fn export_run(
+        &self,
+        run: RunId,
+        out: impl Write,
+        name: &str,
+    ) -> Result<ExportSummary> {
         // A read transaction: one snapshot even while a writer works.
         let tx = self
             .conn
@@ -252,51 +257,8 @@ impl Catalog {
     /// whose uid is already here is left alone ([`ImportOutcome::imported`]
     /// false), so importing twice changes nothing.
     #[allow(clippy::too_many_lines)] // one pass over the records, read in order
-    pub fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
-        let bad = |record: u64, reason: String| CatalogError::BadExport {
-            file: name.to_owned(),
-            record,
-            reason,
-        };
-        let dec = zstd::Decoder::new(input).map_err(io("reading export", name))?;
-        let mut lines = BufReader::new(dec);
-        let mut line = String::new();
-        let mut n: u64 = 0;
-        let next =
-            |lines: &mut BufReader<_>, line: &mut String, n: &mut u64| -> Result<Option<Record>> {
-                line.clear();
-                let read = lines.read_line(line).map_err(|e| {
-                    bad(*n, format!("cannot read: {e} (truncated or not an export)"))
-                })?;
-                if read == 0 {
-                    return Ok(None);
-                }
-                let rec = serde_json::from_str(line)
-                    .map_err(|e| bad(*n, format!("malformed record: {e}")))?;
-                *n += 1;
-                Ok(Some(rec))
-            };
-        match next(&mut lines, &mut line, &mut n)? {
-            Some(Record::Header { format, version }) if format == EXPORT_FORMAT => {
-                if version > EXPORT_VERSION {
-                    return Err(bad(
-                        0,
-                        format!(
-                            "version {version} is newer than {EXPORT_VERSION}, the newest this reader knows"
-                        ),
-                    ));
-                }
-            }
-            _ => {
-                return Err(bad(
-                    0,
-                    format!("expected the header of a {EXPORT_FORMAT} export"),
-                ));
-            }
-        }
-        let Some(Record::Run(run)) = next(&mut lines, &mut line, &mut n)? else {
-            return Err(bad(n, "expected the run record".into()));
-        };
+    pub(crate) fn import_run(&mut self, input: impl Read, name: &str) -> Result<ImportOutcome> {
+        let (mut reader, run) = ExportReader::open(input, name)?;
         if let Some(existing) = self.run_by_uid(&run.uid)? {
             tracing::info!(run = %run.uid, "run already in the catalog: import skipped");
             return Ok(ImportOutcome {
@@ -335,10 +297,6 @@ impl Catalog {
         let mut archives: HashMap<u64, ArchiveKey> = HashMap::new();
         let mut batch: Vec<FileEntry> = Vec::new();
         let mut batch_archive: Option<ArchiveKey> = None;
-        let mut summary = ExportSummary {
-            archives: 0,
-            files: 0,
-        };
         let mut flush = |tx: &rusqlite::Transaction<'_>,
                          batch: &mut Vec<FileEntry>,
                          a: Option<ArchiveKey>|
@@ -358,76 +316,24 @@ impl Catalog {
             batch.clear();
             Ok(())
         };
-        loop {
-            match next(&mut lines, &mut line, &mut n)? {
-                None => {
-                    return Err(bad(
-                        n,
-                        "the export ends without its end record: truncated".into(),
-                    ));
-                }
-                Some(Record::Archive(a)) => {
+        while let Some(item) = reader.next_item()? {
+            match item {
+                Item::Archive(a) => {
                     let store = store_id(&tx, &a.store, &a.store_kind, a.store_location.as_deref())
                         .map_err(|e| CatalogError::sqlite(&self.path, "importing a store", e))?;
                     let vault = vault_id(&tx, store, &a.vault)
                         .map_err(|e| CatalogError::sqlite(&self.path, "importing a vault", e))?;
-                    let key = insert_archive(
-                        &tx,
-                        &self.path,
-                        &NewArchive {
-                            run: run_id,
-                            vault,
-                            remote_id: a.remote_id,
-                            size: a.size,
-                            stored_size: a.stored_size,
-                            tree_hash: a.tree_hash,
-                            description: a.description,
-                            tags: a.tags,
-                            created: a.created,
-                            state: a.state,
-                            recipients: a.recipients,
-                        },
-                        None,
-                    )?;
-                    if archives.insert(a.seq, key).is_some() {
-                        return Err(bad(n, format!("archive {} appears twice", a.seq)));
-                    }
-                    summary.archives += 1;
+                    let seq = a.seq;
+                    let key = insert_archive(&tx, &self.path, &a.into_new(run_id, vault), None)?;
+                    archives.insert(seq, key);
                 }
-                Some(Record::File(f)) => {
-                    let Some(&key) = archives.get(&f.archive) else {
-                        return Err(bad(
-                            n,
-                            format!(
-                                "file {} names archive {} before it is defined",
-                                f.file.path, f.archive
-                            ),
-                        ));
-                    };
+                Item::File(f) => {
+                    let key = archives[&f.archive];
                     if batch_archive != Some(key) || batch.len() >= BATCH {
                         flush(&tx, &mut batch, batch_archive)?;
                         batch_archive = Some(key);
                     }
                     batch.push(f.file);
-                    summary.files += 1;
-                }
-                Some(Record::End {
-                    archives: na,
-                    files: nf,
-                }) => {
-                    if (na, nf) != (summary.archives, summary.files) {
-                        return Err(bad(
-                            n,
-                            format!(
-                                "the end record counts {na} archives and {nf} files, but the export holds {} and {}",
-                                summary.archives, summary.files
-                            ),
-                        ));
-                    }
-                    break;
-                }
-                Some(Record::Header { .. } | Record::Run(_)) => {
-                    return Err(bad(n, "a second header or run record".into()));
                 }
             }
         }
@@ -438,7 +344,7 @@ impl Catalog {
         Ok(ImportOutcome {
             run: run_id,
             imported: true,
-            summary,
+            summary: reader.summary,
         })
     }
 }
@@ -452,7 +358,7 @@ fn store_kinds(
         .collect()
 }
 
-fn existing_count(cat: &Catalog, run: RunId) -> Result<u64> {
+fn existing_count(cat: &SqliteCatalog, run: RunId) -> Result<u64> {
     Ok(cat.archives_of_run(run)?.len() as u64)
 }
 
@@ -487,4 +393,158 @@ fn vault_id(
         |r| r.get(0),
     )
     .map(VaultId)
+}
+
+impl ArchiveRecord {
+    /// The archive to record, in run `run` and vault `vault`.
+    pub(crate) fn into_new(self, run: RunId, vault: VaultId) -> NewArchive {
+        NewArchive {
+            run,
+            vault,
+            remote_id: self.remote_id,
+            size: self.size,
+            stored_size: self.stored_size,
+            tree_hash: self.tree_hash,
+            description: self.description,
+            tags: self.tags,
+            created: self.created,
+            state: self.state,
+            recipients: self.recipients,
+        }
+    }
+}
+
+/// An archive or a file of an export, as [`ExportReader::next_item`] reads it.
+pub(crate) enum Item {
+    Archive(ArchiveRecord),
+    File(FileRecord),
+}
+
+/// Reads an export for either backend's import, refusing what is not one:
+/// a foreign or newer header, a missing run record, an archive twice, a
+/// file before its archive, a second header, a missing or wrong end.
+pub(crate) struct ExportReader<R: Read> {
+    lines: BufReader<zstd::Decoder<'static, BufReader<R>>>,
+    line: String,
+    n: u64,
+    name: String,
+    seqs: HashSet<u64>,
+    /// Archives and files read so far.
+    pub(crate) summary: ExportSummary,
+}
+
+impl<R: Read> ExportReader<R> {
+    /// Reads the header and the run record.
+    pub(crate) fn open(input: R, name: &str) -> Result<(Self, RunRecord)> {
+        let dec = zstd::Decoder::new(input).map_err(io("reading export", name))?;
+        let mut r = ExportReader {
+            lines: BufReader::new(dec),
+            line: String::new(),
+            n: 0,
+            name: name.to_owned(),
+            seqs: HashSet::new(),
+            summary: ExportSummary {
+                archives: 0,
+                files: 0,
+            },
+        };
+        match r.record()? {
+            Some(Record::Header { format, version }) if format == EXPORT_FORMAT => {
+                if version > EXPORT_VERSION {
+                    return Err(r.bad(
+                        0,
+                        format!(
+                            "version {version} is newer than {EXPORT_VERSION}, the newest this reader knows"
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                return Err(r.bad(
+                    0,
+                    format!("expected the header of a {EXPORT_FORMAT} export"),
+                ));
+            }
+        }
+        let Some(Record::Run(run)) = r.record()? else {
+            return Err(r.bad(r.n, "expected the run record".into()));
+        };
+        Ok((r, run))
+    }
+
+    fn bad(&self, record: u64, reason: String) -> CatalogError {
+        CatalogError::BadExport {
+            file: self.name.clone(),
+            record,
+            reason,
+        }
+    }
+
+    fn record(&mut self) -> Result<Option<Record>> {
+        self.line.clear();
+        let read = self.lines.read_line(&mut self.line).map_err(|e| {
+            self.bad(
+                self.n,
+                format!("cannot read: {e} (truncated or not an export)"),
+            )
+        })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        let rec = serde_json::from_str(&self.line)
+            .map_err(|e| self.bad(self.n, format!("malformed record: {e}")))?;
+        self.n += 1;
+        Ok(Some(rec))
+    }
+
+    /// The next archive or file; `None` after the end record, whose
+    /// counts match what was read.
+    pub(crate) fn next_item(&mut self) -> Result<Option<Item>> {
+        let n = self.n;
+        match self.record()? {
+            None => Err(self.bad(
+                n,
+                "the export ends without its end record: truncated".into(),
+            )),
+            Some(Record::Archive(a)) => {
+                if !self.seqs.insert(a.seq) {
+                    return Err(self.bad(self.n, format!("archive {} appears twice", a.seq)));
+                }
+                self.summary.archives += 1;
+                Ok(Some(Item::Archive(a)))
+            }
+            Some(Record::File(f)) => {
+                if !self.seqs.contains(&f.archive) {
+                    return Err(self.bad(
+                        self.n,
+                        format!(
+                            "file {} names archive {} before it is defined",
+                            f.file.path, f.archive
+                        ),
+                    ));
+                }
+                self.summary.files += 1;
+                Ok(Some(Item::File(f)))
+            }
+            Some(Record::End {
+                archives: na,
+                files: nf,
+            }) => {
+                let s = self.summary;
+                if (na, nf) != (s.archives, s.files) {
+                    return Err(self.bad(
+                        self.n,
+                        format!(
+                            "the end record counts {na} archives and {nf} files, but the export holds {} and {}",
+                            s.archives, s.files
+                        ),
+                    ));
+                }
+                Ok(None)
+            }
+            Some(Record::Header { .. } | Record::Run(_)) => {
+                Err(self.bad(self.n, "a second header or run record".into()))
+            }
+        }
+    }
 }

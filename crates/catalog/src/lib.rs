@@ -82,6 +82,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod acl;
+mod api;
 mod backup;
 mod catalog;
 mod check;
@@ -90,7 +91,10 @@ mod error;
 mod export;
 mod home;
 mod index;
+pub mod location;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod query;
 mod record;
 mod search;
@@ -100,12 +104,14 @@ mod time;
 mod tokens;
 
 pub use acl::{FileAcl, KnownPrincipal};
+pub use api::{BackendKind, Catalog};
 pub use backup::{BackupLevel, BackupSet, NewBackupSet};
-pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, Catalog, SCHEMA_VERSION};
+pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, SCHEMA_VERSION};
 pub use check::CheckReport;
 pub use error::{CatalogError, Result};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};
 pub use home::{DEFAULT_FILE_NAME, data_home, default_path};
+pub use location::{Location, PgLocation};
 pub use model::{
     AclEntry, Archive, ArchiveKey, ArchiveState, BackupId, FileEntry, FileHit, FileId, JobKey,
     JobState, MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId,

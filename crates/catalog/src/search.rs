@@ -11,7 +11,7 @@
 
 use rusqlite::types::Value;
 
-use crate::catalog::{Catalog, decode_extra, join_path, split_path, to_u64};
+use crate::catalog::{SqliteCatalog, decode_extra, join_path, split_path, to_u64};
 use crate::error::{CatalogError, Result};
 use crate::model::{
     ArchiveKey, ArchiveState, FileEntry, FileHit, FileId, Page, RunId, SearchPage, state_sql,
@@ -87,15 +87,18 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
+/// The principal key an `acl:`/`owner:` name stands for: `sid:S-1-…` for
+/// a SID, else the name itself.
+pub(crate) fn sid_key(n: &str) -> String {
+    if n.to_ascii_uppercase().starts_with("S-1-") {
+        format!("sid:{}", n.to_ascii_uppercase())
+    } else {
+        n.to_owned()
+    }
+}
+
 /// The condition of an `owner:`, `group:`, `acl:` or `acl:deny` clause.
 fn access_clause(term: &Term, neg: &str) -> (String, Vec<Value>) {
-    let sid_key = |n: &str| {
-        if n.to_ascii_uppercase().starts_with("S-1-") {
-            format!("sid:{}", n.to_ascii_uppercase())
-        } else {
-            n.to_owned()
-        }
-    };
     match term {
         Term::Owner(n) | Term::Group(n) => {
             let (kind, func, col) = if matches!(term, Term::Owner(_)) {
@@ -131,7 +134,7 @@ fn access_clause(term: &Term, neg: &str) -> (String, Vec<Value>) {
     }
 }
 
-impl Catalog {
+impl SqliteCatalog {
     fn archive_text_matches(&self, expr: &str, phrase: Option<&str>) -> Result<bool> {
         let sql = if phrase.is_some() {
             "SELECT EXISTS(SELECT 1 FROM archive_fts WHERE archive_fts MATCH ?1 AND pf_phrase(raw, ?2))"
@@ -437,7 +440,7 @@ impl Catalog {
     }
 
     /// One page of the files matching `query`, by ascending [`FileId`].
-    pub fn search(&self, query: &Query, page: Page) -> Result<SearchPage> {
+    pub(crate) fn search(&self, query: &Query, page: Page) -> Result<SearchPage> {
         let limit = page.limit.clamp(1, MAX_PAGE);
         let plan = self.plan(query)?;
         self.settle_index();
@@ -488,13 +491,13 @@ impl Catalog {
     ///
     /// # Errors
     /// [`CatalogError::Query`] naming the column of a syntax error.
-    pub fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
+    pub(crate) fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
         let q: Query = text.parse()?;
         self.search(&q, page)
     }
 
     /// How many files match `query` (reads every match: slower than a page).
-    pub fn count(&self, query: &Query) -> Result<u64> {
+    pub(crate) fn count(&self, query: &Query) -> Result<u64> {
         let plan = self.plan(query)?;
         self.settle_index();
         let tx = self
@@ -519,7 +522,7 @@ impl Catalog {
     }
 
     /// Every archived version of one path, oldest archive first.
-    pub fn where_is(&self, path: &str) -> Result<Vec<FileHit>> {
+    pub(crate) fn where_is(&self, path: &str) -> Result<Vec<FileHit>> {
         let (dir, name) = split_path(path)?;
         let sql = format!(
             "SELECT {HIT_COLUMNS} FROM dirs d CROSS JOIN files f ON f.dir_id = d.id CROSS JOIN archives a ON a.id = f.archive_id
@@ -544,7 +547,7 @@ impl Catalog {
     /// particular order. One query where an incremental run would otherwise
     /// ask [`Catalog::where_is`] once per file; the rows are borrowed, so a
     /// caller matching a million files allocates nothing per row.
-    pub fn stored_files_under(
+    pub(crate) fn stored_files_under(
         &self,
         dir: &str,
         mut each: impl FnMut(&StoredFile<'_>),

@@ -21,7 +21,8 @@ use std::fmt;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, insert_archive, insert_run, join_path, to_i64, to_u64};
+use crate::api::Catalog;
+use crate::catalog::{SqliteCatalog, insert_archive, insert_run, join_path, to_i64, to_u64};
 use crate::error::{CatalogError, Result};
 use crate::model::{
     ArchiveKey, ArchiveState, BackupId, FileEntry, FileHit, FileId, MemberLocation, NewArchive,
@@ -288,10 +289,9 @@ pub struct Tapes<'a> {
     cat: &'a mut Catalog,
 }
 
-impl Catalog {
-    /// The tape tables of this catalog.
-    pub fn tape(&mut self) -> Tapes<'_> {
-        Tapes { cat: self }
+impl<'a> Tapes<'a> {
+    pub(crate) fn new(cat: &'a mut Catalog) -> Self {
+        Tapes { cat }
     }
 }
 
@@ -422,7 +422,18 @@ pub(crate) fn member_path(root: &str, name: &[u8]) -> String {
 
 impl Tapes<'_> {
     fn err(&self, action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> CatalogError + '_ {
-        self.cat.err(action)
+        let action = action.into();
+        move |e| CatalogError::sqlite(self.cat.path(), action, e)
+    }
+
+    /// The SQLite catalog behind these tables: the other backends have no
+    /// tape tables yet.
+    fn sq(&self) -> Result<&SqliteCatalog> {
+        self.cat.sqlite("Catalog::tape")
+    }
+
+    fn sq_mut(&mut self) -> Result<&mut SqliteCatalog> {
+        self.cat.sqlite_mut("Catalog::tape")
     }
 
     fn one<T>(
@@ -432,7 +443,7 @@ impl Tapes<'_> {
         f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
         action: &str,
     ) -> Result<Option<T>> {
-        self.cat
+        self.sq()?
             .conn
             .prepare_cached(sql)
             .and_then(|mut st| st.query_row(p, f).optional())
@@ -446,7 +457,7 @@ impl Tapes<'_> {
         f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
         action: &str,
     ) -> Result<Vec<T>> {
-        self.cat
+        self.sq()?
             .conn
             .prepare_cached(sql)
             .and_then(|mut st| st.query_map(p, f)?.collect())
@@ -454,7 +465,7 @@ impl Tapes<'_> {
     }
 
     fn exec(&self, sql: &str, p: impl rusqlite::Params, action: &str) -> Result<usize> {
-        self.cat
+        self.sq()?
             .conn
             .prepare_cached(sql)
             .and_then(|mut st| st.execute(p))
@@ -510,7 +521,7 @@ impl Tapes<'_> {
     pub fn add_volume(&mut self, label: &str, serial: &str, created: i64) -> Result<VolumeId> {
         if self.volume(label)?.is_some() {
             return Err(CatalogError::Exists {
-                path: self.cat.path.clone(),
+                path: self.cat.path().to_path_buf(),
                 what: "tape volume",
                 id: label.to_owned(),
             });
@@ -521,7 +532,7 @@ impl Tapes<'_> {
             params![store.0, label, serial, created],
             &format!("adding tape volume {label}"),
         )?;
-        Ok(VolumeId(self.cat.conn.last_insert_rowid()))
+        Ok(VolumeId(self.sq()?.conn.last_insert_rowid()))
     }
 
     /// Makes `label` the online volume (and no other).
@@ -529,9 +540,9 @@ impl Tapes<'_> {
         let Some(v) = self.volume(label)? else {
             return Err(self.cat.not_found("tape volume", &label));
         };
-        let path = self.cat.path.clone();
+        let path = self.cat.path().to_path_buf();
         let sq = |e| CatalogError::sqlite(&path, format!("putting tape volume {label} online"), e);
-        let tx = self.cat.conn.unchecked_transaction().map_err(sq)?;
+        let tx = self.sq()?.conn.unchecked_transaction().map_err(sq)?;
         tx.execute("UPDATE tape_volumes SET online = 0 WHERE online = 1", [])
             .map_err(sq)?;
         tx.execute("UPDATE tape_volumes SET online = 1 WHERE id = ?1", [v.id.0])
@@ -557,9 +568,9 @@ impl Tapes<'_> {
     /// backups released (their targets can be assigned again). Returns how
     /// many were released.
     pub fn close_volume(&mut self, volume: VolumeId) -> Result<usize> {
-        let path = self.cat.path.clone();
+        let path = self.cat.path().to_path_buf();
         let sq = |e| CatalogError::sqlite(&path, format!("closing tape volume {volume}"), e);
-        let tx = self.cat.conn.unchecked_transaction().map_err(sq)?;
+        let tx = self.sq()?.conn.unchecked_transaction().map_err(sq)?;
         let n = tx
             .execute(
                 "DELETE FROM tape_backups WHERE volume_id = ?1 AND status = 'assigned'",
@@ -590,15 +601,15 @@ impl Tapes<'_> {
         }
         if self.target(&target.name)?.is_some() {
             return Err(CatalogError::Exists {
-                path: self.cat.path.clone(),
+                path: self.cat.path().to_path_buf(),
                 what: "tape target",
                 id: target.name.clone(),
             });
         }
-        let path = self.cat.path.clone();
+        let path = self.cat.path().to_path_buf();
         let name = &target.name;
         let sq = |e| CatalogError::sqlite(&path, format!("adding tape target {name}"), e);
-        let tx = self.cat.conn.unchecked_transaction().map_err(sq)?;
+        let tx = self.sq()?.conn.unchecked_transaction().map_err(sq)?;
         tx.execute(
             "INSERT INTO tape_targets(name, root, remote, imported) VALUES (?1, ?2, ?3, ?4)",
             params![target.name, target.root, target.remote, target.imported],
@@ -728,7 +739,7 @@ impl Tapes<'_> {
             params![target.0, volume.0, status.as_str(), created],
             &format!("adding a backup of tape target {target}"),
         )?;
-        Ok(BackupId(self.cat.conn.last_insert_rowid()))
+        Ok(BackupId(self.sq()?.conn.last_insert_rowid()))
     }
 
     /// A backup by number.
@@ -982,7 +993,7 @@ impl Tapes<'_> {
         let parts = self.parts(backup)?;
         let Some(first) = parts.first() else {
             return Err(CatalogError::NotFound {
-                path: self.cat.path.clone(),
+                path: self.cat.path().to_path_buf(),
                 what: "part of tape backup",
                 id: backup.to_string(),
             });
@@ -997,7 +1008,7 @@ impl Tapes<'_> {
         let (entries, run, archive) = backup_rows(&b, members, vault, remote_id, stored, at);
         // Inline indexing (total 0) and foreign keys on: deleting an earlier
         // record cascades, and writes the index in this transaction too.
-        self.cat.write_files(0, true, "recording a tape backup", |tx, files| {
+        self.sq_mut()?.write_files(0, true, "recording a tape backup", |tx, files| {
             let path = files.path().to_owned();
             let sq = |e| CatalogError::sqlite(&path, format!("recording tape backup {backup}"), e);
             if let Some(old) = b.archive {
@@ -1137,7 +1148,7 @@ fn relative(root: &str, path: &str) -> String {
 }
 
 /// Sets [`FileHit::tape`] on the hits that are members of tape archives.
-pub(crate) fn fill_positions(cat: &Catalog, hits: &mut [FileHit]) -> Result<()> {
+pub(crate) fn fill_positions(cat: &SqliteCatalog, hits: &mut [FileHit]) -> Result<()> {
     if hits.is_empty() {
         return Ok(());
     }

@@ -129,3 +129,152 @@ pub(crate) fn names(cat: &Catalog, q: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The backends every catalog test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a test needs the PostgreSQL server for, when it is not there.
+const NO_POSTGRES: &str = "PERMAFROST_POSTGRES_URL is not set: the catalog tests need the PostgreSQL \
+     server of scripts/services/postgres (run `eval \"$(scripts/services/postgres start)\"`, or scripts/test)";
+
+/// A test database on the PostgreSQL server, dropped with its connections
+/// when the test ends (passed or failed).
+struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn create(label: &str) -> (Self, String) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let admin = std::env::var("PERMAFROST_POSTGRES_URL").expect(NO_POSTGRES);
+        let catalog::Location::Postgres(loc) = catalog::Location::parse(&admin)
+            .unwrap_or_else(|e| panic!("PERMAFROST_POSTGRES_URL: {e}"))
+        else {
+            panic!("PERMAFROST_POSTGRES_URL={admin} is not a postgres:// location");
+        };
+        let mut name = format!(
+            "pf_{}_{}_{label}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        name.truncate(63);
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to {admin}: {e}"));
+        c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+        let location = catalog::PgLocation {
+            dbname: name.clone(),
+            ..loc
+        }
+        .to_string();
+        (PgDatabase { admin, name }, location)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let dropped = postgres::Client::connect(&self.admin, postgres::NoTls).and_then(|mut c| {
+            c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+        });
+        if let Err(e) = dropped
+            && !std::thread::panicking()
+        {
+            panic!("dropping test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// The catalogs of one test on one backend: a temporary directory of
+/// SQLite files, or databases of their own on the PostgreSQL server.
+pub(crate) struct Db {
+    pub backend: Backend,
+    label: String,
+    dir: tempfile::TempDir,
+    main: String,
+    databases: std::sync::Mutex<Vec<PgDatabase>>,
+}
+
+impl Db {
+    pub(crate) fn new(backend: Backend, label: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db {
+            backend,
+            label: label.to_owned(),
+            dir,
+            main: String::new(),
+            databases: std::sync::Mutex::new(Vec::new()),
+        };
+        db.main = db.new_location("main");
+        db
+    }
+
+    /// A location no catalog holds yet.
+    pub(crate) fn new_location(&self, name: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => self
+                .dir
+                .path()
+                .join(format!("{name}.sqlite"))
+                .to_string_lossy()
+                .into_owned(),
+            Backend::Postgres => {
+                let (db, location) = PgDatabase::create(&self.label);
+                self.databases.lock().unwrap().push(db);
+                location
+            }
+        }
+    }
+
+    /// The test's catalog (the same one each call).
+    pub(crate) fn location(&self) -> &str {
+        &self.main
+    }
+
+    /// Opens the test's catalog (the same one each call).
+    pub(crate) fn open(&self) -> Catalog {
+        Catalog::open_location(&self.main).unwrap_or_else(|e| panic!("{}: {e}", self.main))
+    }
+
+    /// A second, empty catalog of the same backend.
+    pub(crate) fn open_other(&self, name: &str) -> Catalog {
+        let location = self.new_location(name);
+        Catalog::open_location(&location).unwrap_or_else(|e| panic!("{location}: {e}"))
+    }
+}
+
+/// Each test twice, as `NAME::sqlite` and `NAME::postgres`, its body given
+/// the backend's [`Db`]. A test whose operation the PostgreSQL backend
+/// lacks yet says so with `pending(postgres = "Catalog::OPERATION")`: its
+/// PostgreSQL run must then fail on exactly that `Unsupported` operation
+/// (and starts failing, to be unmarked, once the backend has it).
+macro_rules! each_backend {
+    ($( $(#[$attr:meta])* $(pending(postgres = $op:literal))? fn $name:ident($db:ident) $body:block )*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$attr])*
+            fn body($db: &crate::support::Db) $body
+
+            #[test]
+            fn sqlite() {
+                body(&crate::support::Db::new(crate::support::Backend::Sqlite, stringify!($name)));
+            }
+
+            #[test]
+            $(#[should_panic(expected = $op)])?
+            fn postgres() {
+                body(&crate::support::Db::new(crate::support::Backend::Postgres, stringify!($name)));
+            }
+        }
+    )*};
+}
