@@ -109,6 +109,11 @@ impl SftpDestination {
             retryable: true,
         })?;
         let _ = tcp.set_read_timeout(Some(Duration::from_secs(300)));
+        // Each file is a few small request/reply exchanges (open, write,
+        // fsync, rename, exec of the checksum command): without this, Nagle
+        // holds every small write back until the peer's delayed ACK (40 ms
+        // on Linux), several times a file.
+        let _ = tcp.set_nodelay(true);
         let mut session = Session::new().map_err(|e| remote_err("starting SSH to", &target, &e))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(300_000);
