@@ -5,9 +5,10 @@
 # (/usr/bin/time -v; sshd and the remote commands not counted).
 #
 # Usage: [VERIFY=remote|readback] benches/measure-dv-backup-sftp.sh [N] [BYTES_PER_FILE] [JOBS]
-#   VERIFY is [Backup] SshVerify: remote (default, as in dv-backup: one
-#   md5sum run on the host per file, through the login shell of the user,
-#   so its startup files count) or readback (each copy read back over SFTP).
+#   VERIFY is [Backup] SshVerify: remote (default, as in dv-backup: md5sum
+#   run on the host for each file, in one shell per connection, so the
+#   user's startup files count once per connection) or readback (each copy
+#   read back over SFTP).
 #   needs PostgreSQL and sshd: eval "$(scripts/services/postgres start)"
 #   and eval "$(scripts/services/sshd start)" first. Builds dv-backup
 #   --release (where cargo puts it). Everything is made in a temp dir
