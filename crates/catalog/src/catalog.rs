@@ -367,7 +367,7 @@ impl Catalog {
         }
         self.conn
             .execute_batch(
-                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
             )
             .map_err(sq("setting pragmas"))?;
         // Before migrating: migrations may compute tokens.

@@ -347,7 +347,7 @@ impl Indexer {
             )?;
             c.busy_timeout(busy)?;
             c.execute_batch(
-                "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;",
+                "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;",
             )?;
             Ok(c)
         };
