@@ -13,7 +13,9 @@
 #   bench_run JOBS DEST_DIR        `dv-backup run -j JOBS`, its report, then
 #                                  files, MB, wall, user, sys, files/s, MB/s
 #                                  and peak RSS (of dv-backup only); DEST_DIR
-#                                  is measured for the size at the destination
+#                                  is measured for the size at the destination.
+#                                  WRAP="heaptrack -o FILE" (any command)
+#                                  runs dv-backup under it, for a heap profile
 # Needs PostgreSQL: eval "$(scripts/services/postgres start)" first.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -103,7 +105,7 @@ bench_run() {
   sync
   echo "running dv-backup run -j $jobs" >&2
   local rc=0
-  /usr/bin/time -v -o "$WORK/time.txt" "$BIN" -c "$WORK/config.ini" -q run -j "$jobs" --no-email >"$WORK/report.txt" || rc=$?
+  /usr/bin/time -v -o "$WORK/time.txt" ${WRAP:-} "$BIN" -c "$WORK/config.ini" -q run -j "$jobs" --no-email >"$WORK/report.txt" || rc=$?
   cat "$WORK/report.txt"
   if [ "$rc" != 0 ]; then
     echo "dv-backup run exited $rc (see the report above); no numbers for a failed run" >&2

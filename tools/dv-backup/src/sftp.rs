@@ -466,7 +466,7 @@ impl Destination for SftpDestination {
                 if let Some(hex) = Self::remote_sum(&mut conn, &remote, cmd)? {
                     return Ok(hex);
                 }
-                tracing::info!(host = %self.config.host, "the host runs no {cmd}; verifying by reading copies back over SFTP");
+                tracing::warn!(host = %self.config.host, "the host runs no {cmd} (or no shell); verifying by reading copies back over SFTP");
                 *self
                     .no_shell
                     .lock()
