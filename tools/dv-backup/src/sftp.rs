@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,6 +21,74 @@ use crate::config::SshConfig;
 struct Conn {
     session: Session,
     sftp: Sftp,
+    /// A shell kept open on the host for the checksum commands, started
+    /// on first use (`None` until then, or after it failed).
+    shell: Option<RemoteShell>,
+}
+
+/// Ends each command's output in the checksum shell; never the start of a
+/// line `md5sum` and its kin print (those start with a hex digit or `\`).
+const END_MARK: &str = "__permafrost_sum_done__";
+
+/// One shell on the host that runs every checksum command of a connection.
+///
+/// Each `exec` on an SSH channel starts the user's login shell, and the
+/// shell's start-up files with it (often tens of milliseconds: a `.bashrc`
+/// that initialises pyenv or conda took 55 ms here), once per file. One
+/// shell per connection pays that once; each file then costs one command
+/// written to its input and its answer read up to [`END_MARK`].
+struct RemoteShell {
+    channel: BufReader<ssh2::Channel>,
+}
+
+impl RemoteShell {
+    /// Starts `sh` on the host, its errors joined to its output, and reads
+    /// past whatever the start-up files printed. `None` when the host
+    /// runs no shell (an SFTP-only account).
+    fn start(session: &Session) -> Option<RemoteShell> {
+        let mut channel = session.channel_session().ok()?;
+        channel.exec("exec sh").ok()?;
+        let mut shell = RemoteShell {
+            channel: BufReader::new(channel),
+        };
+        shell.send("exec 2>&1").ok()?;
+        let (_, status) = shell.call("true").ok()?;
+        (status == 0).then_some(shell)
+    }
+
+    fn send(&mut self, line: &str) -> std::io::Result<()> {
+        let ch = self.channel.get_mut();
+        ch.write_all(line.as_bytes())?;
+        ch.write_all(b"\n")?;
+        ch.flush()
+    }
+
+    /// Runs one command; its output lines and exit status. An error when
+    /// the shell went away (the channel closed before the end mark).
+    fn call(&mut self, command: &str) -> std::io::Result<(Vec<String>, i32)> {
+        self.send(&format!(
+            "{command} </dev/null; printf '\\n%s %s\\n' {END_MARK} \"$?\""
+        ))?;
+        let mut out = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.channel.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the remote shell exited",
+                ));
+            }
+            let text = line.trim_end_matches(['\n', '\r']);
+            if let Some(status) = text.strip_prefix(END_MARK) {
+                let status = status.trim().parse().unwrap_or(-1);
+                return Ok((out, status));
+            }
+            if !text.is_empty() {
+                out.push(text.to_owned());
+            }
+        }
+    }
 }
 
 /// The SFTP destination; a pool of connections, one per copy in flight.
@@ -109,6 +177,11 @@ impl SftpDestination {
             retryable: true,
         })?;
         let _ = tcp.set_read_timeout(Some(Duration::from_secs(300)));
+        // Each file is a few small request/reply exchanges (open, write,
+        // fsync, rename, exec of the checksum command): without this, Nagle
+        // holds every small write back until the peer's delayed ACK (40 ms
+        // on Linux), several times a file.
+        let _ = tcp.set_nodelay(true);
         let mut session = Session::new().map_err(|e| remote_err("starting SSH to", &target, &e))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(300_000);
@@ -141,7 +214,11 @@ impl SftpDestination {
         let sftp = session
             .sftp()
             .map_err(|e| remote_err("opening SFTP on", &target, &e))?;
-        Ok(Conn { session, sftp })
+        Ok(Conn {
+            session,
+            sftp,
+            shell: None,
+        })
     }
 
     fn check_host_key(&self, session: &Session) -> Result<()> {
@@ -294,41 +371,41 @@ impl SftpDestination {
         Ok(total)
     }
 
-    /// Runs `<sum> -- <path>` on the host; `None` when the host runs no
-    /// such command.
-    fn remote_sum(conn: &Conn, remote: &str, command: &str) -> Result<Option<String>> {
-        let mut ch = conn
-            .session
-            .channel_session()
-            .map_err(|e| remote_err("opening a channel to", remote, &e))?;
-        if ch
-            .exec(&format!("{command} -- {}", shell_quote(remote)))
-            .is_err()
-        {
-            return Ok(None);
+    /// Runs `<sum> -- <path>` on the host, in the connection's shell;
+    /// `None` when the host runs no shell or no such command.
+    fn remote_sum(conn: &mut Conn, remote: &str, command: &str) -> Result<Option<String>> {
+        if conn.shell.is_none() {
+            conn.shell = RemoteShell::start(&conn.session);
         }
-        let mut out = String::new();
-        let _ = ch.read_to_string(&mut out);
-        let mut err = String::new();
-        let _ = ch.stderr().read_to_string(&mut err);
-        let _ = ch.wait_close();
-        let status = ch.exit_status().unwrap_or(-1);
+        let Some(shell) = conn.shell.as_mut() else {
+            return Ok(None);
+        };
+        let (out, status) = match shell.call(&format!("{command} -- {}", shell_quote(remote))) {
+            Ok(answer) => answer,
+            Err(e) => {
+                conn.shell = None;
+                return Err(io_remote("checksumming", remote, &e));
+            }
+        };
         if status == 0 {
-            let hex = out.split_whitespace().next().unwrap_or("").to_owned();
+            let hex = out
+                .last()
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or("");
             if hex.is_empty() {
                 return Ok(None);
             }
             return Ok(Some(hex.trim_start_matches('\\').to_owned()));
         }
-        // 126/127: no such command or no shell; anything else is a real
-        // failure of the command (the file is missing, unreadable).
-        if status == 126 || status == 127 || status == -1 {
+        // 126/127: no such command; anything else is a real failure of the
+        // command (the file is missing, unreadable).
+        if status == 126 || status == 127 {
             return Ok(None);
         }
         Err(Error::Remote {
             action: "checksumming",
             path: remote.to_owned(),
-            message: format!("{command} exited with {status}: {}", err.trim()),
+            message: format!("{command} exited with {status}: {}", out.join(" / ")),
             retryable: false,
         })
     }
@@ -375,7 +452,7 @@ impl Destination for SftpDestination {
     }
 
     fn checksum(&self, path: &str, kind: &ChecksumType) -> Result<String> {
-        let conn = self.take()?;
+        let mut conn = self.take()?;
         let remote = self.remote_path(path);
         let no_shell = *self
             .no_shell
@@ -386,10 +463,10 @@ impl Destination for SftpDestination {
                 && !no_shell
                 && let Some(cmd) = kind.sum_command()
             {
-                if let Some(hex) = Self::remote_sum(&conn, &remote, cmd)? {
+                if let Some(hex) = Self::remote_sum(&mut conn, &remote, cmd)? {
                     return Ok(hex);
                 }
-                tracing::info!(host = %self.config.host, "the host runs no {cmd}; verifying by reading copies back over SFTP");
+                tracing::warn!(host = %self.config.host, "the host runs no {cmd} (or no shell); verifying by reading copies back over SFTP");
                 *self
                     .no_shell
                     .lock()

@@ -280,6 +280,60 @@ fn sftp_verifies_by_reading_back_when_asked() {
 }
 
 #[test]
+fn sftp_verifies_many_files_of_every_type_on_the_host() {
+    // Remote verification (the default) runs every checksum command of a
+    // connection in one shell on the host: 40 files over 2 connections,
+    // the four types mixed, one name that needs quoting.
+    let mut site = Site::new("remotesum");
+    let ds = site.dataset("10.5072", "FK2/RS");
+    let kinds = ["MD5", "SHA1", "SHA256", "SHA512"];
+    let mut names = Vec::new();
+    for i in 0..40 {
+        let kind = kinds[i % kinds.len()];
+        let name = if i == 7 {
+            "it's a file".to_owned()
+        } else {
+            format!("rs{i:02}")
+        };
+        let body = format!("file {i} checked with {kind}\n").repeat(i + 1);
+        let sum = crate::fixture::checksum(kind, body.as_bytes());
+        site.file(
+            ds,
+            &name,
+            Some(body.as_bytes()),
+            kind,
+            Some(&sum),
+            &format!("2024-01-01 00:00:{i:02}"),
+        );
+        names.push((name, body));
+    }
+    let config = site.config(&ssh_backup(&site, ""), true, false);
+    let o = site.run(&config, &["run", "-j", "2"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("40 files processed; 0 skipped; 40 success, 0 failed"),
+        "{out}"
+    );
+    // Verified by the host's commands, not by the read-back fallback.
+    assert!(
+        !stderr(&o).contains("reading copies back"),
+        "{}",
+        stderr(&o)
+    );
+    for (name, body) in &names {
+        assert_eq!(
+            fs::read(site.backup.join("10.5072/FK2/RS").join(name)).unwrap(),
+            body.as_bytes(),
+            "{name}"
+        );
+    }
+    let statuses = site.statuses();
+    assert_eq!(statuses.len(), 40);
+    assert!(statuses.values().all(|s| s == "OK"), "{statuses:?}");
+}
+
+#[test]
 fn a_wrong_ssh_port_is_a_destination_error() {
     let mut site = Site::new("badport");
     let ds_a = site.dataset("10.5072", "FK2/BP");
