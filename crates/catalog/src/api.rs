@@ -527,7 +527,8 @@ impl Catalog {
     /// # Errors
     /// [`CatalogError::Query`] naming the column of a syntax error.
     pub fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
-        both!(&self.backend, c => c.search_str(text, page))
+        let query: Query = text.parse()?;
+        self.search(&query, page)
     }
 
     /// How many files match `query` (reads every match: slower than a page).

@@ -29,7 +29,7 @@ use crate::catalog::{
 };
 use crate::error::{CatalogError, Result};
 use crate::model::{
-    ArchiveKey, ArchiveState, FileEntry, NewArchive, NewRun, RunId, StoreId, VaultId,
+    Archive, ArchiveKey, ArchiveState, FileEntry, NewArchive, NewRun, RunId, StoreId, VaultId,
 };
 
 /// The `format` named in the header record.
@@ -81,6 +81,31 @@ pub(crate) struct ArchiveRecord {
     pub(crate) created: i64,
     pub(crate) state: ArchiveState,
     pub(crate) recipients: Vec<String>,
+}
+
+impl ArchiveRecord {
+    /// The record of archive `a`, its store's kind and location looked up
+    /// in `stores` (name to kind and location; both backends read it the
+    /// same way).
+    pub(crate) fn of(a: Archive, stores: &HashMap<String, (String, Option<String>)>) -> Self {
+        let (store_kind, store_location) = stores.get(&a.store).cloned().unwrap_or_default();
+        ArchiveRecord {
+            seq: a.seq,
+            store: a.store,
+            store_kind,
+            store_location,
+            vault: a.vault,
+            remote_id: a.info.remote_id,
+            size: a.info.size,
+            stored_size: a.info.stored_size,
+            tree_hash: a.info.tree_hash,
+            description: a.info.description,
+            tags: a.info.tags,
+            created: a.info.created,
+            state: a.info.state,
+            recipients: a.info.recipients,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -190,30 +215,15 @@ impl SqliteCatalog {
         let accounts =
             crate::catalog::Accounts::load(&tx).map_err(self.err("reading account names"))?;
         for a in archives {
-            let (kind, location) = stores.get(&a.store).cloned().unwrap_or_default();
+            let (key, seq) = (a.key, a.seq);
             write_record(
                 &mut w,
-                &Record::Archive(ArchiveRecord {
-                    seq: a.seq,
-                    store: a.store,
-                    store_kind: kind,
-                    store_location: location,
-                    vault: a.vault,
-                    remote_id: a.info.remote_id,
-                    size: a.info.size,
-                    stored_size: a.info.stored_size,
-                    tree_hash: a.info.tree_hash,
-                    description: a.info.description,
-                    tags: a.info.tags,
-                    created: a.info.created,
-                    state: a.info.state,
-                    recipients: a.info.recipients,
-                }),
+                &Record::Archive(ArchiveRecord::of(a, &stores)),
                 name,
             )?;
             summary.archives += 1;
             let mut rows = files
-                .query([a.key.0])
+                .query([key.0])
                 .map_err(self.err("reading files for export"))?;
             while let Some(row) = rows.next().map_err(self.err("reading files for export"))? {
                 let mut file = file_entry(row).map_err(self.err("reading files for export"))?;
@@ -225,10 +235,7 @@ impl SqliteCatalog {
                 }
                 write_record(
                     &mut w,
-                    &Record::File(FileRecord {
-                        archive: a.seq,
-                        file,
-                    }),
+                    &Record::File(FileRecord { archive: seq, file }),
                     name,
                 )?;
                 summary.files += 1;

@@ -487,15 +487,6 @@ impl SqliteCatalog {
         })
     }
 
-    /// Parses `text` and returns one page of its matches.
-    ///
-    /// # Errors
-    /// [`CatalogError::Query`] naming the column of a syntax error.
-    pub(crate) fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
-        let q: Query = text.parse()?;
-        self.search(&q, page)
-    }
-
     /// How many files match `query` (reads every match: slower than a page).
     pub(crate) fn count(&self, query: &Query) -> Result<u64> {
         let plan = self.plan(query)?;

@@ -103,32 +103,17 @@ impl PgCatalog {
             )
             .map_err(e())?;
         for a in archives {
-            let (kind, location) = stores.get(&a.store).cloned().unwrap_or_default();
+            let (key, seq) = (a.key, a.seq);
             write_record(
                 &mut w,
-                &Record::Archive(ArchiveRecord {
-                    seq: a.seq,
-                    store: a.store,
-                    store_kind: kind,
-                    store_location: location,
-                    vault: a.vault,
-                    remote_id: a.info.remote_id,
-                    size: a.info.size,
-                    stored_size: a.info.stored_size,
-                    tree_hash: a.info.tree_hash,
-                    description: a.info.description,
-                    tags: a.info.tags,
-                    created: a.info.created,
-                    state: a.info.state,
-                    recipients: a.info.recipients,
-                }),
+                &Record::Archive(ArchiveRecord::of(a, &stores)),
                 name,
             )?;
             summary.archives += 1;
             let mut after = i64::MIN;
             loop {
                 let rows = c
-                    .query(&st, &[&a.key.0, &after, &EXPORT_CHUNK])
+                    .query(&st, &[&key.0, &after, &EXPORT_CHUNK])
                     .map_err(e())?;
                 for row in &rows {
                     let id: i64 = row.get(0);
@@ -152,10 +137,7 @@ impl PgCatalog {
                     }
                     write_record(
                         &mut w,
-                        &Record::File(FileRecord {
-                            archive: a.seq,
-                            file,
-                        }),
+                        &Record::File(FileRecord { archive: seq, file }),
                         name,
                     )?;
                     summary.files += 1;

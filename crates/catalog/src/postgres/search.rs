@@ -486,12 +486,6 @@ impl PgCatalog {
         })
     }
 
-    /// Parses `text` and returns one page of its matches.
-    pub(crate) fn search_str(&self, text: &str, page: Page) -> Result<SearchPage> {
-        let q: Query = text.parse()?;
-        self.search(&q, page)
-    }
-
     /// How many files match `query`.
     pub(crate) fn count(&self, query: &Query) -> Result<u64> {
         let e = || self.err(format!("counting {query}"));
