@@ -110,6 +110,27 @@ impl Catalog {
         Self::open_at(&Location::parse(location)?)
     }
 
+    /// Limits the memory this catalog keeps for pages read and written, to
+    /// `kib` KiB per SQLite connection and attached database (the main
+    /// file, its search index, and the indexing thread's connections, at
+    /// most five), instead of [`DEFAULT_PAGE_CACHE_KIB`](crate::DEFAULT_PAGE_CACHE_KIB)
+    /// for the main file and the indexing thread. A long-lived process
+    /// that inserts millions of files and wants its memory flat (a backup
+    /// daemon) sets a few MiB; large insertions and searches then read
+    /// more pages from the operating system's cache. At least
+    /// [`MIN_PAGE_CACHE_KIB`](crate::MIN_PAGE_CACHE_KIB). On PostgreSQL
+    /// the server's own settings decide; this does nothing there.
+    ///
+    /// # Errors
+    /// [`CatalogError::Sqlite`] when SQLite refuses the setting.
+    pub fn set_page_cache(&mut self, kib: u32) -> Result<()> {
+        match &mut self.backend {
+            Backend::Sqlite(c) => c.set_page_cache(kib),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Opens the catalog at a parsed [`Location`].
     pub fn open_at(location: &Location) -> Result<Self> {
         match location {

@@ -40,6 +40,17 @@ const THREAD_MIN_FILES: usize = 4096;
 /// [`CatalogError::Busy`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The page cache, in KiB, of a catalog's connection to its main file and
+/// of the indexing thread's connections, unless
+/// [`Catalog::set_page_cache`](crate::Catalog::set_page_cache) sets one
+/// limit for all (the search index attached to the main connection keeps
+/// SQLite's default, 2,000 KiB, until then).
+pub const DEFAULT_PAGE_CACHE_KIB: u32 = 16 * 1024;
+
+/// The smallest page cache [`Catalog::set_page_cache`](crate::Catalog::set_page_cache)
+/// sets, in KiB (a smaller request is raised to it).
+pub const MIN_PAGE_CACHE_KIB: u32 = 256;
+
 /// Directory path -> (id, its tokens), as written.
 pub(crate) type DirCache =
     HashMap<String, (i64, String), std::hash::BuildHasherDefault<crate::dense::Fx>>;
@@ -105,6 +116,10 @@ pub(crate) struct SqliteCatalog {
     accounts: AccountCache,
     /// The search index's writing thread, started by the first large insertion.
     indexer: Option<Indexer>,
+    /// The page cache of each connection and attached database, in KiB,
+    /// when set; otherwise [`DEFAULT_PAGE_CACHE_KIB`] for the main file
+    /// and the indexing thread.
+    cache_kib: Option<u32>,
 }
 
 pub(crate) fn to_i64(v: u64) -> i64 {
@@ -268,9 +283,33 @@ impl SqliteCatalog {
             dirs: DirCache::default(),
             accounts: AccountCache::default(),
             indexer: None,
+            cache_kib: None,
         };
         cat.setup(false)?;
         Ok(cat)
+    }
+
+    /// Limits the page cache of every connection of this catalog (the main
+    /// file, the search index attached to it, and the indexing thread's
+    /// connections when it starts) to `kib` KiB each.
+    pub(crate) fn set_page_cache(&mut self, kib: u32) -> Result<()> {
+        let kib = kib.max(MIN_PAGE_CACHE_KIB);
+        self.conn
+            .execute_batch(&format!(
+                "PRAGMA main.cache_size = -{kib}; PRAGMA fts.cache_size = -{kib};"
+            ))
+            .map_err(self.err("setting the page cache"))?;
+        self.cache_kib = Some(kib);
+        if self.indexer.is_some() {
+            // Its connections keep their limit: let the next large
+            // insertion start it again with the new one.
+            self.settle_index();
+            self.indexer = None;
+            self.conn
+                .execute_batch("PRAGMA main.wal_autocheckpoint = 10000")
+                .map_err(self.err("setting pragmas"))?;
+        }
+        Ok(())
     }
 
     fn open_with(path: &Path, read_only: bool) -> Result<Self> {
@@ -302,6 +341,7 @@ impl SqliteCatalog {
             dirs: DirCache::default(),
             accounts: AccountCache::default(),
             indexer: None,
+            cache_kib: None,
         };
         cat.setup(read_only)?;
         Ok(cat)
@@ -366,10 +406,14 @@ impl SqliteCatalog {
                 .map_err(sq("setting synchronous"))?;
         }
         self.conn
-            .execute_batch(
-                "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
-            )
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")
             .map_err(sq("setting pragmas"))?;
+        self.conn
+            .execute_batch(&format!(
+                "PRAGMA main.cache_size = -{}",
+                self.cache_kib.unwrap_or(DEFAULT_PAGE_CACHE_KIB)
+            ))
+            .map_err(sq("setting the page cache"))?;
         // Before migrating: migrations may compute tokens.
         register_functions(&self.conn).map_err(sq("registering functions"))?;
         if !read_only {
@@ -783,7 +827,11 @@ impl SqliteCatalog {
             && self.indexer.is_none()
             && index::index_path(&path).is_some()
         {
-            self.indexer = Some(Indexer::start(&path, BUSY_TIMEOUT)?);
+            self.indexer = Some(Indexer::start(
+                &path,
+                BUSY_TIMEOUT,
+                self.cache_kib.unwrap_or(DEFAULT_PAGE_CACHE_KIB),
+            )?);
             // Its third thread checkpoints after each batch, off this path.
             self.conn
                 .execute_batch("PRAGMA main.wal_autocheckpoint = 0")
@@ -1525,4 +1573,30 @@ pub(crate) fn file_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileEntry> {
     let blob: Vec<u8> = r.get(5)?;
     decode_extra(&blob, &mut f, 5)?;
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_sizes(c: &SqliteCatalog) -> (i64, i64) {
+        let get = |schema: &str| {
+            c.conn
+                .query_row(&format!("PRAGMA {schema}.cache_size"), [], |r| r.get(0))
+                .unwrap()
+        };
+        (get("main"), get("fts"))
+    }
+
+    #[test]
+    fn the_page_cache_limit_reaches_the_main_file_and_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = SqliteCatalog::open(dir.path().join("c.db")).unwrap();
+        assert_eq!(cache_sizes(&c).0, -i64::from(DEFAULT_PAGE_CACHE_KIB));
+        c.set_page_cache(1024).unwrap();
+        assert_eq!(cache_sizes(&c), (-1024, -1024));
+        c.set_page_cache(1).unwrap();
+        let min = -i64::from(MIN_PAGE_CACHE_KIB);
+        assert_eq!(cache_sizes(&c), (min, min));
+    }
 }

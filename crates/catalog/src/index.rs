@@ -334,7 +334,7 @@ impl std::fmt::Debug for Msg {
 
 impl Indexer {
     /// Starts the thread for the index of the catalog at `main`.
-    pub(crate) fn start(main: &Path, busy: Duration) -> Result<Self> {
+    pub(crate) fn start(main: &Path, busy: Duration, cache_kib: u32) -> Result<Self> {
         let path = index_path(main).ok_or_else(|| CatalogError::NotFound {
             path: main.to_path_buf(),
             what: "search index file",
@@ -346,9 +346,9 @@ impl Indexer {
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             c.busy_timeout(busy)?;
-            c.execute_batch(
-                "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;",
-            )?;
+            c.execute_batch(&format!(
+                "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 10000;"
+            ))?;
             Ok(c)
         };
         let conn =

@@ -106,7 +106,9 @@ mod tokens;
 pub use acl::{FileAcl, KnownPrincipal};
 pub use api::{BackendKind, Catalog};
 pub use backup::{BackupLevel, BackupSet, NewBackupSet};
-pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use catalog::{
+    APPLICATION_ID, BUSY_TIMEOUT, DEFAULT_PAGE_CACHE_KIB, MIN_PAGE_CACHE_KIB, SCHEMA_VERSION,
+};
 pub use check::CheckReport;
 pub use error::{CatalogError, Result};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};

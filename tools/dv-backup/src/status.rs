@@ -311,7 +311,10 @@ impl SqliteStatus {
         let conn = rusqlite::Connection::open(path)
             .with_context(|| format!("opening the status file {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+        // A fixed, small page cache (2 MiB): the table has a row per file.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -2048;",
+        )?;
         conn.execute_batch(SQLITE_SCHEMA)?;
         Ok(SqliteStatus {
             conn: Mutex::new(conn),

@@ -99,6 +99,9 @@ fn take_lock(staging: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// The page cache of each of the catalog's SQLite connections, in KiB.
+const CATALOG_PAGE_CACHE_KIB: u32 = 2048;
+
 impl StoreBackend {
     /// Takes the staging lock, clears what an interrupted run staged,
     /// opens the store (creating the vault when missing) and the catalog.
@@ -117,7 +120,14 @@ impl StoreBackend {
         vault
             .create_if_missing()
             .with_context(|| format!("vault {} of the store {}", config.vault, config.location))?;
-        let catalog = ArchiveCatalog::open(&config.catalog)
+        let mut catalog = ArchiveCatalog::open(&config.catalog)
+            .with_context(|| format!("opening the catalog {}", config.catalog.display()))?;
+        // A run of millions of files keeps its memory flat: the catalog's
+        // page caches stay small (they fill and stop, instead of growing
+        // towards the default's 16 MiB per connection).
+        catalog
+            .catalog_mut()
+            .set_page_cache(CATALOG_PAGE_CACHE_KIB)
             .with_context(|| format!("opening the catalog {}", config.catalog.display()))?;
         let options = ArchiveOptions::default()
             .all()

@@ -39,7 +39,17 @@ fn index_file(path: &Path) -> PathBuf {
 /// A catalog of `n` synthetic files in two runs (the second described
 /// "quarterly lab data"), inserted `batch` at a time.
 fn make(path: &Path, n: u64, batch: usize) -> Catalog {
+    make_with_cache(path, n, batch, None)
+}
+
+/// [`make`], with the page cache limited to `kib` before the first
+/// insertion and again after the first batch of the second run (the
+/// indexing thread running by then).
+fn make_with_cache(path: &Path, n: u64, batch: usize, kib: Option<u32>) -> Catalog {
     let mut cat = Catalog::open(path).unwrap();
+    if let Some(kib) = kib {
+        cat.set_page_cache(kib).unwrap();
+    }
     let store = cat.store("s", "local", None).unwrap();
     let vault = cat.vault(store, "v").unwrap();
     let files: Vec<_> = catalog::synth::synthetic_tree(11, n).collect();
@@ -59,8 +69,11 @@ fn make(path: &Path, n: u64, batch: usize) -> Catalog {
         let a = cat
             .add_archive(&crate::support::archive(run, vault, 1, ""))
             .unwrap();
-        for chunk in part.chunks(batch) {
+        for (j, chunk) in part.chunks(batch).enumerate() {
             cat.insert_files(a, chunk).unwrap();
+            if let (Some(kib), 1, 0) = (kib, i, j) {
+                cat.set_page_cache(kib / 2).unwrap();
+            }
         }
     }
     cat
@@ -131,6 +144,20 @@ fn files_the_index_lacks_are_found_all_the_same() {
     assert_eq!(answers(&rw), want, "rebuilt");
     drop(rw);
     assert_eq!(answers(&Catalog::open_read_only(&copy).unwrap()), want);
+}
+
+#[test]
+fn a_small_page_cache_changes_no_answer() {
+    // Set before the first insertion and again while the indexing thread
+    // runs (which then starts again with the new limit).
+    let dir = tempfile::tempdir().unwrap();
+    let want = answers(&make(&dir.path().join("default.db"), 12_000, 5_000));
+    let path = dir.path().join("small.db");
+    let cat = make_with_cache(&path, 12_000, 5_000, Some(512));
+    assert_eq!(answers(&cat), want);
+    assert!(cat.integrity_check().unwrap().is_empty());
+    drop(cat);
+    assert_eq!(answers(&Catalog::open_read_only(&path).unwrap()), want);
 }
 
 #[test]
