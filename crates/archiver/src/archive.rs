@@ -572,7 +572,9 @@ fn store_plan(
     drop(progress);
     // Bundling is over: what it held is not needed for the export.
     drop(plan);
-    bundler::release_buffers();
+    if !options.keep_buffers {
+        bundler::release_buffers();
+    }
     // The writer's failure is the cause of the lanes' that followed it.
     let cat = recorded?;
     if let Some(e) = first_error

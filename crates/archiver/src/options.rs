@@ -110,6 +110,12 @@ pub struct ArchiveOptions {
     pub retry: RetryPolicy,
     /// Called for each recorded file.
     pub entry_hook: Option<Arc<dyn EntryHook>>,
+    /// Keep the bundler's frame buffers for the next run instead of
+    /// freeing them when bundling ends (default false). For a process that
+    /// archives batch after batch (dv-backup): allocating and freeing
+    /// buffers of a few MiB per run fragments the C allocator's heap, and
+    /// the process's memory then grows run after run.
+    pub keep_buffers: bool,
 }
 
 impl fmt::Debug for ArchiveOptions {
@@ -129,6 +135,7 @@ impl fmt::Debug for ArchiveOptions {
             .field("upload_concurrency", &self.upload_concurrency)
             .field("retry", &self.retry)
             .field("entry_hook", &self.entry_hook.is_some())
+            .field("keep_buffers", &self.keep_buffers)
             .finish()
     }
 }
@@ -150,6 +157,7 @@ impl Default for ArchiveOptions {
             upload_concurrency: 4,
             retry: RetryPolicy::default(),
             entry_hook: None,
+            keep_buffers: false,
         }
     }
 }
@@ -158,6 +166,14 @@ impl ArchiveOptions {
     /// The defaults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Keeps the bundler's frame buffers for the next run (see
+    /// [`ArchiveOptions::keep_buffers`](#structfield.keep_buffers)).
+    #[must_use]
+    pub fn keep_buffers(mut self, keep: bool) -> Self {
+        self.keep_buffers = keep;
+        self
     }
 
     /// Describes the run.

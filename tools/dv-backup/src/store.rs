@@ -133,6 +133,7 @@ impl StoreBackend {
             .all()
             .max_files(config.max_files)
             .max_bundle_size(config.max_bundle_size)
+            .keep_buffers(true)
             .description("dv-backup: Dataverse data files")
             .tags(["dataverse", "dv-backup"]);
         Ok(StoreBackend {
