@@ -17,7 +17,8 @@ use std::sync::{Mutex, PoisonError, mpsc};
 
 use bundler::{
     BundleIndex, BundleLimits, BundleOptions, BundlePlan, BundleWriter, Compression, Encryption,
-    Entry, EntryKind, MemberIndex, MemberKind, NameStyle, WalkOptions, Walker,
+    Entry, EntryKind, EntryList, EntryType, MemberIndex, MemberKind, NameStyle, WalkOptions,
+    Walker,
 };
 use catalog::{
     ArchiveKey, ArchiveState, Catalog, FileEntry, MemberLocation, NewArchive, NewRun, PackedRange,
@@ -47,10 +48,12 @@ pub(crate) fn now() -> i64 {
 }
 
 /// The entries a run will archive, cut into bundles: a value to show,
-/// price, or hand to [`archive_planned`].
+/// price, or hand to [`archive_planned`]. The entries are held compactly
+/// (an [`EntryList`], about 90 bytes a file) and built as [`Entry`] values
+/// a bundle at a time.
 #[derive(Debug, Clone)]
 pub struct ArchivePlan {
-    entries: Vec<Entry>,
+    entries: EntryList,
     bundles: BundlePlan,
     roots: Vec<String>,
     unchanged: usize,
@@ -68,9 +71,20 @@ pub struct ClassCost {
 }
 
 impl ArchivePlan {
-    /// Every entry chosen, in bundle order.
-    pub fn entries(&self) -> &[Entry] {
+    /// Every entry chosen, in bundle order, built (all at once: for small
+    /// plans; [`ArchivePlan::entry_list`] is the compact form).
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries.to_entries()
+    }
+
+    /// Every entry chosen, in bundle order, as held.
+    pub fn entry_list(&self) -> &EntryList {
         &self.entries
+    }
+
+    /// The number of entries chosen.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// The number of bundles.
@@ -78,22 +92,30 @@ impl ArchivePlan {
         self.bundles.len()
     }
 
-    /// The entries of bundle `i`.
-    pub fn bundle(&self, i: usize) -> &[Entry] {
-        self.bundles.bundle(&self.entries, i)
+    /// The entries of bundle `i`, built.
+    pub fn bundle(&self, i: usize) -> Vec<Entry> {
+        self.entries.range(self.bundles.bundles[i].clone())
+    }
+
+    /// The content bytes of bundle `i`.
+    fn bundle_bytes(&self, i: usize) -> u64 {
+        self.bundles.bundles[i]
+            .clone()
+            .map(|j| self.entries.size(j))
+            .sum()
     }
 
     /// Regular files chosen.
     pub fn files(&self) -> u64 {
         self.entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
+            .metas()
+            .filter(|e| e.kind == EntryType::File)
             .count() as u64
     }
 
     /// Their bytes.
     pub fn bytes(&self) -> u64 {
-        self.entries.iter().map(|e| e.size).sum()
+        self.entries.metas().map(|e| e.size).sum()
     }
 
     /// Entries left out because they did not change since last stored.
@@ -115,7 +137,7 @@ impl ArchivePlan {
     /// else initiate, parts and complete).
     pub fn upload_requests(&self, options: &ArchiveOptions) -> u64 {
         (0..self.bundles())
-            .map(|i| options.requests_for(self.bundle(i).iter().map(|e| e.size).sum()))
+            .map(|i| options.requests_for(self.bundle_bytes(i)))
             .sum()
     }
 
@@ -193,19 +215,18 @@ pub fn plan_archive(
 }
 
 fn plan_from(
-    entries: Vec<Entry>,
+    mut entries: EntryList,
     roots: Vec<String>,
     options: &ArchiveOptions,
     cat: &Catalog,
     observer: &dyn Observer,
 ) -> Result<ArchivePlan> {
     let before = entries.len();
-    let entries = match options.changes {
-        ChangeDetection::All => entries,
-        ChangeDetection::Changed => crate::changes::changed(cat, entries)?,
-    };
-    let bundles = BundlePlan::new(
-        &entries,
+    if options.changes == ChangeDetection::Changed {
+        crate::changes::changed(cat, &mut entries)?;
+    }
+    let bundles = BundlePlan::from_sizes(
+        (0..entries.len()).map(|i| entries.size(i)),
         BundleLimits {
             max_members: usize::try_from(options.max_files).unwrap_or(usize::MAX),
             max_bytes: options.max_bundle_size,
@@ -227,7 +248,7 @@ fn collect(
     sources: &Sources,
     options: &ArchiveOptions,
     observer: &dyn Observer,
-) -> Result<(Vec<Entry>, Vec<String>)> {
+) -> Result<(EntryList, Vec<String>)> {
     match sources {
         Sources::Roots(paths) => {
             let mut roots = Vec::new();
@@ -243,8 +264,8 @@ fn collect(
                 name_style: NameStyle::Absolute,
                 ..WalkOptions::default()
             })?
-            .walk()?;
-            for issue in &walk.report.unreadable {
+            .walk_list()?;
+            for issue in &walk.1.unreadable {
                 emit_warning(
                     observer,
                     &Warning::Unreadable {
@@ -254,7 +275,7 @@ fn collect(
                 );
             }
             let roots = roots.iter().map(|r| r.display().to_string()).collect();
-            Ok((walk.entries, roots))
+            Ok((walk.0, roots))
         }
         Sources::Entries(list) => {
             let mut entries = Vec::with_capacity(list.len());
@@ -300,7 +321,7 @@ fn collect(
             let roots = common_dir(list.iter().map(|e| e.path.as_str()))
                 .into_iter()
                 .collect();
-            Ok((entries, roots))
+            Ok((entries.into(), roots))
         }
     }
 }
@@ -504,6 +525,7 @@ fn store_plan(
                     if i >= plan.bundles() {
                         return;
                     }
+                    // Built for this bundle only, freed after it.
                     let members = plan.bundle(i);
                     let content: u64 = members.iter().map(|e| e.size).sum();
                     let event = BundleEvent {
@@ -532,7 +554,7 @@ fn store_plan(
                             recipients: options.encrypt_to.clone(),
                         },
                         i,
-                        members,
+                        &members,
                         BundleOptions {
                             compression: options.compression,
                             encryption: encryption.clone(),

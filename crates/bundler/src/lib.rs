@@ -85,6 +85,7 @@ mod crypt;
 mod error;
 mod extract;
 mod index;
+mod list;
 mod plan;
 mod read;
 mod source;
@@ -102,6 +103,7 @@ pub use index::{
     AgeScheme, BundleIndex, ByteRange, Compression, EncryptionInfo, FORMAT, Frame, INDEX_MEMBER,
     MemberIndex, MemberKind, MemberPath, Skipped,
 };
+pub use list::{EntryList, EntryMeta, EntryType};
 pub use plan::{BundleLimits, BundlePlan};
 pub use read::read_index;
 pub use source::{CountingSource, FileSource, RangeSource};

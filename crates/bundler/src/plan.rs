@@ -39,6 +39,12 @@ impl BundlePlan {
     /// closed and a new one started. A file larger than `max_bytes` closes
     /// the current bundle and is put alone in one.
     pub fn new(entries: &[Entry], limits: BundleLimits) -> Result<Self> {
+        Self::from_sizes(entries.iter().map(|e| e.size), limits)
+    }
+
+    /// [`BundlePlan::new`] from the entries' content sizes alone, in order
+    /// (for entries kept in an [`crate::EntryList`]).
+    pub fn from_sizes(sizes: impl IntoIterator<Item = u64>, limits: BundleLimits) -> Result<Self> {
         if limits.max_members == 0 || limits.max_bytes == 0 {
             return Err(BundleError::InvalidOption(format!(
                 "bundle limits must be positive, got {} members and {} bytes",
@@ -49,8 +55,10 @@ impl BundlePlan {
         let mut start = 0;
         let mut count = 0usize;
         let mut bytes = 0u64;
-        for (i, e) in entries.iter().enumerate() {
-            if e.size > limits.max_bytes {
+        let mut len = 0;
+        for (i, size) in sizes.into_iter().enumerate() {
+            len = i + 1;
+            if size > limits.max_bytes {
                 if count > 0 {
                     bundles.push(start..i);
                 }
@@ -60,17 +68,17 @@ impl BundlePlan {
                 bytes = 0;
                 continue;
             }
-            if count + 1 > limits.max_members || bytes + e.size > limits.max_bytes {
+            if count + 1 > limits.max_members || bytes + size > limits.max_bytes {
                 bundles.push(start..i);
                 start = i;
                 count = 0;
                 bytes = 0;
             }
             count += 1;
-            bytes += e.size;
+            bytes += size;
         }
         if count > 0 {
-            bundles.push(start..entries.len());
+            bundles.push(start..len);
         }
         Ok(Self { bundles })
     }

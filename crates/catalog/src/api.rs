@@ -183,6 +183,11 @@ impl Catalog {
 
     /// The SQLite backend, or [`CatalogError::Unsupported`] naming
     /// `operation` on any other.
+    // `operation` names the backend that lacks it: only the PostgreSQL one.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(unused_variables, clippy::unnecessary_wraps)
+    )]
     pub(crate) fn sqlite(&self, operation: &'static str) -> Result<&SqliteCatalog> {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c),
@@ -192,6 +197,11 @@ impl Catalog {
     }
 
     /// [`Catalog::sqlite`], to write.
+    // `operation` names the backend that lacks it: only the PostgreSQL one.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(unused_variables, clippy::unnecessary_wraps)
+    )]
     pub(crate) fn sqlite_mut(&mut self, operation: &'static str) -> Result<&mut SqliteCatalog> {
         match &mut self.backend {
             Backend::Sqlite(c) => Ok(c),

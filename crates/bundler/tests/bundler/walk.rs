@@ -209,3 +209,174 @@ fn order_is_depth_first_with_sorted_siblings() {
         .collect();
     assert_eq!(names, ["a", "a/B", "a/b", "a/b/x", "a/b-1", "a0"]);
 }
+
+/// The entries of `dir` below root-relative `rel`, as the walk should give
+/// them (depth first, siblings by name), read with the standard library
+/// alone: (member name, source, kind, size, mode, mtime).
+fn reference(
+    root: &std::path::Path,
+    root_name: &[u8],
+    rel: &[u8],
+    seen: &mut std::collections::HashMap<(u64, u64), Vec<u8>>,
+    out: &mut Vec<(Vec<u8>, std::path::PathBuf, EntryKind, u64, u32, i64)>,
+) {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let join = |a: &[u8], b: &[u8]| {
+        if a.is_empty() {
+            b.to_vec()
+        } else {
+            [a, b"/", b].concat()
+        }
+    };
+    let dir = root.join(std::ffi::OsStr::from_bytes(rel));
+    let mut names: Vec<Vec<u8>> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().as_bytes().to_vec())
+        .collect();
+    names.sort();
+    for n in names {
+        let child_rel = join(rel, &n);
+        let source = root.join(std::ffi::OsStr::from_bytes(&child_rel));
+        let m = fs::symlink_metadata(&source).unwrap();
+        let name = join(root_name, &child_rel);
+        let mut size = 0;
+        let kind = if m.is_dir() {
+            EntryKind::Dir
+        } else if m.file_type().is_symlink() {
+            EntryKind::Symlink {
+                target: fs::read_link(&source)
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec(),
+            }
+        } else if m.nlink() > 1
+            && let Some(t) = seen.get(&(m.dev(), m.ino()))
+        {
+            EntryKind::HardLink { target: t.clone() }
+        } else {
+            if m.nlink() > 1 {
+                seen.insert((m.dev(), m.ino()), name.clone());
+            }
+            size = m.len();
+            EntryKind::File
+        };
+        let is_dir = kind == EntryKind::Dir;
+        out.push((name, source, kind, size, m.mode() & 0o7777, m.mtime()));
+        if is_dir {
+            reference(root, root_name, &child_rel, seen, out);
+        }
+    }
+}
+
+#[test]
+fn compact_list_builds_the_entries_the_tree_holds() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a");
+    let b = t.path().join("b");
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(b.join("deep/er/est")).unwrap();
+    sample_tree(&a);
+    fs::write(b.join("deep/er/est/x"), b"xyz").unwrap();
+    fs::write(b.join("deep/y"), b"").unwrap();
+    let single = t.path().join("single.txt");
+    fs::write(&single, b"one").unwrap();
+    let abs =
+        |p: &std::path::Path| std::path::absolute(p).unwrap().as_os_str().as_bytes()[1..].to_vec();
+    for style in [NameStyle::Absolute, NameStyle::RelativeToRoot] {
+        let walker = Walker::new(WalkOptions {
+            roots: vec![b.clone(), single.clone(), a.clone()],
+            name_style: style,
+            ..WalkOptions::default()
+        })
+        .unwrap();
+        let (list, report) = walker.walk_list().unwrap();
+        // Expected: roots by member name (in the order given when equal),
+        // a directory root's children after it (the root itself is no
+        // member).
+        let mut tops: Vec<(Vec<u8>, Option<std::path::PathBuf>)> = vec![
+            (
+                if style == NameStyle::Absolute {
+                    abs(&b)
+                } else {
+                    vec![]
+                },
+                Some(b.clone()),
+            ),
+            (
+                if style == NameStyle::Absolute {
+                    abs(&single)
+                } else {
+                    b"single.txt".to_vec()
+                },
+                None,
+            ),
+            (
+                if style == NameStyle::Absolute {
+                    abs(&a)
+                } else {
+                    vec![]
+                },
+                Some(a.clone()),
+            ),
+        ];
+        tops.sort_by(|x, y| x.0.cmp(&y.0));
+        let mut want = Vec::new();
+        let mut seen = std::collections::HashMap::new();
+        for (name, dir) in tops {
+            match dir {
+                Some(d) => reference(&d, &name, b"", &mut seen, &mut want),
+                None => want.push((name, single.clone(), EntryKind::File, 3, 0o644 & 0o7777, 0)),
+            }
+        }
+        assert_eq!(list.len(), want.len(), "{style:?}");
+        let built = list.to_entries();
+        assert_eq!(
+            built,
+            walker
+                .walk()
+                .unwrap()
+                .entries
+                .iter()
+                .map(|e| {
+                    // A second walk reads directories again: only their atime moves.
+                    let mut e = e.clone();
+                    if let Some(x) = built.iter().find(|b| b.name == e.name) {
+                        e.atime = x.atime;
+                    }
+                    e
+                })
+                .collect::<Vec<_>>()
+        );
+        for (i, (e, w)) in built.iter().zip(&want).enumerate() {
+            assert_eq!(e.name, w.0, "{style:?} entry {i}");
+            assert_eq!(e.source, w.1, "{style:?} {}", e.name_lossy());
+            assert_eq!(e.kind, w.2, "{}", e.name_lossy());
+            assert_eq!(e.size, w.3, "{}", e.name_lossy());
+            if e.source != single {
+                assert_eq!((e.mode, e.mtime.secs), (w.4, w.5), "{}", e.name_lossy());
+            }
+            let m = list.meta(i);
+            assert_eq!(
+                (m.size, m.mode, m.mtime, m.ctime),
+                (e.size, e.mode, e.mtime, e.ctime)
+            );
+            assert_eq!(list.name(i), e.name);
+            assert_eq!(list.source(i), e.source);
+            assert_eq!(list.get(i), *e);
+        }
+        assert_eq!(report.hard_links, 1);
+        assert_eq!(
+            report.files as usize + report.dirs as usize + report.symlinks as usize + 1,
+            list.len()
+        );
+        // Entries given one by one round-trip, and retain keeps the order.
+        let mut again = bundler::EntryList::from(built.clone());
+        assert_eq!(again.to_entries(), built);
+        again.retain(|i| i % 2 == 1);
+        let odd: Vec<_> = built.iter().skip(1).step_by(2).cloned().collect();
+        assert_eq!(again.to_entries(), odd);
+    }
+}

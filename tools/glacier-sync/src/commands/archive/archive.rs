@@ -131,7 +131,7 @@ fn dry_run(
     let classes = StorageClass::compared_with(vault_class);
     out.line(format!(
         "would archive {files} files, {} entries, {} ({bytes} bytes) in {n} bundles",
-        plan.entries().len(),
+        plan.len(),
         human_bytes(bytes)
     ));
     out.line(format!("cost picture ({}):", p.as_of));
@@ -156,7 +156,7 @@ fn dry_run(
     out.json(&json!({
         "dry_run": true,
         "files": files,
-        "entries": plan.entries().len(),
+        "entries": plan.len(),
         "bytes": bytes,
         "bundles": n,
         "prices": p.as_of,
