@@ -213,6 +213,7 @@ fn order_is_depth_first_with_sorted_siblings() {
 /// The entries of `dir` below root-relative `rel`, as the walk should give
 /// them (depth first, siblings by name), read with the standard library
 /// alone: (member name, source, kind, size, mode, mtime).
+#[allow(clippy::type_complexity)]
 fn reference(
     root: &std::path::Path,
     root_name: &[u8],
@@ -271,6 +272,7 @@ fn reference(
 }
 
 #[test]
+#[allow(clippy::too_many_lines)]
 fn compact_list_builds_the_entries_the_tree_holds() {
     use std::os::unix::ffi::OsStrExt as _;
     let t = tempfile::tempdir().unwrap();
