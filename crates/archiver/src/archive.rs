@@ -258,14 +258,14 @@ fn collect(
                     source,
                 })?);
             }
-            let walk = Walker::new(WalkOptions {
+            let (list, report) = Walker::new(WalkOptions {
                 roots: roots.clone(),
                 time: options.time,
                 name_style: NameStyle::Absolute,
                 ..WalkOptions::default()
             })?
             .walk_list()?;
-            for issue in &walk.1.unreadable {
+            for issue in &report.unreadable {
                 emit_warning(
                     observer,
                     &Warning::Unreadable {
@@ -275,7 +275,7 @@ fn collect(
                 );
             }
             let roots = roots.iter().map(|r| r.display().to_string()).collect();
-            Ok((walk.0, roots))
+            Ok((list, roots))
         }
         Sources::Entries(list) => {
             let mut entries = Vec::with_capacity(list.len());

@@ -167,8 +167,12 @@ fn wait_output(
 }
 
 fn temp_dir() -> Result<std::path::PathBuf> {
+    // Unique within the process too: two rebuilds in one second (two
+    // threads) must not share, and remove, one directory.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "permafrost-rebuild-{}-{}",
+        "permafrost-rebuild-{}-{}-{n}",
         std::process::id(),
         crate::archive::now()
     ));
