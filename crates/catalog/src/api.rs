@@ -162,6 +162,10 @@ impl Catalog {
 
     /// The SQLite backend, or [`CatalogError::Unsupported`] naming
     /// `operation` on any other.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(unused_variables, clippy::unnecessary_wraps)
+    )]
     pub(crate) fn sqlite(&self, operation: &'static str) -> Result<&SqliteCatalog> {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c),
@@ -171,6 +175,10 @@ impl Catalog {
     }
 
     /// [`Catalog::sqlite`], to write.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(unused_variables, clippy::unnecessary_wraps)
+    )]
     pub(crate) fn sqlite_mut(&mut self, operation: &'static str) -> Result<&mut SqliteCatalog> {
         match &mut self.backend {
             Backend::Sqlite(c) => Ok(c),

@@ -106,7 +106,7 @@ mod tokens;
 pub use acl::{FileAcl, KnownPrincipal};
 pub use api::{BackendKind, Catalog};
 pub use backup::{BackupLevel, BackupSet, NewBackupSet};
-pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, SCHEMA_VERSION};
+pub use catalog::{APPLICATION_ID, BUSY_TIMEOUT, SCHEMA_VERSION, new_uid as new_run_uid};
 pub use check::CheckReport;
 pub use error::{CatalogError, Result};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportOutcome};
@@ -117,6 +117,8 @@ pub use model::{
     JobState, MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId,
     SearchPage, StoreId, TargetId, VaultId, VolumeId,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::side::{SideTable, SideTx};
 pub use query::{Query, QueryError};
 pub use search::{MAX_PAGE, StoredFile};
 pub use tape::{TAPE_STORE, TapePosition, Tapes};
