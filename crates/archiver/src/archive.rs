@@ -459,22 +459,19 @@ fn store_plan(
         }
         .to_owned(),
     );
+    // Claimed before it begins, so that no other host sharing the catalog
+    // takes it for an interrupted run while it is being archived.
+    let uid = catalog::new_run_uid();
+    let side_run = side.clone();
+    side_run.while_holding_run(&uid.clone(), move || {
     let run_id = cat.begin_run(&NewRun {
-        uid: None,
+        uid: Some(uid.clone()),
         roots: plan.roots.clone(),
         description: options.description.clone(),
         tags: options.tags.clone(),
         options: run_options,
         started: now(),
     })?;
-    let uid = cat
-        .run(run_id)?
-        .map(|r| r.uid)
-        .ok_or(catalog::CatalogError::NotFound {
-            path: cat.path().to_owned(),
-            what: "run",
-            id: run_id.to_string(),
-        })?;
     summary.run = Some(uid.clone());
     tracing::info!(target: "archiver", run = %uid, files, bytes, bundles = plan.bundles(), vault = %vault.name, "archive run started");
     observer.run_started(&RunStarted {
@@ -610,6 +607,7 @@ fn store_plan(
     summary.catalog_export = Some(info.archive_id);
     tracing::info!(target: "archiver", run = %uid, stored = summary.stored_bytes, "archive run finished");
     Ok(summary)
+    })
 }
 
 /// Ends run `run_id` (if it has not ended) and stores its catalog export
@@ -909,7 +907,10 @@ pub fn recover(
 ) -> Result<Vec<String>> {
     let mut unfinished = reconcile(vault, catalog, observer)?;
     let side = catalog.side().clone();
-    for uid in side.pending_exports() {
+    for uid in side.pending_exports()? {
+        if side.run_is_live_elsewhere(&uid)? {
+            continue;
+        }
         match catalog.catalog().run_by_uid(&uid)? {
             Some(run) if !unfinished.iter().any(|(id, _)| *id == run.id) => {
                 unfinished.push((run.id, uid));
@@ -949,8 +950,14 @@ fn reconcile(
             "listing uploads in vault {}",
             vault.name
         )))?;
+    let side = catalog.side().clone();
     for u in uploads {
         if u.description.starts_with(BUNDLE_PREFIX) || u.description.starts_with(CATALOG_PREFIX) {
+            if let Some(uid) = run_of(&u.description)
+                && side.run_is_live_elsewhere(uid)?
+            {
+                continue;
+            }
             emit_notice(
                 observer,
                 &Notice::AbortingUpload {
@@ -962,7 +969,6 @@ fn reconcile(
                 .map_err(Error::store(format!("aborting upload {}", u.upload_id)))?;
         }
     }
-    let side = catalog.side().clone();
     let cat = catalog.catalog_mut();
     let mut unfinished = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
@@ -981,6 +987,10 @@ fn reconcile(
     }
     let mut forget = Vec::new();
     for run in &runs {
+        // Another host's run in progress on a shared catalog.
+        if side.is_shared() && side.run_is_live_elsewhere(&run.uid)? {
+            continue;
+        }
         if run.ended.is_none() {
             unfinished.push((run.id, run.uid.clone()));
         }
@@ -993,7 +1003,7 @@ fn reconcile(
     // Listed beside the catalog before they are forgotten in it, so a kill
     // in between still leaves their uploads to be looked for.
     if !forget.is_empty() {
-        let mut todo = side.load_cleanup();
+        let mut todo = side.load_cleanup()?;
         for a in &forget {
             if !todo.descriptions.contains(&a.info.description) {
                 todo.descriptions.push(a.info.description.clone());
@@ -1014,6 +1024,11 @@ fn reconcile(
     Ok(unfinished)
 }
 
+/// The run uid in a bundle's or export's description (`… run=UID …`).
+fn run_of(description: &str) -> Option<&str> {
+    description.split(' ').find_map(|w| w.strip_prefix("run="))
+}
+
 /// Deletes archives of forgotten uploads that did reach the vault, found by
 /// their descriptions in an inventory. When the inventory is not ready
 /// (hours on AWS), says so and keeps the list for a later run.
@@ -1025,7 +1040,7 @@ fn clean_unknown(
 ) -> Result<()> {
     let store = &vault.store;
     let v = &vault.name;
-    let mut todo: Cleanup = side.load_cleanup();
+    let mut todo: Cleanup = side.load_cleanup()?;
     if todo.descriptions.is_empty() {
         return Ok(());
     }
@@ -1061,8 +1076,7 @@ fn clean_unknown(
                 )))?;
         }
     }
-    let _ = std::fs::remove_file(side.cleanup_file());
-    Ok(())
+    side.clear_cleanup()
 }
 
 #[cfg(test)]

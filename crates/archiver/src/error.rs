@@ -171,6 +171,13 @@ pub enum Error {
     /// No data directory can be found for the default catalog and store.
     #[error("no data directory: set PERMAFROST_HOME (or HOME)")]
     NoDataHome,
+    /// Another process sharing the catalog holds run `uid` (it claimed it
+    /// while this one was archiving it: this one's claim had run out).
+    #[error("run {uid} is held by another process sharing the catalog (this one's claim ran out)")]
+    RunHeld {
+        /// The run.
+        uid: String,
+    },
 }
 
 impl Error {

@@ -114,8 +114,8 @@ pub use retrieve::{
     PlannedArchive, RetrieveOptions, RetrievePlan, Selection, plan_retrieve, retrieve,
 };
 pub use side::{
-    ArchiveCatalog, DEFAULT_VAULT, JobPlan, SideFiles, data_home, default_vault_location,
-    human_bytes, safe_name,
+    ArchiveCatalog, DEFAULT_VAULT, JobPlan, LEASE, SideFiles, data_home, default_vault_location,
+    holder_name, human_bytes, safe_name,
 };
 pub use watch::{ExtractHook, PollFailures, WatchOptions, WatchOutcome, poll_jobs, watch};
 

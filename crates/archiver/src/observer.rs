@@ -181,6 +181,15 @@ pub enum Notice {
         /// The archive id.
         archive_id: String,
     },
+    /// Another host sharing the catalog had requested the same archive
+    /// range into the same directory and the job is not extracted yet:
+    /// these files joined that job instead of a second request.
+    JobJoined {
+        /// The job id.
+        job: String,
+        /// The archive id.
+        archive_id: String,
+    },
     /// A job's output was downloaded, verified and extracted.
     JobExtracted {
         /// The job id.
@@ -237,6 +246,10 @@ impl fmt::Display for Notice {
             Notice::JobRequested { job, archive_id } => {
                 write!(f, "requested job {job} for archive {archive_id}")
             }
+            Notice::JobJoined { job, archive_id } => write!(
+                f,
+                "joined job {job} for archive {archive_id}, requested already by another process sharing the catalog"
+            ),
             Notice::JobExtracted { job, files, to } => write!(
                 f,
                 "job {job}: {files} files extracted into {}",

@@ -383,21 +383,6 @@ pub fn retrieve(
     for w in &plan.archives {
         let store_id = cat.store(&w.store, "", None)?;
         let vault_id = cat.vault(store_id, &w.vault)?;
-        let job_id = vault
-            .store
-            .initiate_job(
-                &vault.name,
-                &JobRequest::ArchiveRetrieval {
-                    archive_id: w.archive_id.clone(),
-                    tier: plan.tier,
-                    range: w.range.map(|(a, b)| a..b),
-                    description: Some(format!("permafrost retrieve of {} files", w.files.len())),
-                },
-            )
-            .map_err(Error::store(format!(
-                "requesting archive {} from vault {}",
-                w.archive_id, vault.name
-            )))?;
         let job_plan = JobPlan {
             archive_id: w.archive_id.clone(),
             range: w.range,
@@ -409,23 +394,51 @@ pub fn retrieve(
             ),
             to: to.clone(),
         };
-        side.save_job_plan(&job_id, &job_plan)?;
-        cat.add_retrieval_job(&RetrievalJob {
-            vault: vault_id,
-            job_id: job_id.clone(),
-            archive: Some(w.key),
-            range: w.range,
-            tier: plan.tier.as_str().to_owned(),
-            requested: now(),
-            state: JobState::Requested,
-            expires: None,
-            downloaded_to: Some(to.display().to_string()),
-        })?;
+        let initiate = || -> Result<String> {
+            let job_id = vault
+                .store
+                .initiate_job(
+                    &vault.name,
+                    &JobRequest::ArchiveRetrieval {
+                        archive_id: w.archive_id.clone(),
+                        tier: plan.tier,
+                        range: w.range.map(|(a, b)| a..b),
+                        description: Some(format!(
+                            "permafrost retrieve of {} files",
+                            w.files.len()
+                        )),
+                    },
+                )
+                .map_err(Error::store(format!(
+                    "requesting archive {} from vault {}",
+                    w.archive_id, vault.name
+                )))?;
+            cat.add_retrieval_job(&RetrievalJob {
+                vault: vault_id,
+                job_id: job_id.clone(),
+                archive: Some(w.key),
+                range: w.range,
+                tier: plan.tier.as_str().to_owned(),
+                requested: now(),
+                state: JobState::Requested,
+                expires: None,
+                downloaded_to: Some(to.display().to_string()),
+            })?;
+            Ok(job_id)
+        };
+        let (job_id, new) = side.request_job(&job_plan, initiate)?;
         emit_notice(
             observer,
-            &Notice::JobRequested {
-                job: job_id.clone(),
-                archive_id: w.archive_id.clone(),
+            &if new {
+                Notice::JobRequested {
+                    job: job_id.clone(),
+                    archive_id: w.archive_id.clone(),
+                }
+            } else {
+                Notice::JobJoined {
+                    job: job_id.clone(),
+                    archive_id: w.archive_id.clone(),
+                }
             },
         );
         job_ids.push(job_id);

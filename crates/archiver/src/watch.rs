@@ -207,10 +207,51 @@ pub fn poll_jobs(
     let mut pending = 0;
     for (key, job) in jobs {
         let id = &job.job_id;
-        let Some(plan) = side.load_job_plan(id)? else {
+        if side.load_job_plan(id)?.is_none() {
             emit_warning(observer, &Warning::NoJobPlan { job: id.clone() });
             continue;
-        };
+        }
+        // On a shared catalog another host may be finishing it: pending
+        // here until that host marks it done.
+        let held = side.while_holding_job(id, || {
+            finish_job(vault, cat, &side, key, &job, options, observer)
+        })?;
+        match held {
+            None | Some(Finished::Pending) => pending += 1,
+            Some(Finished::Done | Finished::Settled) => {}
+        }
+    }
+    Ok(pending)
+}
+
+/// What became of one job.
+enum Finished {
+    /// Its output is not ready.
+    Pending,
+    /// Expired or failed in the store (marked so).
+    Settled,
+    /// Downloaded and extracted.
+    Done,
+}
+
+/// Downloads (when ready) and extracts job `job`.
+#[allow(clippy::too_many_arguments)]
+fn finish_job(
+    vault: &Vault,
+    cat: &mut catalog::Catalog,
+    side: &SideFiles,
+    key: catalog::JobKey,
+    job: &catalog::RetrievalJob,
+    options: &WatchOptions,
+    observer: &dyn Observer,
+) -> Result<Finished> {
+    let id = &job.job_id;
+    // Another host may have finished it (and forgotten its plan) just
+    // before the claim; and others may have joined it since it was read.
+    let Some(plan) = side.load_job_plan(id)? else {
+        return Ok(Finished::Settled);
+    };
+    {
         let dest = side.job_output_path(id);
         if !dest.exists() {
             let info = match vault.store.describe_job(&vault.name, id) {
@@ -218,7 +259,7 @@ pub fn poll_jobs(
                 Err(glacier_multipart::Error::JobNotFound { .. }) => {
                     emit_warning(observer, &Warning::JobExpired { job: id.clone() });
                     cat.set_job_state(key, JobState::Expired, None)?;
-                    continue;
+                    return Ok(Finished::Settled);
                 }
                 Err(e) => {
                     return Err(Error::Store {
@@ -228,17 +269,16 @@ pub fn poll_jobs(
                 }
             };
             match info.status {
-                JobStatus::InProgress => {
-                    pending += 1;
-                    continue;
-                }
+                JobStatus::InProgress => return Ok(Finished::Pending),
                 JobStatus::Failed => {
                     emit_warning(observer, &Warning::JobFailed { job: id.clone() });
                     cat.set_job_state(key, JobState::Failed, None)?;
-                    continue;
+                    return Ok(Finished::Settled);
                 }
                 JobStatus::Succeeded => {}
             }
+            let dir = side.jobs_dir();
+            std::fs::create_dir_all(&dir).map_err(Error::io("creating the directory", &dir))?;
             let progress = observer.progress(&Transfer::Download { job: id });
             Downloader::new(vault.store.clone(), options.download.clone())
                 .download_job(&vault.name, id, &dest, &*progress)
@@ -246,7 +286,8 @@ pub fn poll_jobs(
             drop(progress);
             cat.set_job_state(key, JobState::Ready, None)?;
         }
-        extract(&plan, &dest, &side, options).map_err(|e| Error::Extract {
+        let plan = side.seal_job(id, plan)?;
+        extract(&plan, &dest, side, options).map_err(|e| Error::Extract {
             job: id.clone(),
             archive_id: plan.archive_id.clone(),
             identity_given: options.decryption.is_some(),
@@ -260,8 +301,7 @@ pub fn poll_jobs(
             JobState::Downloaded,
             Some(&plan.to.display().to_string()),
         )?;
-        let _ = std::fs::remove_file(&dest);
-        let _ = std::fs::remove_file(side.job_plan_path(id));
+        side.finish_job(id)?;
         emit_notice(
             observer,
             &Notice::JobExtracted {
@@ -271,7 +311,7 @@ pub fn poll_jobs(
             },
         );
     }
-    Ok(pending)
+    Ok(Finished::Done)
 }
 
 /// Serves a byte range of an archive from the downloaded output of a ranged

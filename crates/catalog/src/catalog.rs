@@ -147,7 +147,9 @@ pub(crate) fn split_path(path: &str) -> Result<(&str, &str)> {
     Ok((&trimmed[..cut], &trimmed[cut + 1..]))
 }
 
-pub(crate) fn new_uid() -> String {
+/// A new run uid (time, process and a counter, mixed): what
+/// [`Catalog::begin_run`](crate::Catalog::begin_run) gives a run without one.
+pub fn new_uid() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now()

@@ -108,6 +108,7 @@ pub use api::{BackendKind, Catalog};
 pub use backup::{BackupLevel, BackupSet, NewBackupSet};
 pub use catalog::{
     APPLICATION_ID, BUSY_TIMEOUT, DEFAULT_PAGE_CACHE_KIB, MIN_PAGE_CACHE_KIB, SCHEMA_VERSION,
+    new_uid as new_run_uid,
 };
 pub use check::CheckReport;
 pub use error::{CatalogError, Result};
@@ -119,6 +120,8 @@ pub use model::{
     JobState, MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId,
     SearchPage, StoreId, TargetId, VaultId, VolumeId,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::side::{SideTable, SideTx};
 pub use query::{Query, QueryError};
 pub use search::{MAX_PAGE, StoredFile};
 pub use tape::{TAPE_STORE, TapePosition, Tapes};

@@ -72,6 +72,7 @@ pub(crate) struct Cli {
 pub(crate) const FEATURES: &[(&str, bool)] = &[
     ("glacier", cfg!(feature = "glacier")),
     ("s3", cfg!(feature = "s3")),
+    ("postgres", cfg!(feature = "postgres")),
 ];
 
 /// The kinds of store this build opens (location prefix, what it is), as

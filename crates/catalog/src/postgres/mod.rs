@@ -14,6 +14,7 @@ mod export;
 mod jobs;
 mod records;
 mod search;
+pub(crate) mod side;
 
 use crate::catalog::APPLICATION_ID;
 use crate::error::{CatalogError, Result};
@@ -22,10 +23,10 @@ use crate::location::PgLocation;
 /// The newest schema version of a PostgreSQL catalog this crate writes and
 /// reads (its own numbering: the SQLite catalog's is
 /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
-pub(crate) const PG_SCHEMA_VERSION: u32 = 1;
+pub(crate) const PG_SCHEMA_VERSION: u32 = 2;
 
 /// Migration `i` takes a PostgreSQL catalog from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
 
 /// The `application` of every catalog's `permafrost_catalog` row.
 const APPLICATION: &str = "permafrost-catalog";
@@ -106,6 +107,11 @@ impl PgCatalog {
         action: A,
     ) -> impl FnOnce(postgres::Error) -> CatalogError + use<A> {
         pg_error(&self.location, action)
+    }
+
+    /// The connection alone (for a [`side::SideTable`]).
+    pub(crate) fn into_client(self) -> Client {
+        self.client.into_inner()
     }
 
     /// The connection, for one method's statements.

@@ -17,10 +17,10 @@ fn a_new_database_becomes_a_catalog_and_opens_again() {
     assert_eq!(cat.backend(), BackendKind::Postgres);
     assert_eq!(cat.path().to_str(), Some(db.location()));
     assert!(db.location().starts_with("postgres://postgres@"));
-    assert_eq!(cat.schema_version().unwrap(), 1);
+    assert_eq!(cat.schema_version().unwrap(), 2);
     drop(cat);
     let again = db.open();
-    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.schema_version().unwrap(), 2);
     let tables: i64 = admin(&db)
         .query_one(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
@@ -47,7 +47,7 @@ fn hosts_opening_a_new_database_at_once_migrate_it_once() {
         })
         .collect();
     for t in threads {
-        assert_eq!(t.join().unwrap(), 1);
+        assert_eq!(t.join().unwrap(), 2);
     }
     let rows: i64 = admin(&db)
         .query_one("SELECT count(*) FROM permafrost_catalog", &[])
@@ -81,7 +81,7 @@ fn refuses_another_applications_database_and_a_newer_catalog() {
             err,
             CatalogError::TooNew {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -316,4 +316,95 @@ fn a_run_moves_between_backends_through_its_export() {
         assert_eq!(hits(&on_pg, q), want, "{q} on PostgreSQL");
         assert_eq!(hits(&again, q), want, "{q} back on SQLite");
     }
+}
+
+#[test]
+fn a_version_1_catalog_is_migrated_to_version_2() {
+    let db = Db::new(Backend::Postgres, "v1_to_v2");
+    let mut c = admin(&db);
+    c.batch_execute(include_str!("../../src/postgres/schema/v1.sql"))
+        .unwrap();
+    c.batch_execute(
+        "INSERT INTO permafrost_catalog(application, version) VALUES ('permafrost-catalog', 1)",
+    )
+    .unwrap();
+    let cat = db.open();
+    assert_eq!(cat.schema_version().unwrap(), 2);
+    let side: i64 = c
+        .query_one("SELECT count(*) FROM side_values", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(side, 0);
+}
+
+#[test]
+fn side_values_and_claims_between_hosts() {
+    use std::time::Duration;
+    let db = Db::new(Backend::Postgres, "side");
+    let catalog::Location::Postgres(loc) = catalog::Location::parse(db.location()).unwrap() else {
+        unreachable!()
+    };
+    let a = catalog::SideTable::open(&loc).unwrap();
+    let b = catalog::SideTable::open(&loc).unwrap();
+    assert_eq!(a.get("k", "x").unwrap(), None);
+    a.put("k", "x", b"one").unwrap();
+    a.put("k", "y", b"two").unwrap();
+    assert_eq!(b.get("k", "x").unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(b.keys("k").unwrap(), ["x", "y"]);
+    assert!(
+        !a.claim("k", "none", "a", Duration::from_secs(60)).unwrap(),
+        "no value, no claim"
+    );
+    assert!(a.claim("k", "x", "a", Duration::from_secs(60)).unwrap());
+    assert!(
+        a.claim("k", "x", "a", Duration::from_secs(60)).unwrap(),
+        "renewed"
+    );
+    assert!(
+        !b.claim("k", "x", "b", Duration::from_secs(60)).unwrap(),
+        "held by a"
+    );
+    assert!(b.held_by_other("k", "x", "b").unwrap());
+    assert!(!a.held_by_other("k", "x", "a").unwrap());
+    a.put("k", "x", b"changed").unwrap();
+    assert!(
+        !b.claim("k", "x", "b", Duration::from_secs(60)).unwrap(),
+        "a put keeps the claim"
+    );
+    a.release("k", "x", "a").unwrap();
+    assert!(b.claim("k", "x", "b", Duration::ZERO).unwrap(), "released");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(
+        a.claim("k", "x", "a", Duration::from_secs(60)).unwrap(),
+        "b's lease ran out"
+    );
+
+    // Locks: a transaction of b waits for a's on the same row.
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        a.transaction(|tx| -> catalog::Result<()> {
+            assert_eq!(tx.lock("req", "r").unwrap(), b"");
+            s.spawn(|| {
+                b.transaction(|tx| -> catalog::Result<()> {
+                    assert_eq!(tx.lock("req", "r").unwrap(), b"job-1", "a's value, after a");
+                    tx.remove("req", "r")
+                })
+                .unwrap();
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            tx.put("req", "r", b"job-1")
+        })
+        .unwrap();
+    });
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(a.get("req", "r").unwrap(), None);
+    let failed: catalog::Result<()> = a.transaction(|tx| {
+        tx.put("req", "r", b"rolled back")?;
+        Err(CatalogError::Location {
+            location: "x".into(),
+            reason: "fails".into(),
+        })
+    });
+    assert!(failed.is_err());
+    assert_eq!(a.get("req", "r").unwrap(), None, "rolled back");
 }

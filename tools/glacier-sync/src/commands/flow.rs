@@ -25,8 +25,30 @@ pub(crate) fn catalog_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Opens (creating) the catalog with the files beside it.
+/// The variable naming a file whose first line is the password of a
+/// PostgreSQL catalog (tried before `PGPASSWORD` and `~/.pgpass`).
+pub(crate) const PASSWORD_FILE_VAR: &str = "PERMAFROST_CATALOG_PASSWORD_FILE";
+
+/// `--catalog`'s value when it names a PostgreSQL catalog
+/// (`postgres://…` or `postgresql://…`).
+pub(crate) fn postgres_location(given: Option<&Path>) -> Option<&str> {
+    given
+        .and_then(Path::to_str)
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// Opens (creating) the catalog with what is kept beside it: an SQLite
+/// file with its side files, or a PostgreSQL database (its side values in
+/// it; job downloads in `work/` under the data directory).
 pub(crate) fn open_records(given: Option<&Path>) -> anyhow::Result<ArchiveCatalog> {
+    if let Some(location) = postgres_location(given) {
+        let work = archiver::data_home()?.join("work");
+        let password_file = std::env::var_os(PASSWORD_FILE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        return ArchiveCatalog::open_location(location, password_file.as_deref(), &work)
+            .context("opening the catalog");
+    }
     let path = catalog_path(given)?;
     ArchiveCatalog::open(&path).with_context(|| format!("opening the catalog {}", path.display()))
 }

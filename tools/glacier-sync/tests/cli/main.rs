@@ -12,6 +12,7 @@ mod mt;
 mod mt_fake;
 mod mt_local;
 mod mt_s3;
+mod pg;
 mod proxy;
 mod s3;
 mod s3_faults;

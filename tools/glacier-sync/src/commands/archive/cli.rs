@@ -19,9 +19,13 @@ pub(crate) struct Place {
     /// the data directory, vault `default`.
     #[arg(long = "vault", value_name = "VAULT")]
     pub(crate) vault: Option<String>,
-    /// The catalog file; default: `catalog.sqlite` under the data
-    /// directory.
-    #[arg(long = "catalog", value_name = "FILE")]
+    /// The catalog: an SQLite file (default: `catalog.sqlite` under the
+    /// data directory) or, in a build with the `postgres` feature, a
+    /// PostgreSQL database shared by many hosts,
+    /// `postgres://USER@HOST:PORT/DB` (never a password in it: it comes
+    /// from the file `PERMAFROST_CATALOG_PASSWORD_FILE` names, else
+    /// `PGPASSWORD`, else `~/.pgpass` or `PGPASSFILE`).
+    #[arg(long = "catalog", value_name = "FILE|postgres://USER@HOST:PORT/DB")]
     pub(crate) catalog: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
@@ -152,8 +156,9 @@ pub(crate) struct FindArgs {
     /// At most this many results.
     #[arg(long = "limit", value_name = "N", default_value_t = 100)]
     pub(crate) limit: u32,
-    /// The catalog file (default: under the data directory).
-    #[arg(long = "catalog", value_name = "FILE")]
+    /// The catalog: a file (default: under the data directory) or
+    /// `postgres://USER@HOST:PORT/DB` (see `archive --help`).
+    #[arg(long = "catalog", value_name = "FILE|postgres://USER@HOST:PORT/DB")]
     pub(crate) catalog: Option<PathBuf>,
     /// Accepted for symmetry; the catalog alone answers.
     #[arg(long = "vault", value_name = "VAULT", hide = true)]
@@ -170,8 +175,9 @@ pub(crate) struct WhereIsArgs {
     /// The path (absolute, or relative to the current directory).
     #[arg(value_name = "PATH")]
     pub(crate) path: PathBuf,
-    /// The catalog file (default: under the data directory).
-    #[arg(long = "catalog", value_name = "FILE")]
+    /// The catalog: a file (default: under the data directory) or
+    /// `postgres://USER@HOST:PORT/DB` (see `archive --help`).
+    #[arg(long = "catalog", value_name = "FILE|postgres://USER@HOST:PORT/DB")]
     pub(crate) catalog: Option<PathBuf>,
     /// Accepted for symmetry; the catalog alone answers.
     #[arg(long = "vault", value_name = "VAULT", hide = true)]
@@ -242,8 +248,9 @@ pub(crate) struct RetrieveArgs {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub(crate) struct JobsArgs {
-    /// The catalog file (default: under the data directory).
-    #[arg(long = "catalog", value_name = "FILE")]
+    /// The catalog: a file (default: under the data directory) or
+    /// `postgres://USER@HOST:PORT/DB` (see `archive --help`).
+    #[arg(long = "catalog", value_name = "FILE|postgres://USER@HOST:PORT/DB")]
     pub(crate) catalog: Option<PathBuf>,
     /// Accepted for symmetry; the catalog alone answers.
     #[arg(long = "vault", value_name = "VAULT", hide = true)]
