@@ -13,6 +13,7 @@ mod mt_fake;
 mod mt_local;
 mod mt_s3;
 mod pg;
+mod pg_rebuild;
 mod proxy;
 mod s3;
 mod s3_faults;
