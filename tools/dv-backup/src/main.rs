@@ -5,6 +5,12 @@
 // Docs name config.ini keys (BackupDatabase, StorageType) as users type them.
 #![allow(clippy::doc_markdown)]
 
+// jemalloc: every batch allocates and frees large blocks (frames, index
+// JSON, upload parts); with the C library's allocator the RSS of a
+// million-file run kept rising from fragmentation (118 MiB against 92).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod config;
 mod notify;
 mod run;
