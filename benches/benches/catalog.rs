@@ -6,6 +6,14 @@
 //! Throughput is in rows (files), not bytes: what the issue's goals count.
 //! The documented 10 million-file run is `crates/catalog/examples/scale.rs`
 //! (docs/catalog-scale.md).
+//!
+//! With `PERMAFROST_POSTGRES_URL` set (a role that may create databases,
+//! as `scripts/services/postgres start` prints), the same two groups run on
+//! the PostgreSQL backend too, as `catalog-postgres/…`, each catalog in a
+//! database of its own that is dropped afterwards; without it they are
+//! left out and a line on standard error says so.
+
+#![allow(clippy::print_stderr)] // says when the PostgreSQL groups are left out
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -59,20 +67,130 @@ fn fill(cat: &mut Catalog, files: &[FileEntry]) {
     }
 }
 
+/// Where a benchmarked catalog lives.
+enum Backend {
+    Sqlite,
+    /// The admin URL of a PostgreSQL server.
+    Postgres(String),
+}
+
+/// A catalog opened for one measurement, with what removes it.
+struct Opened {
+    cat: Catalog,
+    _dir: Option<tempfile::TempDir>,
+    db: Option<PgDatabase>,
+    /// The PostgreSQL database's URL.
+    url: Option<String>,
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        // The catalog's connection closes before its database is dropped.
+        let _ = std::mem::replace(&mut self.cat, Catalog::open_in_memory().unwrap());
+        drop(self.db.take());
+    }
+}
+
+/// A database of its own on the server, dropped with the value.
+struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+impl Backend {
+    fn all() -> Vec<Backend> {
+        let mut all = vec![Backend::Sqlite];
+        match std::env::var("PERMAFROST_POSTGRES_URL") {
+            Ok(url) => all.push(Backend::Postgres(url)),
+            Err(_) => eprintln!(
+                "catalog bench: PERMAFROST_POSTGRES_URL is not set, so catalog-postgres/* is left out \
+                 (eval \"$(scripts/services/postgres start)\" first to include it)"
+            ),
+        }
+        all
+    }
+
+    fn group(&self, name: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("catalog/{name}"),
+            Backend::Postgres(_) => format!("catalog-postgres/{name}"),
+        }
+    }
+
+    fn open(&self) -> Opened {
+        match self {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let cat = Catalog::open(dir.path().join("bench.db")).unwrap();
+                Opened {
+                    cat,
+                    _dir: Some(dir),
+                    db: None,
+                    url: None,
+                }
+            }
+            Backend::Postgres(admin) => {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static NEXT: AtomicU32 = AtomicU32::new(0);
+                let name = format!(
+                    "bench_{}_{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut c = postgres::Client::connect(admin, postgres::NoTls)
+                    .unwrap_or_else(|e| panic!("connecting to {admin}: {e}"));
+                c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+                let db = PgDatabase {
+                    admin: admin.clone(),
+                    name: name.clone(),
+                };
+                let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+                let url = format!("{base}/{name}");
+                let cat = Catalog::open_location(&url)
+                    .unwrap_or_else(|e| panic!("opening the catalog in {name}: {e}"));
+                Opened {
+                    cat,
+                    _dir: None,
+                    db: Some(db),
+                    url: Some(url),
+                }
+            }
+        }
+    }
+}
+
 fn insert(c: &mut Criterion) {
+    for backend in Backend::all() {
+        insert_on(c, &backend);
+    }
+}
+
+fn insert_on(c: &mut Criterion, backend: &Backend) {
     let (n, _) = sizes();
     let files: Vec<FileEntry> = synthetic_tree(1, n).collect();
-    let mut g = c.benchmark_group("catalog/insert");
+    let mut g = c.benchmark_group(backend.group("insert"));
     g.throughput(Throughput::Elements(n));
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function(BenchmarkId::new("files", n), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let dir = tempfile::tempdir().unwrap();
-                let mut cat = Catalog::open(dir.path().join("bench.db")).unwrap();
+                let mut opened = backend.open();
+                let cat = &mut opened.cat;
                 let t = Instant::now();
-                fill(&mut cat, &files);
+                fill(cat, &files);
                 // The last batch's postings are committed by the indexing
                 // thread after `insert_many` returns: a search here waits
                 // for them, so they are counted.
@@ -86,14 +204,29 @@ fn insert(c: &mut Criterion) {
 }
 
 fn search(c: &mut Criterion) {
+    for backend in Backend::all() {
+        search_on(c, &backend);
+    }
+}
+
+fn search_on(c: &mut Criterion, backend: &Backend) {
     let (_, n) = sizes();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cat = Catalog::open(dir.path().join("bench.db")).unwrap();
+    let mut opened = backend.open();
     let files: Vec<FileEntry> = synthetic_tree(2, n).collect();
-    fill(&mut cat, &files);
+    fill(&mut opened.cat, &files);
     drop(files);
-    cat.checkpoint().unwrap();
-    let mut g = c.benchmark_group(format!("catalog/search-{n}"));
+    match backend {
+        Backend::Sqlite => opened.cat.checkpoint().unwrap(),
+        // The planner's statistics made current, as autovacuum would.
+        Backend::Postgres(_) => {
+            let url = opened.url.as_deref().expect("a database URL");
+            postgres::Client::connect(url, postgres::NoTls)
+                .and_then(|mut c| c.batch_execute("VACUUM ANALYZE"))
+                .unwrap_or_else(|e| panic!("VACUUM ANALYZE in {url}: {e}"));
+        }
+    }
+    let cat = &opened.cat;
+    let mut g = c.benchmark_group(backend.group(&format!("search-{n}")));
     g.throughput(Throughput::Elements(1));
     for q in [
         "budget 2019",
