@@ -44,6 +44,8 @@ pub struct ClaimedUnit {
     /// How many times it has been claimed, this claim included (more than
     /// one: an earlier worker died or gave it up).
     pub attempts: u32,
+    /// How long the claim lasts unless renewed (the run's lease).
+    pub lease: Duration,
 }
 
 /// How many units of a run are in each state.
@@ -114,17 +116,27 @@ impl WorkQueue {
     }
 
     /// Records run `uid` with its `spec` and its `units` (numbered from 0
-    /// in order), all pending, in one transaction.
+    /// in order), all pending, in one transaction. A claim on one of its
+    /// units lasts `lease` (whole seconds, at least one) unless renewed.
     ///
     /// # Errors
     /// A run `uid` recorded already, or the server's.
-    pub fn create_run(&self, uid: &str, spec: &[u8], units: &[Vec<u8>]) -> Result<()> {
+    pub fn create_run(
+        &self,
+        uid: &str,
+        spec: &[u8],
+        lease: Duration,
+        units: &[Vec<u8>],
+    ) -> Result<()> {
+        let lease = i32::try_from(secs(lease)).unwrap_or(i32::MAX);
         let e = |a: &str| self.err(format!("{a} of run {uid}"));
         let mut c = self.client();
         let mut tx = c.transaction().map_err(e("planning the units"))?;
         tx.execute(
-            &format!("INSERT INTO work_runs(run_uid, spec, created) VALUES ($1, $2, {NOW})"),
-            &[&uid, &spec],
+            &format!(
+                "INSERT INTO work_runs(run_uid, spec, lease, created) VALUES ($1, $2, $3, {NOW})"
+            ),
+            &[&uid, &spec, &lease],
         )
         .map_err(e("recording the spec"))?;
         let stmt = tx
@@ -168,21 +180,16 @@ impl WorkQueue {
             .map_err(self.err(format!("reading run {uid}")))
     }
 
-    /// Claims a unit for `holder` for `lease`: of run `run` (any open run,
-    /// oldest first, with `None`), a pending one or a claimed one whose
-    /// lease ran out. `None` when there is none free right now (all done,
-    /// or the others' leases still running).
-    pub fn claim(
-        &self,
-        run: Option<&str>,
-        holder: &str,
-        lease: Duration,
-    ) -> Result<Option<ClaimedUnit>> {
+    /// Claims a unit for `holder` for its run's lease: of run `run` (any
+    /// open run, oldest first, with `None`), a pending one or a claimed one
+    /// whose lease ran out. `None` when there is none free right now (all
+    /// done, or the others' leases still running).
+    pub fn claim(&self, run: Option<&str>, holder: &str) -> Result<Option<ClaimedUnit>> {
         let e = |a: &str| self.err(a.to_owned());
         let mut c = self.client();
         let mut tx = c.transaction().map_err(e("claiming a unit"))?;
         let sql = format!(
-            "SELECT u.run_uid, u.unit, u.content, u.attempts FROM work_units u \
+            "SELECT u.run_uid, u.unit, u.content, u.attempts, r.lease FROM work_units u \
              JOIN work_runs r ON r.run_uid = u.run_uid \
              WHERE r.state = 'open' AND ($1::TEXT IS NULL OR u.run_uid = $1) \
              AND (u.state = 'pending' OR (u.state = 'claimed' AND u.held_until < {NOW})) \
@@ -196,12 +203,13 @@ impl WorkQueue {
         let unit: i32 = row.get(1);
         let content: Vec<u8> = row.get(2);
         let attempts: i32 = row.get(3);
+        let lease: i32 = row.get(4);
         tx.execute(
             &format!(
                 "UPDATE work_units SET state = 'claimed', holder = $3, held_until = {NOW} + $4, \
                  attempts = attempts + 1 WHERE run_uid = $1 AND unit = $2"
             ),
-            &[&uid, &unit, &holder, &secs(lease)],
+            &[&uid, &unit, &holder, &i64::from(lease)],
         )
         .map_err(e("claiming a unit"))?;
         tx.commit().map_err(e("committing a claim"))?;
@@ -213,27 +221,21 @@ impl WorkQueue {
             },
             content,
             attempts: u32::try_from(attempts).unwrap_or(0).saturating_add(1),
+            lease: Duration::from_secs(u64::try_from(lease).unwrap_or(1)),
         }))
     }
 
-    /// Renews `claim` for `lease` from now: false when the unit is no
-    /// longer claimed by its holder (claimed again by another worker after
-    /// the lease ran out, or done).
-    pub fn renew(&self, claim: &UnitClaim, lease: Duration) -> Result<bool> {
+    /// Renews `claim` for its run's lease from now: false when the unit
+    /// is no longer claimed by its holder (claimed again by another worker
+    /// after the lease ran out, or done).
+    pub fn renew(&self, claim: &UnitClaim) -> Result<bool> {
         let sql = format!(
-            "UPDATE work_units SET held_until = {NOW} + $4 \
-             WHERE run_uid = $1 AND unit = $2 AND holder = $3 AND state = 'claimed'"
+            "UPDATE work_units u SET held_until = {NOW} + r.lease FROM work_runs r \
+             WHERE r.run_uid = u.run_uid AND u.run_uid = $1 AND u.unit = $2 \
+             AND u.holder = $3 AND u.state = 'claimed'"
         );
         self.client()
-            .execute(
-                &sql,
-                &[
-                    &claim.run,
-                    &unit_number(claim.unit),
-                    &claim.holder,
-                    &secs(lease),
-                ],
-            )
+            .execute(&sql, &[&claim.run, &unit_number(claim.unit), &claim.holder])
             .map(|n| n == 1)
             .map_err(self.err(format!("renewing {claim}")))
     }

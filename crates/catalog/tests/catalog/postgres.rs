@@ -419,36 +419,40 @@ fn work_units_are_claimed_once_reclaimed_after_their_lease_and_guard_records() {
     let a = catalog::WorkQueue::open(&loc).unwrap();
     let b = catalog::WorkQueue::open(&loc).unwrap();
     let units: Vec<Vec<u8>> = (0..3).map(|i| format!("unit {i}").into_bytes()).collect();
-    a.create_run("r1", b"spec", &units).unwrap();
+    a.create_run("r1", b"spec", Duration::from_secs(1), &units)
+        .unwrap();
     assert!(
-        a.create_run("r1", b"spec", &units).is_err(),
+        a.create_run("r1", b"spec", Duration::from_secs(1), &units)
+            .is_err(),
         "one run per uid"
     );
     assert_eq!(b.run_spec("r1").unwrap().as_deref(), Some(&b"spec"[..]));
     assert_eq!(b.open_runs().unwrap(), ["r1"]);
-    let long = Duration::from_secs(60);
     // Three claims from two hosts: three different units, then none.
-    let u0 = a.claim(None, "host-a", long).unwrap().unwrap();
-    let u1 = b.claim(Some("r1"), "host-b", long).unwrap().unwrap();
-    let u2 = b
-        .claim(None, "host-b", Duration::from_secs(1))
-        .unwrap()
-        .unwrap();
+    let u0 = a.claim(None, "host-a").unwrap().unwrap();
+    let u1 = b.claim(Some("r1"), "host-b").unwrap().unwrap();
+    let u2 = b.claim(None, "host-b").unwrap().unwrap();
     let mut got = [u0.claim.unit, u1.claim.unit, u2.claim.unit];
     got.sort_unstable();
     assert_eq!(got, [0, 1, 2]);
     assert_eq!(u0.content, format!("unit {}", u0.claim.unit).into_bytes());
-    assert_eq!(u0.attempts, 1);
-    assert!(a.claim(None, "host-a", long).unwrap().is_none());
+    assert_eq!((u0.attempts, u0.lease), (1, Duration::from_secs(1)));
+    assert!(a.claim(None, "host-a").unwrap().is_none());
     let c = a.counts("r1").unwrap();
     assert_eq!((c.pending, c.claimed, c.done, c.left()), (0, 3, 0, 3));
-    // u2's one-second lease runs out: host a claims it again, b's claim
-    // is lost: b records nothing under it and cannot finish it.
-    std::thread::sleep(Duration::from_millis(2100));
-    let again = a.claim(None, "host-a", long).unwrap().unwrap();
+    // u0 and u1 are renewed while u2's one-second lease runs out: host a
+    // claims it again, b's claim is lost: b records nothing under it and
+    // cannot finish it.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(a.renew(&u0.claim).unwrap());
+        assert!(b.renew(&u1.claim).unwrap());
+    }
+    let again = a.claim(None, "host-a").unwrap().unwrap();
     assert_eq!(again.claim.unit, u2.claim.unit);
     assert_eq!(again.attempts, 2);
-    assert!(!b.renew(&u2.claim, long).unwrap());
+    assert!(a.claim(None, "host-a").unwrap().is_none(), "u0, u1 renewed");
+    assert!(!b.renew(&u2.claim).unwrap());
     assert!(!b.finish(&u2.claim, b"late").unwrap());
     let mut cat = db.open();
     let store = cat.store("s", "local", None).unwrap();
@@ -493,12 +497,12 @@ fn work_units_are_claimed_once_reclaimed_after_their_lease_and_guard_records() {
         .unwrap();
     assert_eq!(cat.where_is("/w/one").unwrap().len(), 1);
     // Done, given back, failed; the run closes once none is left.
-    assert!(b.renew(&u1.claim, long).unwrap());
+    assert!(b.renew(&u1.claim).unwrap());
     assert!(b.finish(&u1.claim, b"one").unwrap());
     assert!(a.finish(&again.claim, b"two").unwrap());
     assert!(!a.close_run("r1").unwrap(), "a unit is left");
     a.give_back(&u0.claim, "store down", 2).unwrap();
-    let retry = b.claim(None, "host-b", long).unwrap().unwrap();
+    let retry = b.claim(None, "host-b").unwrap().unwrap();
     assert_eq!((retry.claim.unit, retry.attempts), (u0.claim.unit, 2));
     b.give_back(&retry.claim, "store down again", 2).unwrap();
     assert_eq!(
@@ -510,7 +514,7 @@ fn work_units_are_claimed_once_reclaimed_after_their_lease_and_guard_records() {
     assert!(a.close_run("r1").unwrap());
     assert!(!b.close_run("r1").unwrap(), "closed once");
     assert!(a.open_runs().unwrap().is_empty());
-    assert!(a.claim(None, "host-a", long).unwrap().is_none());
+    assert!(a.claim(None, "host-a").unwrap().is_none());
 }
 
 #[test]

@@ -3,12 +3,13 @@
 -- opaque to the catalog: what the workers need to know) is cut into units
 -- (`work_units`, each one's content opaque too: what a worker walks). A
 -- worker claims a unit (`holder`, until `held_until`, Unix seconds of the
--- server's clock) and renews the claim while it lives; a unit whose claim
+-- server's clock, `lease` seconds of the run's from the claim) and renews the claim while it lives; a unit whose claim
 -- ran out is claimed again (`attempts` counts the claims).
 
 CREATE TABLE work_runs (
     run_uid TEXT PRIMARY KEY,
     spec    BYTEA NOT NULL,
+    lease   INTEGER NOT NULL CHECK (lease > 0),
     state   TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
     created BIGINT NOT NULL
 );
