@@ -165,6 +165,24 @@ impl ArchivePlan {
             .collect()
     }
 
+    /// A plan of `entries` as they are (a work unit's, chosen already):
+    /// cut into bundles by `options`' limits.
+    pub(crate) fn of_entries(entries: EntryList, options: &ArchiveOptions) -> Result<Self> {
+        let bundles = BundlePlan::from_sizes(
+            (0..entries.len()).map(|i| entries.size(i)),
+            BundleLimits {
+                max_members: usize::try_from(options.max_files).unwrap_or(usize::MAX),
+                max_bytes: options.max_bundle_size,
+            },
+        )?;
+        Ok(ArchivePlan {
+            entries,
+            bundles,
+            roots: Vec::new(),
+            unchanged: 0,
+        })
+    }
+
     fn summary(&self) -> PlanSummary {
         PlanSummary {
             entries: self.entries.len(),
@@ -678,7 +696,7 @@ pub(crate) fn store_bundles(
 /// catalog until the export is stored, so a kill in between is completed
 /// by [`recover`] (at worst the vault then holds the export twice, which
 /// a rebuild imports once).
-fn finish_and_export(
+pub(crate) fn finish_and_export(
     cat: &mut Catalog,
     side: &SideFiles,
     uploader: &Uploader,
