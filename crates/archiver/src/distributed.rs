@@ -39,7 +39,7 @@ use crate::archive::{
     recorded_options, store_bundles,
 };
 use crate::error::{Error, Result};
-use crate::observer::{Notice, Observer, RunStarted, Warning, emit_notice, emit_warning};
+use crate::observer::{Notice, Observer, Warning, emit_notice, emit_warning};
 use crate::options::{ArchiveOptions, ChangeDetection, EntryHook, Vault};
 use crate::side::{ArchiveCatalog, holder_name};
 
@@ -436,14 +436,6 @@ impl Cluster {
             let contents: Vec<Vec<u8>> = units.iter().map(UnitContent::encode).collect();
             queue.create_run(&uid, &spec_bytes, plan.lease, &contents)?;
             tracing::info!(target: "archiver", run = %uid, units = units.len(), entries, "distributed run planned");
-            observer.run_started(&RunStarted {
-                uid: uid.clone(),
-                files: entries as u64,
-                bytes: 0,
-                bundles: units.len(),
-                vault: vault.name.clone(),
-                store: store_name.clone(),
-            });
             emit_notice(
                 observer,
                 &Notice::UnitsPlanned {
