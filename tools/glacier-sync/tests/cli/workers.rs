@@ -180,7 +180,7 @@ fn three_workers_one_killed_mid_unit_record_every_file_once() {
     let files = DIRS * PER_DIR;
     assert_eq!(
         db.count("SELECT count(*) FROM files WHERE name LIKE 'file-%'"),
-        files as i64,
+        i64::try_from(files).unwrap(),
         "{summary}"
     );
     assert_eq!(
@@ -211,7 +211,7 @@ fn three_workers_one_killed_mid_unit_record_every_file_once() {
     assert!(summary.contains("\"catalog_export\""), "{summary}");
     let store = shared.join("store/main");
     let exports = std::fs::read_dir(&store)
-        .map(|d| d.count())
+        .map(Iterator::count)
         .unwrap_or_default();
     assert!(exports > 0, "the store holds the bundles");
 
