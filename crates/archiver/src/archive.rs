@@ -165,6 +165,24 @@ impl ArchivePlan {
             .collect()
     }
 
+    /// A plan of `entries` as they are (a work unit's, chosen already):
+    /// cut into bundles by `options`' limits.
+    pub(crate) fn of_entries(entries: EntryList, options: &ArchiveOptions) -> Result<Self> {
+        let bundles = BundlePlan::from_sizes(
+            (0..entries.len()).map(|i| entries.size(i)),
+            BundleLimits {
+                max_members: usize::try_from(options.max_files).unwrap_or(usize::MAX),
+                max_bytes: options.max_bundle_size,
+            },
+        )?;
+        Ok(ArchivePlan {
+            entries,
+            bundles,
+            roots: Vec::new(),
+            unchanged: 0,
+        })
+    }
+
     fn summary(&self) -> PlanSummary {
         PlanSummary {
             entries: self.entries.len(),
@@ -435,30 +453,15 @@ fn store_plan(
         summary.bundles = 0;
         return Ok(summary);
     }
-    let encryption = if options.encrypt_to.is_empty() {
-        None
-    } else {
-        Some(Encryption::recipients(&options.encrypt_to)?)
-    };
+    // Bad recipients fail here, before a run begins.
+    if !options.encrypt_to.is_empty() {
+        Encryption::recipients(&options.encrypt_to)?;
+    }
     let side = catalog.side().clone();
     let cat = catalog.catalog_mut();
     let store_id = cat.store(&store_name, &vault.kind, Some(&store_name))?;
     let vault_id = cat.vault(store_id, &vault.name)?;
-    let mut run_options = options.run_options.clone();
-    run_options.insert("max_files".to_owned(), options.max_files.to_string());
-    run_options.insert(
-        "max_bundle_size".to_owned(),
-        options.max_bundle_size.to_string(),
-    );
-    run_options.insert(
-        "compress".to_owned(),
-        match options.compression {
-            Compression::Zstd => "zstd",
-            Compression::Gzip => "gzip",
-            Compression::None => "none",
-        }
-        .to_owned(),
-    );
+    let run_options = recorded_options(options);
     // Claimed before it begins, so that no other host sharing the catalog
     // takes it for an interrupted run while it is being archived.
     let uid = catalog::new_run_uid();
@@ -482,6 +485,90 @@ fn store_plan(
         vault: vault.name.clone(),
         store: store_name.clone(),
     });
+    let target = BundleTarget {
+        run_id,
+        vault_id,
+        uid: &uid,
+        unit: None,
+    };
+    let stored = store_bundles(&plan, options, vault, cat, &side, &target, observer);
+    // Bundling is over: what it held is not needed for the export.
+    drop(plan);
+    if !options.keep_buffers {
+        bundler::release_buffers();
+    }
+    let stored_bytes = stored?;
+    let uploader = Uploader::new(
+        vault.store.clone(),
+        UploadOptions {
+            part_size: options.part_size,
+            concurrency: options.upload_concurrency,
+            retry: options.retry,
+            state_dir: None,
+        },
+    );
+    let info = finish_and_export(cat, &side, &uploader, &vault.name, run_id, &uid)?;
+    summary.stored_bytes = stored_bytes;
+    summary.catalog_export = Some(info.archive_id);
+    tracing::info!(target: "archiver", run = %uid, stored = summary.stored_bytes, "archive run finished");
+    Ok(summary)
+    })
+}
+
+/// The options recorded with a run: the caller's, the bundle limits and
+/// the compression.
+pub(crate) fn recorded_options(options: &ArchiveOptions) -> BTreeMap<String, String> {
+    let mut run_options = options.run_options.clone();
+    run_options.insert("max_files".to_owned(), options.max_files.to_string());
+    run_options.insert(
+        "max_bundle_size".to_owned(),
+        options.max_bundle_size.to_string(),
+    );
+    run_options.insert(
+        "compress".to_owned(),
+        match options.compression {
+            Compression::Zstd => "zstd",
+            Compression::Gzip => "gzip",
+            Compression::None => "none",
+        }
+        .to_owned(),
+    );
+    run_options
+}
+
+/// Where [`store_bundles`] puts a plan's bundles: a run, a vault and, for
+/// a work unit of a run shared by many hosts, the unit's claim (its number
+/// goes into the bundles' descriptions, `… run=UID unit=U seq=N`, and its
+/// files are recorded only while the claim holds).
+pub(crate) struct BundleTarget<'a> {
+    pub(crate) run_id: RunId,
+    pub(crate) vault_id: catalog::VaultId,
+    pub(crate) uid: &'a str,
+    pub(crate) unit: Option<&'a catalog::UnitClaim>,
+}
+
+/// Bundles and uploads the bundles of `plan`, `options.jobs` at a time,
+/// recording each in `cat` (as uploading first, then stored with its
+/// files). Returns the bytes stored. On the first failure the bundles in
+/// flight finish or fail, no new one starts, and the error names the
+/// bundle and run.
+#[allow(clippy::too_many_lines)]
+pub(crate) fn store_bundles(
+    plan: &ArchivePlan,
+    options: &ArchiveOptions,
+    vault: &Vault,
+    cat: &mut Catalog,
+    side: &SideFiles,
+    target: &BundleTarget<'_>,
+    observer: &dyn Observer,
+) -> Result<u64> {
+    let uid = target.uid;
+    let bytes = plan.bytes();
+    let encryption = if options.encrypt_to.is_empty() {
+        None
+    } else {
+        Some(Encryption::recipients(&options.encrypt_to)?)
+    };
     let uploader = Uploader::new(
         vault.store.clone(),
         UploadOptions {
@@ -495,14 +582,14 @@ fn store_plan(
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let stored_bytes = AtomicU64::new(0);
-    let progress = observer.progress(&Transfer::Archive { run: &uid });
+    let progress = observer.progress(&Transfer::Archive { run: uid });
     // Progress in content bytes bundled and stored.
     progress.start(Some(bytes), Some(plan.bundles() as u64), 0);
     let (to_catalog, requests) = mpsc::channel::<Request>();
     let recorded = std::thread::scope(|s| {
         // The catalog's one writer: lanes hand it their rows and go on.
         let writer = s.spawn(|| {
-            let r = record(cat, &requests, &uid);
+            let r = record(cat, &requests, uid, target.unit);
             if r.is_err() {
                 stop.store(true, Ordering::SeqCst);
             }
@@ -526,7 +613,7 @@ fn store_plan(
                     let members = plan.bundle(i);
                     let content: u64 = members.iter().map(|e| e.size).sum();
                     let event = BundleEvent {
-                        run: uid.clone(),
+                        run: uid.to_owned(),
                         seq: i,
                         members: members.len(),
                         bytes: content,
@@ -534,17 +621,20 @@ fn store_plan(
                     observer.bundle_started(&event);
                     let r = one_bundle(
                         &to_catalog,
-                        &side,
+                        side,
                         &uploader,
                         vault,
                         NewArchive {
-                            run: run_id,
-                            vault: vault_id,
+                            run: target.run_id,
+                            vault: target.vault_id,
                             remote_id: None,
                             size: content,
                             stored_size: None,
                             tree_hash: None,
-                            description: format!("{BUNDLE_PREFIX} run={uid} seq={i}"),
+                            description: match target.unit {
+                                Some(u) => format!("{BUNDLE_PREFIX} run={uid} unit={} seq={i}", u.unit),
+                                None => format!("{BUNDLE_PREFIX} run={uid} seq={i}"),
+                            },
                             tags: vec![],
                             created: now(),
                             state: ArchiveState::Uploading,
@@ -573,7 +663,7 @@ fn store_plan(
                             if fe.is_none() {
                                 *fe = Some(Error::Bundling {
                                     seq: i,
-                                    run: uid.clone(),
+                                    run: uid.to_owned(),
                                     source: Box::new(e),
                                 });
                             }
@@ -589,25 +679,15 @@ fn store_plan(
             .unwrap_or(Err(Error::Panicked("catalog writer")))
     });
     drop(progress);
-    // Bundling is over: what it held is not needed for the export.
-    drop(plan);
-    if !options.keep_buffers {
-        bundler::release_buffers();
-    }
     // The writer's failure is the cause of the lanes' that followed it.
-    let cat = recorded?;
+    recorded?;
     if let Some(e) = first_error
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
     {
         return Err(e);
     }
-    let info = finish_and_export(cat, &side, &uploader, &vault.name, run_id, &uid)?;
-    summary.stored_bytes = stored_bytes.load(Ordering::SeqCst);
-    summary.catalog_export = Some(info.archive_id);
-    tracing::info!(target: "archiver", run = %uid, stored = summary.stored_bytes, "archive run finished");
-    Ok(summary)
-    })
+    Ok(stored_bytes.load(Ordering::SeqCst))
 }
 
 /// Ends run `run_id` (if it has not ended) and stores its catalog export
@@ -616,7 +696,7 @@ fn store_plan(
 /// catalog until the export is stored, so a kill in between is completed
 /// by [`recover`] (at worst the vault then holds the export twice, which
 /// a rebuild imports once).
-fn finish_and_export(
+pub(crate) fn finish_and_export(
     cat: &mut Catalog,
     side: &SideFiles,
     uploader: &Uploader,
@@ -681,11 +761,12 @@ const RECORD_BATCH: usize = 16 * 1024;
 /// without files, whose files the next run archives again, as a crash
 /// between marking one stored and recording its files always could.
 /// Returns the catalog when the lanes are done.
-fn record<'c>(
-    cat: &'c mut Catalog,
+fn record(
+    cat: &mut Catalog,
     requests: &mpsc::Receiver<Request>,
     uid: &str,
-) -> Result<&'c mut Catalog> {
+    claim: Option<&catalog::UnitClaim>,
+) -> Result<()> {
     let mut pending: Vec<(ArchiveKey, usize, Vec<FileEntry>)> = Vec::new();
     let mut count = 0usize;
     let flush = |cat: &mut Catalog, pending: &mut Vec<(ArchiveKey, usize, Vec<FileEntry>)>| {
@@ -694,7 +775,11 @@ fn record<'c>(
         };
         let batches: Vec<(ArchiveKey, &[FileEntry])> =
             pending.iter().map(|(k, _, f)| (*k, f.as_slice())).collect();
-        let r = cat.insert_many(&batches).map_err(|e| Error::Bundling {
+        let r = match claim {
+            Some(claim) => cat.insert_many_claimed(&batches, claim),
+            None => cat.insert_many(&batches),
+        }
+        .map_err(|e| Error::Bundling {
             seq,
             run: uid.to_owned(),
             source: Box::new(e.into()),
@@ -741,7 +826,7 @@ fn record<'c>(
         }
     }
     flush(cat, &mut pending)?;
-    Ok(cat)
+    Ok(())
 }
 
 /// Bundles `members` into the uploader, then hands the archive's files to

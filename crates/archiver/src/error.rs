@@ -178,6 +178,32 @@ pub enum Error {
         /// The run.
         uid: String,
     },
+    /// Work units and workers need a catalog many hosts share.
+    #[error(
+        "catalog {location}: archive workers need a PostgreSQL catalog (postgres://USER@HOST:PORT/DB) that every worker's host reaches; an SQLite catalog is one host's"
+    )]
+    NeedsSharedCatalog {
+        /// The location given.
+        location: String,
+    },
+    /// Work units of a run were given up after too many failed attempts;
+    /// the run stays open.
+    #[error("run {run}: {} work unit(s) failed {} times: {}", failures.len(), crate::distributed_max_attempts(), failures.iter().map(|(u, e)| format!("unit {u}: {e}")).collect::<Vec<_>>().join("; "))]
+    UnitsFailed {
+        /// The run.
+        run: String,
+        /// Each unit and its last error.
+        failures: Vec<(u32, String)>,
+    },
+    /// A worker failed on a unit (given back for another attempt).
+    #[error("{claim}")]
+    Unit {
+        /// The unit.
+        claim: catalog::UnitClaim,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -185,7 +211,9 @@ impl Error {
     pub fn store_error(&self) -> Option<&glacier_multipart::Error> {
         match self {
             Error::Store { source, .. } => Some(source),
-            Error::Bundling { source, .. } | Error::Extract { source, .. } => source.store_error(),
+            Error::Bundling { source, .. }
+            | Error::Extract { source, .. }
+            | Error::Unit { source, .. } => source.store_error(),
             _ => None,
         }
     }

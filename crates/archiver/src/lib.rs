@@ -82,6 +82,8 @@ mod backup_prune;
 mod backup_reconcile;
 mod backup_restore;
 mod changes;
+#[cfg(feature = "postgres")]
+pub mod distributed;
 mod error;
 mod inventory;
 mod observer;
@@ -118,6 +120,11 @@ pub use side::{
     holder_name, human_bytes, safe_name,
 };
 pub use watch::{ExtractHook, PollFailures, WatchOptions, WatchOutcome, poll_jobs, watch};
+
+/// [`distributed::MAX_ATTEMPTS`], for messages of any build.
+pub(crate) const fn distributed_max_attempts() -> u32 {
+    3
+}
 
 // The crates whose types appear in this API, so callers use the same
 // versions.

@@ -211,11 +211,60 @@ pub enum Notice {
         /// How many.
         pending: usize,
     },
+    /// A run shared by many hosts was cut into work units.
+    UnitsPlanned {
+        /// The run's uid.
+        run: String,
+        /// Units.
+        units: usize,
+        /// Entries in them, as planned.
+        entries: usize,
+    },
+    /// A worker claimed a unit.
+    UnitClaimed {
+        /// The run's uid.
+        run: String,
+        /// The unit.
+        unit: u32,
+        /// Its claims so far, this one included (more than one: an earlier
+        /// worker died or failed).
+        attempt: u32,
+    },
+    /// A worker finished a unit.
+    UnitDone {
+        /// The run's uid.
+        run: String,
+        /// The unit.
+        unit: u32,
+        /// Regular files archived.
+        files: u64,
+    },
 }
 
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Notice::UnitsPlanned {
+                run,
+                units,
+                entries,
+            } => write!(
+                f,
+                "run {run}: {entries} entries cut into {units} work units; workers on any host may join (`glacier-sync worker`)"
+            ),
+            Notice::UnitClaimed { run, unit, attempt } => {
+                if *attempt > 1 {
+                    write!(
+                        f,
+                        "claimed unit {unit} of run {run} (attempt {attempt}: its earlier worker died or failed)"
+                    )
+                } else {
+                    write!(f, "claimed unit {unit} of run {run}")
+                }
+            }
+            Notice::UnitDone { run, unit, files } => {
+                write!(f, "unit {unit} of run {run} done: {files} files")
+            }
             Notice::AbortingUpload { description } => {
                 write!(f, "aborting the unfinished upload of {description}")
             }

@@ -327,6 +327,30 @@ impl Catalog {
         both!(&mut self.backend, c => c.insert_many(batches))
     }
 
+    /// [`Catalog::insert_many`], only while `claim` holds: in one
+    /// transaction that locks the claimed unit's row and checks its holder
+    /// ([`CatalogError::ClaimLost`], nothing recorded, when another worker
+    /// has claimed it since). A worker's files thus never join those of a
+    /// second worker running the same unit. PostgreSQL catalogs only (work
+    /// units live there).
+    pub fn insert_many_claimed(
+        &mut self,
+        batches: &[(ArchiveKey, &[FileEntry])],
+        claim: &crate::model::UnitClaim,
+    ) -> Result<()> {
+        match &mut self.backend {
+            Backend::Sqlite(_) => {
+                let _ = (batches, claim);
+                Err(CatalogError::Unsupported {
+                    operation: "Catalog::insert_many_claimed",
+                    backend: BackendKind::Sqlite.name(),
+                })
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(c) => c.insert_many_claimed(batches, claim),
+        }
+    }
+
     /// A run by number.
     pub fn run(&self, id: RunId) -> Result<Option<Run>> {
         both!(&self.backend, c => c.run(id))

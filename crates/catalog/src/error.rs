@@ -132,6 +132,14 @@ pub enum CatalogError {
         /// "PostgreSQL".
         backend: &'static str,
     },
+    /// Files recorded under a work unit's claim that is no longer the
+    /// holder's: its lease ran out and another worker claimed the unit
+    /// (nothing was recorded).
+    #[error("{claim}: the claim of {} was lost (its lease ran out and the unit was claimed again); nothing recorded", claim.holder)]
+    ClaimLost {
+        /// The unit and its former holder.
+        claim: crate::model::UnitClaim,
+    },
     /// A catalog location (`--catalog`) that cannot be used as given.
     #[error("catalog location {location}: {reason}")]
     Location {

@@ -118,10 +118,12 @@ pub use location::{Location, PgLocation};
 pub use model::{
     AclEntry, Archive, ArchiveKey, ArchiveState, BackupId, FileEntry, FileHit, FileId, JobKey,
     JobState, MemberLocation, NewArchive, NewRun, PackedRange, Page, RetrievalJob, Run, RunId,
-    SearchPage, StoreId, TargetId, VaultId, VolumeId,
+    SearchPage, StoreId, TargetId, UnitClaim, VaultId, VolumeId,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::side::{SideTable, SideTx};
+#[cfg(feature = "postgres")]
+pub use postgres::work::{ClaimedUnit, UnitCounts, WorkQueue};
 pub use query::{Query, QueryError};
 pub use search::{MAX_PAGE, StoredFile};
 pub use tape::{TAPE_STORE, TapePosition, Tapes};

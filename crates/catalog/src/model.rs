@@ -484,3 +484,22 @@ pub(crate) fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     }
     Some(out)
 }
+
+/// A work unit of a run shared by many hosts, as claimed by one worker
+/// (`holder`): see [`Catalog::insert_many_claimed`](crate::Catalog::insert_many_claimed)
+/// and, with the `postgres` feature, `WorkQueue`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UnitClaim {
+    /// The run's uid.
+    pub run: String,
+    /// The unit's number in its run.
+    pub unit: u32,
+    /// Who claimed it (a host and process).
+    pub holder: String,
+}
+
+impl std::fmt::Display for UnitClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unit {} of run {}", self.unit, self.run)
+    }
+}

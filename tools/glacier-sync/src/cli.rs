@@ -139,6 +139,7 @@ pub(crate) enum Command {
     #[command(name = "restore-completed")]
     RestoreCompleted(RestoreCompletedArgs),
     Archive(crate::commands::archive::cli::ArchiveArgs),
+    Worker(crate::commands::archive::cli::WorkerArgs),
     Backup(crate::commands::backup::cli::BackupArgs),
     Find(crate::commands::archive::cli::FindArgs),
     #[command(name = "where-is")]

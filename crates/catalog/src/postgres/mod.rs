@@ -15,6 +15,7 @@ mod jobs;
 mod records;
 mod search;
 pub(crate) mod side;
+pub(crate) mod work;
 
 use crate::catalog::APPLICATION_ID;
 use crate::error::{CatalogError, Result};
@@ -23,10 +24,14 @@ use crate::location::PgLocation;
 /// The newest schema version of a PostgreSQL catalog this crate writes and
 /// reads (its own numbering: the SQLite catalog's is
 /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
-pub(crate) const PG_SCHEMA_VERSION: u32 = 2;
+pub(crate) const PG_SCHEMA_VERSION: u32 = 3;
 
 /// Migration `i` takes a PostgreSQL catalog from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/v1.sql"),
+    include_str!("schema/v2.sql"),
+    include_str!("schema/v3.sql"),
+];
 
 /// The `application` of every catalog's `permafrost_catalog` row.
 const APPLICATION: &str = "permafrost-catalog";

@@ -343,6 +343,24 @@ impl PgCatalog {
     /// their rows sent with one `COPY`, the archives' and runs' totals
     /// updated.
     pub(crate) fn insert_many(&mut self, batches: &[(ArchiveKey, &[FileEntry])]) -> Result<()> {
+        self.insert_many_under(batches, None)
+    }
+
+    /// [`PgCatalog::insert_many`] in a transaction that first locks the
+    /// claimed unit's row and checks `claim` still holds it.
+    pub(crate) fn insert_many_claimed(
+        &mut self,
+        batches: &[(ArchiveKey, &[FileEntry])],
+        claim: &crate::model::UnitClaim,
+    ) -> Result<()> {
+        self.insert_many_under(batches, Some(claim))
+    }
+
+    fn insert_many_under(
+        &mut self,
+        batches: &[(ArchiveKey, &[FileEntry])],
+        claim: Option<&crate::model::UnitClaim>,
+    ) -> Result<()> {
         // Refused whole before anything is sent.
         let mut split = Vec::with_capacity(batches.iter().map(|(_, f)| f.len()).sum());
         for (_, files) in batches {
@@ -359,6 +377,14 @@ impl PgCatalog {
             let e = || self.err("inserting files");
             let mut c = self.client();
             let mut tx = c.transaction().map_err(e())?;
+            if let Some(claim) = claim
+                && !super::work::holds(&mut tx, claim)
+                    .map_err(self.err(format!("checking {claim}")))?
+            {
+                return Err(CatalogError::ClaimLost {
+                    claim: claim.clone(),
+                });
+            }
             self.insert_in(&mut tx, batches, &split, &mut dirs, &mut accounts)?;
             tx.commit().map_err(e())
         })();

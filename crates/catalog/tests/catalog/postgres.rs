@@ -17,10 +17,10 @@ fn a_new_database_becomes_a_catalog_and_opens_again() {
     assert_eq!(cat.backend(), BackendKind::Postgres);
     assert_eq!(cat.path().to_str(), Some(db.location()));
     assert!(db.location().starts_with("postgres://postgres@"));
-    assert_eq!(cat.schema_version().unwrap(), 2);
+    assert_eq!(cat.schema_version().unwrap(), 3);
     drop(cat);
     let again = db.open();
-    assert_eq!(again.schema_version().unwrap(), 2);
+    assert_eq!(again.schema_version().unwrap(), 3);
     let tables: i64 = admin(&db)
         .query_one(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
@@ -47,7 +47,7 @@ fn hosts_opening_a_new_database_at_once_migrate_it_once() {
         })
         .collect();
     for t in threads {
-        assert_eq!(t.join().unwrap(), 2);
+        assert_eq!(t.join().unwrap(), 3);
     }
     let rows: i64 = admin(&db)
         .query_one("SELECT count(*) FROM permafrost_catalog", &[])
@@ -81,7 +81,7 @@ fn refuses_another_applications_database_and_a_newer_catalog() {
             err,
             CatalogError::TooNew {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -319,8 +319,8 @@ fn a_run_moves_between_backends_through_its_export() {
 }
 
 #[test]
-fn a_version_1_catalog_is_migrated_to_version_2() {
-    let db = Db::new(Backend::Postgres, "v1_to_v2");
+fn a_version_1_catalog_is_migrated_to_the_newest_version() {
+    let db = Db::new(Backend::Postgres, "v1_to_v3");
     let mut c = admin(&db);
     c.batch_execute(include_str!("../../src/postgres/schema/v1.sql"))
         .unwrap();
@@ -329,7 +329,7 @@ fn a_version_1_catalog_is_migrated_to_version_2() {
     )
     .unwrap();
     let cat = db.open();
-    assert_eq!(cat.schema_version().unwrap(), 2);
+    assert_eq!(cat.schema_version().unwrap(), 3);
     let side: i64 = c
         .query_one("SELECT count(*) FROM side_values", &[])
         .unwrap()
@@ -407,4 +407,124 @@ fn side_values_and_claims_between_hosts() {
     });
     assert!(failed.is_err());
     assert_eq!(a.get("req", "r").unwrap(), None, "rolled back");
+}
+
+#[test]
+fn work_units_are_claimed_once_reclaimed_after_their_lease_and_guard_records() {
+    use std::time::Duration;
+    let db = Db::new(Backend::Postgres, "work");
+    let catalog::Location::Postgres(loc) = catalog::Location::parse(db.location()).unwrap() else {
+        unreachable!()
+    };
+    let a = catalog::WorkQueue::open(&loc).unwrap();
+    let b = catalog::WorkQueue::open(&loc).unwrap();
+    let units: Vec<Vec<u8>> = (0..3).map(|i| format!("unit {i}").into_bytes()).collect();
+    a.create_run("r1", b"spec", Duration::from_secs(1), &units)
+        .unwrap();
+    assert!(
+        a.create_run("r1", b"spec", Duration::from_secs(1), &units)
+            .is_err(),
+        "one run per uid"
+    );
+    assert_eq!(b.run_spec("r1").unwrap().as_deref(), Some(&b"spec"[..]));
+    assert_eq!(b.open_runs().unwrap(), ["r1"]);
+    // Three claims from two hosts: three different units, then none.
+    let u0 = a.claim(None, "host-a").unwrap().unwrap();
+    let u1 = b.claim(Some("r1"), "host-b").unwrap().unwrap();
+    let u2 = b.claim(None, "host-b").unwrap().unwrap();
+    let mut got = [u0.claim.unit, u1.claim.unit, u2.claim.unit];
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2]);
+    assert_eq!(u0.content, format!("unit {}", u0.claim.unit).into_bytes());
+    assert_eq!((u0.attempts, u0.lease), (1, Duration::from_secs(1)));
+    assert!(a.claim(None, "host-a").unwrap().is_none());
+    let c = a.counts("r1").unwrap();
+    assert_eq!((c.pending, c.claimed, c.done, c.left()), (0, 3, 0, 3));
+    // u0 and u1 are renewed while u2's one-second lease runs out: host a
+    // claims it again, b's claim is lost: b records nothing under it and
+    // cannot finish it.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(a.renew(&u0.claim).unwrap());
+        assert!(b.renew(&u1.claim).unwrap());
+    }
+    let again = a.claim(None, "host-a").unwrap().unwrap();
+    assert_eq!(again.claim.unit, u2.claim.unit);
+    assert_eq!(again.attempts, 2);
+    assert!(a.claim(None, "host-a").unwrap().is_none(), "u0, u1 renewed");
+    assert!(!b.renew(&u2.claim).unwrap());
+    assert!(!b.finish(&u2.claim, b"late").unwrap());
+    let mut cat = db.open();
+    let store = cat.store("s", "local", None).unwrap();
+    let vault = cat.vault(store, "v").unwrap();
+    let run = cat
+        .begin_run(&catalog::NewRun {
+            uid: Some("r1".into()),
+            ..catalog::NewRun::default()
+        })
+        .unwrap();
+    let archive = cat
+        .add_archive(&catalog::NewArchive {
+            run,
+            vault,
+            remote_id: None,
+            size: 1,
+            stored_size: None,
+            tree_hash: None,
+            description: "d".into(),
+            tags: vec![],
+            created: 0,
+            state: catalog::ArchiveState::Uploading,
+            recipients: vec![],
+        })
+        .unwrap();
+    let files = [catalog::FileEntry {
+        path: "/w/one".into(),
+        size: 1,
+        ..catalog::FileEntry::default()
+    }];
+    let err = cat
+        .insert_many_claimed(&[(archive, &files[..])], &u2.claim)
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::ClaimLost { .. }), "{err}");
+    assert!(
+        err.to_string().contains("claim of host-b was lost"),
+        "{err}"
+    );
+    cat.insert_many_claimed(&[(archive, &files[..])], &again.claim)
+        .unwrap();
+    cat.set_archive_stored(archive, "remote-1", None, 1)
+        .unwrap();
+    assert_eq!(cat.where_is("/w/one").unwrap().len(), 1);
+    // Done, given back, failed; the run closes once none is left.
+    assert!(b.renew(&u1.claim).unwrap());
+    assert!(b.finish(&u1.claim, b"one").unwrap());
+    assert!(a.finish(&again.claim, b"two").unwrap());
+    assert!(!a.close_run("r1").unwrap(), "a unit is left");
+    a.give_back(&u0.claim, "store down", 2).unwrap();
+    let retry = b.claim(None, "host-b").unwrap().unwrap();
+    assert_eq!((retry.claim.unit, retry.attempts), (u0.claim.unit, 2));
+    b.give_back(&retry.claim, "store down again", 2).unwrap();
+    assert_eq!(
+        a.failures("r1").unwrap(),
+        [(u0.claim.unit, "store down again".to_owned())]
+    );
+    assert!(!a.has_units_left(None).unwrap());
+    assert_eq!(a.results("r1").unwrap().len(), 2);
+    assert!(a.close_run("r1").unwrap());
+    assert!(!b.close_run("r1").unwrap(), "closed once");
+    assert!(a.open_runs().unwrap().is_empty());
+    assert!(a.claim(None, "host-a").unwrap().is_none());
+}
+
+#[test]
+fn claimed_records_need_a_postgresql_catalog() {
+    let mut cat = Catalog::open_in_memory().unwrap();
+    let claim = catalog::UnitClaim {
+        run: "r".into(),
+        unit: 0,
+        holder: "h".into(),
+    };
+    let err = cat.insert_many_claimed(&[], &claim).unwrap_err();
+    assert!(err.to_string().contains("SQLite"), "{err}");
 }

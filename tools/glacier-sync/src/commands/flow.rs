@@ -53,6 +53,30 @@ pub(crate) fn open_records(given: Option<&Path>) -> anyhow::Result<ArchiveCatalo
     ArchiveCatalog::open(&path).with_context(|| format!("opening the catalog {}", path.display()))
 }
 
+/// The PostgreSQL catalog `--catalog` names, for runs shared by many
+/// hosts; a usage error naming `option` for any other catalog.
+#[cfg(feature = "postgres")]
+pub(crate) fn cluster(
+    given: Option<&Path>,
+    option: &str,
+) -> anyhow::Result<archiver::distributed::Cluster> {
+    let Some(location) = postgres_location(given) else {
+        return Err(crate::exit::coded(
+            crate::exit::Code::Usage,
+            format!(
+                "{option} needs a catalog every worker's host shares: --catalog postgres://USER@HOST:PORT/DB (the catalog here is {}, an SQLite file of this host)",
+                given.map_or_else(|| "the default".to_owned(), |p| p.display().to_string())
+            ),
+        ));
+    };
+    let work = archiver::data_home()?.join("work");
+    let password_file = std::env::var_os(PASSWORD_FILE_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    archiver::distributed::Cluster::new(location, password_file.as_deref(), &work)
+        .context("opening the catalog")
+}
+
 /// Opens (creating) the catalog alone.
 pub(crate) fn open_catalog(given: Option<&Path>) -> anyhow::Result<Catalog> {
     Ok(open_records(given)?.into_catalog())

@@ -48,6 +48,7 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches, config: Option<&Config>) -> an
         Command::Restore(args) => mt::restore::run(&ctx, &args),
         Command::RestoreCompleted(args) => mt::restore_completed::run(&ctx, &args),
         Command::Archive(args) => archive::archive::run(&ctx, &args),
+        Command::Worker(args) => archive::worker::run(&ctx, &args),
         Command::Backup(args) => backup::run(&ctx, &args),
         Command::Find(args) => archive::find::run(&ctx, &args),
         Command::WhereIs(args) => archive::where_is::run(&ctx, &args),

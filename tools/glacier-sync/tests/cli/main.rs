@@ -20,6 +20,7 @@ mod s3_faults;
 mod shell;
 mod tape;
 mod treehash;
+mod workers;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

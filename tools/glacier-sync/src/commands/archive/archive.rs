@@ -74,7 +74,10 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         return Ok(Code::Success);
     }
     let vault = open_vault(ctx, &args.place)?;
-    let s = archiver::archive(&sources, &options, &vault, &mut cat, &shown)?;
+    let s = match args.workers {
+        None => archiver::archive(&sources, &options, &vault, &mut cat, &shown)?,
+        Some(n) => distributed(args, n, &options, &vault, &mut cat, &shown, capture.clone())?,
+    };
     capture.save_to(cat.catalog_mut())?;
     let acl_stats = capture.stats();
     if args.acls != AclsArg::None {
@@ -109,6 +112,52 @@ pub(crate) fn run(ctx: &Ctx<'_>, args: &ArchiveArgs) -> anyhow::Result<Code> {
         "acls": acl_stats,
     }));
     Ok(Code::Success)
+}
+
+/// `--workers N`: a run cut into work units in the shared catalog, worked
+/// on by N workers of this process and any `glacier-sync worker`.
+#[cfg(feature = "postgres")]
+fn distributed(
+    args: &ArchiveArgs,
+    workers: u16,
+    options: &ArchiveOptions,
+    vault: &archiver::Vault,
+    cat: &mut archiver::ArchiveCatalog,
+    shown: &Shown,
+    hook: std::sync::Arc<archive_acls::Capture>,
+) -> anyhow::Result<archiver::ArchiveSummary> {
+    if args.older_than.is_some() || args.newer_than.is_some() {
+        return Err(crate::exit::coded(
+            Code::Usage,
+            "--older-than/--newer-than do not work with --workers yet",
+        ));
+    }
+    let cluster = crate::commands::flow::cluster(args.place.catalog.as_deref(), "--workers")?;
+    let plan = archiver::distributed::RunPlan {
+        roots: args.paths.clone(),
+        unit_entries: usize::try_from(args.unit_files).unwrap_or(usize::MAX),
+        lease: std::time::Duration::from_secs(args.lease),
+        workers: usize::from(workers),
+        jobs: options.jobs,
+        entry_hook: Some(hook),
+    };
+    Ok(cluster.coordinate(&plan, options, vault, cat, shown)?)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn distributed(
+    _: &ArchiveArgs,
+    _: u16,
+    _: &ArchiveOptions,
+    _: &archiver::Vault,
+    _: &mut archiver::ArchiveCatalog,
+    _: &Shown,
+    _: std::sync::Arc<archive_acls::Capture>,
+) -> anyhow::Result<archiver::ArchiveSummary> {
+    Err(crate::exit::coded(
+        Code::Usage,
+        "--workers needs a build with the `postgres` feature (a PostgreSQL catalog shared by the workers' hosts)",
+    ))
 }
 
 fn nothing(ctx: &Ctx<'_>) -> Code {

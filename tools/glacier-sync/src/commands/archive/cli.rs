@@ -132,6 +132,69 @@ pub(crate) struct ArchiveArgs {
     /// Directory. Owner and group names are recorded in any case.
     #[arg(long = "acls", value_enum, default_value_t = AclsArg::None)]
     pub(crate) acls: AclsArg,
+    /// Share the run with workers on many hosts (needs `--catalog
+    /// postgres://…`): the tree is cut into work units (directories,
+    /// about --unit-files entries each) recorded in the catalog with the
+    /// store and options; N workers of this process work on them (0:
+    /// none, only `glacier-sync worker` processes on any host do) and the
+    /// command returns once every unit is done, the run's catalog export
+    /// stored once. A unit whose worker dies is claimed again when its
+    /// lease runs out.
+    #[arg(long = "workers", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub(crate) workers: Option<u16>,
+    /// With --workers: about this many entries (files, directories,
+    /// links) per work unit; a directory is never split.
+    #[arg(long = "unit-files", value_name = "N", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..), requires = "workers")]
+    pub(crate) unit_files: u64,
+    /// With --workers: seconds a worker's claim on a unit lasts unless
+    /// renewed (workers renew it every quarter of it while they live): how
+    /// soon a dead worker's unit is claimed again.
+    #[arg(long = "lease", value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(2..=86_400), requires = "workers")]
+    pub(crate) lease: u64,
+}
+
+/// Join archive runs shared by many hosts (`archive --workers`): claim
+/// their work units in the PostgreSQL catalog, bundle, upload and record
+/// them, as `archive` would.
+///
+/// Start it on any number of hosts, each reaching the catalog and the
+/// store the run names (a local directory store must be at the same path
+/// on every host; a network store's credentials come from the host's
+/// environment). A worker claims one unit at a time and renews its claim
+/// while it lives; killed, its unit is claimed again by another worker
+/// once the lease runs out, which leaves out the files it recorded. It
+/// returns when no run has units left (pending or claimed by a live
+/// worker), or keeps waiting for new runs with --follow; a run whose
+/// coordinator is gone is ended by the worker that sees its last unit
+/// done.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub(crate) struct WorkerArgs {
+    /// The shared catalog, `postgres://USER@HOST:PORT/DB` (password from
+    /// the file `PERMAFROST_CATALOG_PASSWORD_FILE` names, `PGPASSWORD` or
+    /// `~/.pgpass`).
+    #[arg(
+        long = "catalog",
+        value_name = "postgres://USER@HOST:PORT/DB",
+        required = true
+    )]
+    pub(crate) catalog: PathBuf,
+    /// Only units of this run (its uid, as `archive --workers` prints it).
+    #[arg(long = "run", value_name = "UID")]
+    pub(crate) run: Option<String>,
+    /// Keep waiting for units of new runs instead of returning.
+    #[arg(long = "follow")]
+    pub(crate) follow: bool,
+    /// Bundles in flight at once [default: one more than the cores].
+    #[arg(short = 'j', long = "jobs", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: Option<u16>,
+    /// Send the run's Amazon Glacier or S3 requests to this endpoint.
+    #[arg(long = "endpoint-url", value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
 }
 
 /// Find archived files with the catalog's query language: words of paths

@@ -1,5 +1,5 @@
 //! The archive commands: `archive`, `find`, `where-is`, `retrieve`, `jobs`,
-//! `watch`, `catalog rebuild`, `catalog check`, one file each; the work is
+//! `watch`, `worker`, `catalog rebuild`, `catalog check`, one file each; the work is
 //! the `archiver` crate's. What they share with each other and with
 //! `backup` (catalog, vault, observer) is in `commands::flow`.
 
@@ -14,3 +14,4 @@ pub(crate) mod jobs;
 pub(crate) mod retrieve;
 pub(crate) mod watch;
 pub(crate) mod where_is;
+pub(crate) mod worker;
