@@ -24,7 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cargo build -q --release -p catalog --features postgres --example scale
-bin=${CARGO_TARGET_DIR:-target}/release/examples/scale
+target=$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/release/examples/scale
 echo "SQLite: $n files" >&2
 "$bin" "$n" "$work/catalog.db" > "$work/sqlite.txt"
 psql -q "$PERMAFROST_POSTGRES_URL" -c "CREATE DATABASE $db"
