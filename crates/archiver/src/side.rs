@@ -447,11 +447,14 @@ impl SideFiles {
     }
 
     /// Whether another live process (another host's, on a shared catalog)
-    /// is archiving run `uid` right now.
+    /// is archiving run `uid` right now, or the run was planned for workers
+    /// and has units left (its workers end it, not a recovery).
     pub fn run_is_live_elsewhere(&self, uid: &str) -> Result<bool> {
         #[cfg(feature = "postgres")]
         if let Some(s) = self.shared() {
-            return Ok(s.table.held_by_other(kind::RUN, uid, &s.holder)?);
+            return Ok(
+                s.table.held_by_other(kind::RUN, uid, &s.holder)? || s.table.has_work_left(uid)?
+            );
         }
         let _ = uid;
         Ok(false)

@@ -149,6 +149,22 @@ impl SideTable {
             .map_err(self.err(format!("reading the claim on {kind} {key}")))
     }
 
+    /// Whether run `uid` was planned for workers
+    /// ([`WorkQueue`](crate::WorkQueue)), is still open and has units
+    /// pending or claimed: its workers (on any host, alive or to come)
+    /// finish and close it, so no host's recovery may.
+    pub fn has_work_left(&self, uid: &str) -> Result<bool> {
+        self.client()
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM work_units u JOIN work_runs r \
+                 ON r.run_uid = u.run_uid WHERE r.state = 'open' AND u.run_uid = $1 \
+                 AND u.state IN ('pending', 'claimed'))",
+                &[&uid],
+            )
+            .map(|r| r.get(0))
+            .map_err(self.err(format!("looking for units left in run {uid}")))
+    }
+
     /// Runs `f` in one transaction, committed when it returns `Ok` and
     /// rolled back otherwise (or when the process dies: the server then
     /// drops its locks). What [`SideTx::lock`] locked stays locked until

@@ -410,6 +410,34 @@ fn side_values_and_claims_between_hosts() {
 }
 
 #[test]
+fn a_run_with_units_left_is_seen_from_the_side_table() {
+    use std::time::Duration;
+    let db = Db::new(Backend::Postgres, "workleft");
+    let catalog::Location::Postgres(loc) = catalog::Location::parse(db.location()).unwrap() else {
+        unreachable!()
+    };
+    let queue = catalog::WorkQueue::open(&loc).unwrap();
+    let side = catalog::SideTable::open(&loc).unwrap();
+    assert!(!side.has_work_left("r9").unwrap(), "no such run");
+    queue
+        .create_run(
+            "r9",
+            b"spec",
+            Duration::from_secs(60),
+            &[b"u0".to_vec(), b"u1".to_vec()],
+        )
+        .unwrap();
+    assert!(side.has_work_left("r9").unwrap(), "two units pending");
+    let first = queue.claim(Some("r9"), "w").unwrap().unwrap();
+    assert!(queue.finish(&first.claim, b"").unwrap());
+    assert!(side.has_work_left("r9").unwrap(), "one unit pending");
+    let second = queue.claim(Some("r9"), "w").unwrap().unwrap();
+    assert!(side.has_work_left("r9").unwrap(), "one unit claimed");
+    assert!(queue.finish(&second.claim, b"").unwrap());
+    assert!(!side.has_work_left("r9").unwrap(), "every unit done");
+}
+
+#[test]
 fn work_units_are_claimed_once_reclaimed_after_their_lease_and_guard_records() {
     use std::time::Duration;
     let db = Db::new(Backend::Postgres, "work");
