@@ -21,8 +21,8 @@ use bundler::{
     Walker,
 };
 use catalog::{
-    ArchiveKey, ArchiveState, Catalog, FileEntry, MemberLocation, NewArchive, NewRun, PackedRange,
-    RunId,
+    Archive, ArchiveKey, ArchiveState, Catalog, FileEntry, MemberLocation, NewArchive, NewRun,
+    PackedRange, RunId,
 };
 use glacier_multipart::{NoProgress, UploadOptions, Uploader};
 
@@ -1085,11 +1085,24 @@ fn reconcile(
             }
         }
     }
-    // Listed beside the catalog before they are forgotten in it, so a kill
-    // in between still leaves their uploads to be looked for.
+    forget_uploading(cat, &side, &forget, observer)?;
+    clean_unknown(vault, &side, &known, observer)?;
+    Ok(unfinished)
+}
+
+/// Forgets archives recorded as `uploading` (marks them deleted, so their
+/// files are archived again). They are listed for the inventory cleanup
+/// beside the catalog first, so a kill in between still leaves their
+/// uploads to be looked for.
+pub(crate) fn forget_uploading(
+    cat: &mut Catalog,
+    side: &SideFiles,
+    forget: &[&Archive],
+    observer: &dyn Observer,
+) -> Result<()> {
     if !forget.is_empty() {
         let mut todo = side.load_cleanup()?;
-        for a in &forget {
+        for a in forget {
             if !todo.descriptions.contains(&a.info.description) {
                 todo.descriptions.push(a.info.description.clone());
             }
@@ -1105,8 +1118,7 @@ fn reconcile(
         );
         cat.set_archive_state(a.key, ArchiveState::Deleted)?;
     }
-    clean_unknown(vault, &side, &known, observer)?;
-    Ok(unfinished)
+    Ok(())
 }
 
 /// The run uid in a bundle's or export's description (`… run=UID …`).

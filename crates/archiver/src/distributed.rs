@@ -35,8 +35,8 @@ use glacier_multipart::{UploadOptions, Uploader};
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{
-    ArchivePlan, ArchiveSummary, BUNDLE_PREFIX, BundleTarget, finish_and_export, now,
-    recorded_options, store_bundles,
+    ArchivePlan, ArchiveSummary, BUNDLE_PREFIX, BundleTarget, finish_and_export, forget_uploading,
+    now, recorded_options, store_bundles,
 };
 use crate::error::{Error, Result};
 use crate::observer::{Notice, Observer, Warning, emit_notice, emit_warning};
@@ -832,24 +832,7 @@ fn settle_earlier_attempts(
         .iter()
         .filter(|a| a.info.state == ArchiveState::Uploading)
         .collect();
-    if !forget.is_empty() {
-        let mut todo = side.load_cleanup()?;
-        for a in &forget {
-            if !todo.descriptions.contains(&a.info.description) {
-                todo.descriptions.push(a.info.description.clone());
-            }
-        }
-        side.save_cleanup(&todo)?;
-    }
-    for a in forget {
-        emit_notice(
-            observer,
-            &Notice::Forgetting {
-                description: a.info.description.clone(),
-            },
-        );
-        cat.set_archive_state(a.key, ArchiveState::Deleted)?;
-    }
+    forget_uploading(cat, &side, &forget, observer)?;
     let mut recorded = HashSet::new();
     for a in mine.iter().filter(|a| a.files > 0) {
         let query: catalog::Query = format!("archive:{}", a.key).parse()?;

@@ -36,6 +36,10 @@ const MIGRATIONS: &[&str] = &[
 /// The `application` of every catalog's `permafrost_catalog` row.
 const APPLICATION: &str = "permafrost-catalog";
 
+/// The server's clock in Unix seconds, in SQL: leases are measured by it,
+/// so hosts whose clocks disagree still agree on them.
+const NOW: &str = "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)";
+
 /// How long connecting may take before it fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

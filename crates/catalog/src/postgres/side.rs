@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use postgres::Client;
 
-use super::{PgCatalog, pg_error};
+use super::{NOW, PgCatalog, pg_error};
 use crate::error::{CatalogError, Result};
 use crate::location::PgLocation;
 
@@ -32,9 +32,6 @@ impl std::fmt::Debug for SideTable {
             .finish_non_exhaustive()
     }
 }
-
-/// The server's clock in Unix seconds, in SQL.
-const NOW: &str = "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)";
 
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
@@ -154,14 +151,7 @@ impl SideTable {
     /// pending or claimed: its workers (on any host, alive or to come)
     /// finish and close it, so no host's recovery may.
     pub fn has_work_left(&self, uid: &str) -> Result<bool> {
-        self.client()
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM work_units u JOIN work_runs r \
-                 ON r.run_uid = u.run_uid WHERE r.state = 'open' AND u.run_uid = $1 \
-                 AND u.state IN ('pending', 'claimed'))",
-                &[&uid],
-            )
-            .map(|r| r.get(0))
+        super::work::units_left(&mut self.client(), Some(uid))
             .map_err(self.err(format!("looking for units left in run {uid}")))
     }
 

@@ -18,13 +18,10 @@ use std::time::Duration;
 
 use postgres::{Client, Transaction};
 
-use super::{PgCatalog, pg_error};
+use super::{NOW, PgCatalog, pg_error};
 use crate::error::{CatalogError, Result};
 use crate::location::PgLocation;
 use crate::model::UnitClaim;
-
-/// The server's clock in Unix seconds, in SQL.
-const NOW: &str = "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)";
 
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs().max(1)).unwrap_or(i64::MAX)
@@ -308,16 +305,7 @@ impl WorkQueue {
 
     /// Whether any open run (or run `run`) has units pending or claimed.
     pub fn has_units_left(&self, run: Option<&str>) -> Result<bool> {
-        self.client()
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM work_units u JOIN work_runs r \
-                 ON r.run_uid = u.run_uid WHERE r.state = 'open' \
-                 AND ($1::TEXT IS NULL OR u.run_uid = $1) \
-                 AND u.state IN ('pending', 'claimed'))",
-                &[&run],
-            )
-            .map(|r| r.get(0))
-            .map_err(self.err("looking for units left".into()))
+        units_left(&mut self.client(), run).map_err(self.err("looking for units left".into()))
     }
 
     /// Puts back to pending the units of run `uid` whose claim ran out
@@ -420,4 +408,22 @@ pub(crate) fn holds(
         &[&claim.run, &unit_number(claim.unit), &claim.holder],
     )
     .map(|r| r.is_some())
+}
+
+/// Whether any open run (or run `run`) has units pending or claimed, asked
+/// on `client` ([`WorkQueue::has_units_left`], and the side table's
+/// [`has_work_left`](super::side::SideTable::has_work_left)).
+pub(super) fn units_left(
+    client: &mut Client,
+    run: Option<&str>,
+) -> std::result::Result<bool, postgres::Error> {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM work_units u JOIN work_runs r \
+             ON r.run_uid = u.run_uid WHERE r.state = 'open' \
+             AND ($1::TEXT IS NULL OR u.run_uid = $1) \
+             AND u.state IN ('pending', 'claimed'))",
+            &[&run],
+        )
+        .map(|r| r.get(0))
 }
