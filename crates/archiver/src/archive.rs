@@ -165,7 +165,7 @@ impl ArchivePlan {
             .collect()
     }
 
-    /// A plan of `entries` as they are (a work unit's, chosen already):
+    /// A plan of `entries` as they are (no change detection, no roots):
     /// cut into bundles by `options`' limits.
     pub(crate) fn of_entries(entries: EntryList, options: &ArchiveOptions) -> Result<Self> {
         let bundles = BundlePlan::from_sizes(
@@ -243,19 +243,9 @@ fn plan_from(
     if options.changes == ChangeDetection::Changed {
         crate::changes::changed(cat, &mut entries)?;
     }
-    let bundles = BundlePlan::from_sizes(
-        (0..entries.len()).map(|i| entries.size(i)),
-        BundleLimits {
-            max_members: usize::try_from(options.max_files).unwrap_or(usize::MAX),
-            max_bytes: options.max_bundle_size,
-        },
-    )?;
-    let plan = ArchivePlan {
-        unchanged: before - entries.len(),
-        entries,
-        bundles,
-        roots,
-    };
+    let mut plan = ArchivePlan::of_entries(entries, options)?;
+    plan.unchanged = before - plan.entries.len();
+    plan.roots = roots;
     tracing::debug!(target: "archiver", entries = plan.entries.len(), bundles = plan.bundles(), unchanged = plan.unchanged, "planned");
     observer.planned(&plan.summary());
     Ok(plan)
