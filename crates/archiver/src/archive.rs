@@ -488,15 +488,7 @@ fn store_plan(
         bundler::release_buffers();
     }
     let stored_bytes = stored?;
-    let uploader = Uploader::new(
-        vault.store.clone(),
-        UploadOptions {
-            part_size: options.part_size,
-            concurrency: options.upload_concurrency,
-            retry: options.retry,
-            state_dir: None,
-        },
-    );
+    let uploader = uploader(vault, options);
     let info = finish_and_export(cat, &side, &uploader, &vault.name, run_id, &uid)?;
     summary.stored_bytes = stored_bytes;
     summary.catalog_export = Some(info.archive_id);
@@ -559,15 +551,7 @@ pub(crate) fn store_bundles(
     } else {
         Some(Encryption::recipients(&options.encrypt_to)?)
     };
-    let uploader = Uploader::new(
-        vault.store.clone(),
-        UploadOptions {
-            part_size: options.part_size,
-            concurrency: options.upload_concurrency,
-            retry: options.retry,
-            state_dir: None,
-        },
-    );
+    let uploader = uploader(vault, options);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -738,6 +722,19 @@ enum Request {
         info: glacier_multipart::ArchiveInfo,
         files: Vec<FileEntry>,
     },
+}
+
+/// The uploader of a run's bundles and its export, as `options` set it up.
+fn uploader(vault: &Vault, options: &ArchiveOptions) -> Uploader {
+    Uploader::new(
+        vault.store.clone(),
+        UploadOptions {
+            part_size: options.part_size,
+            concurrency: options.upload_concurrency,
+            retry: options.retry,
+            state_dir: None,
+        },
+    )
 }
 
 /// Files recorded per transaction: large enough that the catalog indexes
